@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Sets up emotion_perception on a Debian/Python 3.11 machine without a ROS installation:
+# a virtualenv (.venv) with real ROS 2 Kilted wheels, PyTorch and the rest; the package's messages built
+# with its own CMakeLists.txt and installed, with the Python sources, into the virtualenv; the released
+# gait weights fetched and sha256-verified. Idempotent: a second run with nothing changed takes seconds.
+#
+# Environment: PYTHON (interpreter to build the venv from, default python3.11 or python3),
+# VENV (default <repo>/.venv), EMOTION_PERCEPTION_MODELS_SRC (directory holding the released weight files;
+# default ../shared/models beside the checkout when it exists, otherwise they are downloaded).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${VENV:-$repo/.venv}"
+build="$repo/build/cmake"
+logs="$repo/build/logs"
+step="start"
+
+fail() {
+  echo >&2
+  echo "setup.sh: FAILED at step '$step'." >&2
+  echo "setup.sh: $1" >&2
+  exit 1
+}
+trap 'fail "the command above exited with an error; fix what it says and run scripts/setup.sh again."' ERR
+
+say() { printf '\n== %s\n' "$1"; }
+
+step="check system tools"
+python_bin="${PYTHON:-$(command -v python3.11 || command -v python3 || true)}"
+[ -n "$python_bin" ] || fail "no python3 found; install Python 3.11 (e.g. apt-get install python3.11 python3.11-venv python3.11-dev)."
+"$python_bin" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null \
+  || fail "$python_bin is not Python 3.11; the ROS 2 Kilted wheels are cp311 builds. Set PYTHON=/path/to/python3.11."
+for tool in cmake make g++; do
+  command -v "$tool" >/dev/null || fail "'$tool' is missing; install it (apt-get install cmake make g++)."
+done
+
+step="create the virtualenv"
+if [ ! -x "$venv/bin/python" ]; then
+  say "creating $venv"
+  "$python_bin" -m venv "$venv" || fail "python -m venv failed; install the venv module (apt-get install python3.11-venv)."
+fi
+py="$venv/bin/python"
+
+step="install Python wheels (ROS 2 Kilted, torch, ...)"
+requirements=("$repo"/requirements/runtime.txt "$repo"/requirements/build.txt "$repo"/requirements/test.txt)
+stamp="$venv/.emotion_perception_requirements.sha256"
+wanted="$(cat "${requirements[@]}" | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  say "installing wheels (first run: a few minutes; torch comes from this machine's disk or PyPI)"
+  args=()
+  for file in "${requirements[@]}"; do args+=(-r "$file"); done
+  "$py" -m pip install --disable-pip-version-check -q "${args[@]}" \
+    || fail "pip could not install the wheels listed in requirements/*.txt; see pip's message above."
+  echo "$wanted" > "$stamp"
+else
+  echo "wheels: up to date"
+fi
+
+step="apply the ROS wheel fixes"
+# The message wheels hard-code their build machine's Python and numpy include paths in their CMake exports;
+# point them at this interpreter's (build-time only; redone after any reinstall of a ros-*-msgs wheel).
+py_include="$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+np_include="$("$py" -c 'import numpy; print(numpy.get_include())')"
+mapfile -t exports < <(grep -l '/opt/python/cp311-cp311' "$venv"/share/*/cmake/export_*__rosidl_generator_pyExport.cmake 2>/dev/null || true)
+if [ "${#exports[@]}" -gt 0 ]; then
+  sed -i -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$np_include#g" \
+         -e "s#/opt/python/cp311-cp311/include/python3.11#$py_include#g" "${exports[@]}"
+  echo "rewrote include paths in ${#exports[@]} CMake export files"
+fi
+
+step="build and install the package (messages + Python sources) into the virtualenv"
+export AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
+# The wheels' bootstrapper re-executes Python with its own LD_LIBRARY_PATH; do not let a parent's marker leak.
+unset _ROS_WHEELS_BOOTSTRAP_COMPLETE
+mkdir -p "$logs"
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  say "configuring CMake"
+  cmake -S "$repo" -B "$build" -DCMAKE_INSTALL_PREFIX="$venv" -DPython3_EXECUTABLE="$py" \
+    -DAMENT_CMAKE_SYMLINK_INSTALL=ON -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release > "$logs/configure.log" 2>&1 \
+    || { cat "$logs/configure.log" >&2; rm -rf "$build"; fail "CMake could not configure the package; its log is above ($logs/configure.log)."; }
+fi
+cmake --build "$build" -j "$(nproc)" > "$logs/build.log" 2>&1 \
+  || { tail -40 "$logs/build.log" >&2; fail "building the messages failed; full log: $logs/build.log"; }
+cmake --install "$build" > "$logs/install.log" 2>&1 \
+  || { tail -40 "$logs/install.log" >&2; fail "installing the package failed; full log: $logs/install.log"; }
+(cd / && "$py" -c 'import emotion_perception.msg as m; m.EmotionArray()') \
+  || fail "the package was installed but emotion_perception.msg does not import; see the error above."
+echo "package: built and installed into $venv"
+
+step="fetch the released gait weights"
+models_src="${EMOTION_PERCEPTION_MODELS_SRC:-}"
+if [ -z "$models_src" ] && [ -d "$repo/../shared/models" ]; then models_src="$repo/../shared/models"; fi
+"$venv/bin/emotion-perception" weights fetch ${models_src:+--from "$models_src"} \
+  || fail "the released weights could not be fetched; set EMOTION_PERCEPTION_MODELS_SRC=DIR (a directory holding them) or give the machine internet access."
+
+trap - ERR
+echo
+echo "setup.sh: done. Use the package with:  source $venv/bin/activate"
