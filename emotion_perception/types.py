@@ -5,7 +5,9 @@ Conventions shared by every stage:
 - pixel coordinates are (x = column, y = row) in pixels, origin at the top-left corner;
 - boxes are float32 (x_min, y_min, x_max, y_max) in pixels;
 - 3D points in the camera frame use the optical convention (x right, y down, z forward) in metres;
-- stamps are integer nanoseconds (ROS time of the source image).
+- stamps are integer nanoseconds (ROS time of the source image);
+- gait joint sequences use the **gait frame**: metres, x right, y up, z towards the camera (the camera
+  optical frame turned 180 degrees about x: x_g = x, y_g = -y, z_g = -z), joints in labels.GAIT_JOINTS order.
 """
 
 from __future__ import annotations
@@ -84,6 +86,19 @@ class TrackedPerson:
     skeleton: Skeleton | None = None
     keypoints_coco: np.ndarray | None = None
     """(17, 3) COCO keypoints of the matched detection, when there was one this frame."""
+
+
+@dataclass
+class JointSequence:
+    """A track's recent 3D skeletons, resampled to a fixed rate, ready for a gait network."""
+
+    track_id: int
+    joints: np.ndarray
+    """(T, 16, 3) float32 in the gait frame [m], oldest first, labels.GAIT_JOINTS order."""
+    fps: float
+    frames_observed: int
+    """Frames this track has contributed since it was born (not only the T in the window)."""
+    position_source: PositionSource = PositionSource.NONE
 
 
 @dataclass
