@@ -15,12 +15,17 @@ from . import __version__
 
 COMMAND_MODULES: tuple[str, ...] = (
     "emotion_perception.cli",
+    "emotion_perception.gait.cli",
+    "emotion_perception.context.cli",
+    "emotion_perception.ros.cli",
 )
 """Modules whose ``add_commands`` register sub-commands (imported lazily, in this order)."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """The package-wide commands: weights management."""
+    """The package-wide commands: weights management and the parameters file."""
+    config = subparsers.add_parser("config", help="print the ROS params file with every setting, its default and its meaning")
+    config.set_defaults(func=_print_config)
     weights = subparsers.add_parser("weights", help="list or fetch released weights")
     weights_sub = weights.add_subparsers(dest="weights_command", required=True)
     listing = weights_sub.add_parser("list", help="list the released weights this package knows")
@@ -30,6 +35,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     fetch.add_argument("--from", dest="source", type=Path, help="local directory holding the released files")
     fetch.add_argument("--dir", type=Path, help="target directory (default: $EMOTION_PERCEPTION_WEIGHTS_DIR or ~/.cache/emotion_perception/weights)")
     fetch.set_defaults(func=_fetch_weights)
+
+
+def _print_config(args: argparse.Namespace) -> int:
+    from .settings import render_params_yaml
+
+    print(render_params_yaml(), end="")
+    return 0
 
 
 def _list_weights(args: argparse.Namespace) -> int:

@@ -77,6 +77,17 @@ class Skeleton:
 
 
 @dataclass
+class ExternalSkeleton:
+    """One person from an external body tracker (pose_source: skeletons)."""
+
+    track_id: int
+    joints_3d: np.ndarray
+    """(16, 3) float32 [m] in the camera optical frame, labels.GAIT_JOINTS order."""
+    confidence: np.ndarray
+    """(16,) float32 in [0, 1]; 0 = joint not tracked."""
+
+
+@dataclass
 class TrackedPerson:
     """A confirmed track in the current frame: a stable id, its box and (when known) its skeleton."""
 

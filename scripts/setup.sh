@@ -81,7 +81,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 fi
 cmake --build "$build" -j "$(nproc)" > "$logs/build.log" 2>&1 \
   || { tail -40 "$logs/build.log" >&2; fail "building the messages failed; full log: $logs/build.log"; }
-cmake --install "$build" > "$logs/install.log" 2>&1 \
+(cd "$build" && cmake --install .) > "$logs/install.log" 2>&1 \
   || { tail -40 "$logs/install.log" >&2; fail "installing the package failed; full log: $logs/install.log"; }
 (cd / && "$py" -c 'import emotion_perception.msg as m; m.EmotionArray()') \
   || fail "the package was installed but emotion_perception.msg does not import; see the error above."

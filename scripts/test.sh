@@ -9,7 +9,7 @@ if [ ! -x "$venv/bin/pytest" ] || [ ! -f "$repo/build/cmake/CMakeCache.txt" ]; t
 fi
 # Pick up Python files added since the last set-up (the install links each source file).
 unset _ROS_WHEELS_BOOTSTRAP_COMPLETE
-cmake --install "$repo/build/cmake" > "$repo/build/logs/install.log" 2>&1 \
+(cd "$repo/build/cmake" && cmake --install .) > "$repo/build/logs/install.log" 2>&1 \
   || { tail -20 "$repo/build/logs/install.log" >&2; echo "test.sh: re-installing the package failed" >&2; exit 2; }
 cd "$repo"
 exec "$venv/bin/pytest" "$@"

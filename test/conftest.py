@@ -1,18 +1,102 @@
-"""Shared test set-up: few torch threads (2 cores here; contention makes more threads collapse)."""
+"""Shared test set-up.
 
+- Few torch threads: 2 cores here, and under contention more threads collapse.
+- ROS isolation: every test that talks DDS gets its own ROS_DOMAIN_ID and localhost-only discovery, and
+  subprocesses get a clean environment (the ROS wheels' bootstrap marker must not leak into them).
+"""
+
+from __future__ import annotations
+
+import itertools
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 
 torch.set_num_threads(1)
 
-SHARED = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+PROCESSES = Path(__file__).resolve().parent / "processes"
+_domains = itertools.count((os.getpid() * 7) % 60 + 20)
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> str:
-    """../shared beside the checkout (reference weights and data); tests needing it skip without it."""
-    if not os.path.isdir(SHARED):
-        pytest.skip("../shared is not beside the checkout")
+def shared_dir() -> Path:
+    """../shared beside the checkout (reference weights and data), which CI lays out as well."""
+    assert SHARED.is_dir(), f"{SHARED} is missing: the tests need ../shared beside the checkout"
     return SHARED
+
+
+@pytest.fixture
+def ros_env(monkeypatch) -> dict[str, str]:
+    """An environment with a ROS domain of this test's own; also applied to this process."""
+    domain = str(next(_domains) % 101)
+    env = {k: v for k, v in os.environ.items() if k not in ("_ROS_WHEELS_BOOTSTRAP_COMPLETE",)}
+    env.update(ROS_DOMAIN_ID=domain, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", PYTHONUNBUFFERED="1",
+               OMP_NUM_THREADS="1")
+    monkeypatch.setenv("ROS_DOMAIN_ID", domain)
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    return env
+
+
+@pytest.fixture
+def rclpy_context(ros_env):
+    """A fresh rclpy context in this process, on the test's domain."""
+    import rclpy
+
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(ros_env["ROS_DOMAIN_ID"]))
+    yield context
+    context.try_shutdown()
+
+
+def spin_until(node, predicate, timeout_s: float) -> bool:
+    """Spin ``node`` until ``predicate()`` holds or the timeout passes; returns the predicate's value."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    executor = SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and not predicate():
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        executor.remove_node(node)
+    return bool(predicate())
+
+
+@pytest.fixture
+def spin():
+    return spin_until
+
+
+def start_process(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, **kwargs)
+
+
+@pytest.fixture
+def processes():
+    """Start subprocesses that are stopped (SIGINT, then kill) when the test ends; yields a starter."""
+    started: list[subprocess.Popen] = []
+
+    def start(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
+        process = start_process(args, env, **kwargs)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(2)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -1,0 +1,127 @@
+"""The pipeline's context stage: every person in a frame through the EMOTIC network in one forward pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..labels import EMOTIC_CATEGORIES
+from ..types import ContextResult
+from ..weights import WeightsError
+from .model import VAD_SCALE, EmoticNet, load_emotic
+from .preprocessing import EmoticPreprocessing, clip_box, crop, resize_square
+
+GET_WEIGHTS_HINT = ("train with `emotion-perception train-context`, or convert the reference EMOTIC models with "
+                    "`emotion-perception import-context` (docs/context.md), and set context.weights to the .pt")
+
+
+@dataclass
+class ContextConfig:
+    """Settings of the context (EMOTIC) stage."""
+
+    weights: str = field(default="", metadata={
+        "help": "EMOTIC checkpoint NAME.pt with its passport NAME.json beside it; empty switches the stage off"})
+    device: str = field(default="cpu", metadata={"help": "torch device of the network: cpu, cuda or cuda:N"})
+    min_box_size: float = field(default=4.0, metadata={
+        "help": "boxes narrower or lower than this after clipping to the image get no result [px]"})
+
+
+class ContextEmotion:
+    """Body crops and the scene -> 26 category scores with thresholds and VAD (1-10) per person.
+
+    Without weights it is unavailable: ``available`` is False, ``status`` says why and what to do, and
+    every call returns invalid results carrying that status.
+    """
+
+    def __init__(self, config: ContextConfig | None = None) -> None:
+        self.config = config or ContextConfig()
+        self.model: EmoticNet | None = None
+        self.thresholds = np.full(len(EMOTIC_CATEGORIES), np.inf, dtype=np.float32)
+        self.preprocessing = EmoticPreprocessing()
+        self.vad_scale = VAD_SCALE
+        self.name = ""
+        self.status = ""
+        if not self.config.weights:
+            self.status = f"context branch off: no weights configured; {GET_WEIGHTS_HINT}"
+            return
+        try:
+            self._load(self.config.weights)
+        except (WeightsError, RuntimeError, ValueError) as exc:
+            self.model = None
+            self.status = f"context branch off: {exc}"
+
+    def _load(self, path: str) -> None:
+        model, passport = load_emotic(path)
+        thresholds = np.asarray(passport.config.get("thresholds", []), dtype=np.float32)
+        if thresholds.shape != (len(EMOTIC_CATEGORIES),):
+            raise WeightsError(f"{path}: passport config needs 26 'thresholds' (got {thresholds.shape}); run "
+                               "`emotion-perception eval-context --split val --save-thresholds`")
+        self._use(model, thresholds, EmoticPreprocessing.from_config(passport.config),
+                  float(passport.config.get("vad_scale", VAD_SCALE)), passport.name)
+
+    def _use(self, model: EmoticNet, thresholds: np.ndarray, preprocessing: EmoticPreprocessing,
+             vad_scale: float, name: str) -> None:
+        device = torch.device(self.config.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise WeightsError(f"device {self.config.device!r} asked for, but CUDA is not available")
+        self.model = model.to(device).eval()
+        self.thresholds = np.asarray(thresholds, dtype=np.float32).reshape(len(EMOTIC_CATEGORIES))
+        self.preprocessing = preprocessing
+        self.vad_scale = vad_scale
+        self.name = name
+        self.status = f"ok: {name} on {device}"
+
+    @classmethod
+    def from_model(cls, model: EmoticNet, thresholds: np.ndarray, preprocessing: EmoticPreprocessing | None = None,
+                   config: ContextConfig | None = None, name: str = "in-memory model") -> ContextEmotion:
+        """A stage around a model object the caller vouches for (tests, benchmarks, freshly trained nets)."""
+        stage = cls(config)
+        stage._use(model, thresholds, preprocessing or EmoticPreprocessing(), VAD_SCALE, name)
+        return stage
+
+    @property
+    def available(self) -> bool:
+        return self.model is not None
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device(self.config.device)
+
+    def __call__(self, image: np.ndarray, boxes: np.ndarray) -> list[ContextResult]:
+        """One result per box, in order. ``image`` (H, W, 3) uint8 RGB; ``boxes`` (N, 4) xyxy pixels."""
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got "
+                             f"{getattr(image, 'shape', type(image))} {getattr(image, 'dtype', '')}")
+        boxes = np.asarray(boxes, dtype=np.float32)
+        if boxes.size == 0:
+            boxes = boxes.reshape(0, 4)
+        if boxes.ndim != 2 or boxes.shape[1] != 4:
+            raise ValueError(f"boxes must be an (N, 4) array of x_min, y_min, x_max, y_max, got {boxes.shape}")
+        if self.model is None:
+            return [ContextResult(False, self.status) for _ in boxes]
+        height, width = image.shape[:2]
+        pixel_boxes = [clip_box(box, width, height) for box in boxes]
+        minimum = self.config.min_box_size
+        usable = [i for i, box in enumerate(pixel_boxes)
+                  if box is not None and box[2] - box[0] >= minimum and box[3] - box[1] >= minimum]
+        results = [ContextResult(False, f"box {box.tolist()} is empty or under {minimum:g} px after clipping "
+                                        f"to the {width}x{height} image", model=self.name) for box in boxes]
+        if not usable:
+            return results
+        scores, vad = self._forward(image, [pixel_boxes[i] for i in usable])
+        for row, index in enumerate(usable):
+            results[index] = ContextResult(True, "ok", scores=scores[row], thresholds=self.thresholds.copy(),
+                                           vad=vad[row], model=self.name)
+        return results
+
+    def _forward(self, image: np.ndarray, pixel_boxes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        pre = self.preprocessing
+        scene = pre.context_tensor(resize_square(image, pre.context_size)[None])
+        bodies = pre.body_tensor(np.stack([resize_square(crop(image, box), pre.body_size) for box in pixel_boxes]))
+        with torch.inference_mode():
+            scores, scaled_vad = self.model(scene.to(self.device), bodies.to(self.device),
+                                            torch.zeros(len(pixel_boxes), dtype=torch.long, device=self.device))
+        vad = (scaled_vad.float().cpu().numpy() * self.vad_scale).astype(np.float32)
+        return scores.float().cpu().numpy().astype(np.float32), vad

@@ -1,0 +1,139 @@
+"""Gait sub-commands: predict-gait (fidelity checks), train-gait, eval-gait, synth-gait."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    predict = subparsers.add_parser("predict-gait", help="run a gait model with its reference preprocessing over a features .h5")
+    predict.add_argument("--model", choices=("stgcn", "stgcn_affective", "vsgcnn"), required=True)
+    predict.add_argument("--weights", required=True, help="released file, released weights name, or our NAME.pt")
+    predict.add_argument("--h5", type=Path, required=True, help="features file in the STEP/ProxEmo layout")
+    predict.add_argument("--out", type=Path, required=True, help="output .npz: keys, logits (model's own order), view_outputs (vsgcnn)")
+    predict.set_defaults(func=_predict)
+
+    from .train import TrainConfig
+
+    train = subparsers.add_parser("train-gait", help="train a gait classifier (checkpoint + evaluation report)")
+    _add_data_arguments(train)
+    train.add_argument("--out", type=Path, required=True, help="output directory (gait_<architecture>.pt/.json, report.json, confusion.png)")
+    train.add_argument("--val-fraction", type=float, default=0.2, help="share of gaits held out for the report")
+    for config_field in dataclasses.fields(TrainConfig):
+        train.add_argument(f"--{config_field.name.replace('_', '-')}", type=type(config_field.default),
+                           default=config_field.default, help=config_field.metadata["help"])
+    train.set_defaults(func=_train)
+
+    evaluate = subparsers.add_parser("eval-gait", help="evaluate gait weights on a labelled set (report.json + confusion.png)")
+    _add_data_arguments(evaluate)
+    evaluate.add_argument("--weights", required=True, help="released weights name/file or our NAME.pt")
+    evaluate.add_argument("--out", type=Path, required=True, help="output directory")
+    evaluate.add_argument("--window-frames", type=int, default=75, help="frames per window [frames]")
+    evaluate.add_argument("--fps", type=float, default=30.0, help="frame rate of the gaits [Hz]")
+    evaluate.set_defaults(func=_evaluate)
+
+    synth = subparsers.add_parser("synth-gait", help="write procedural synthetic gaits in the STEP .h5 layout")
+    synth.add_argument("--out", type=Path, required=True, help="features .h5 to write (labels twin beside it)")
+    synth.add_argument("--per-class", type=int, default=50, help="gaits per emotion")
+    synth.add_argument("--frames", type=int, default=75, help="frames per gait")
+    synth.add_argument("--fps", type=float, default=30.0, help="frame rate [Hz]")
+    synth.add_argument("--seed", type=int, default=0, help="random seed")
+    synth.set_defaults(func=_synth)
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--h5", type=Path, help="labelled features file (labels twin beside it)")
+    source.add_argument("--synthetic", type=int, metavar="PER_CLASS", help="use this many procedural gaits per emotion")
+    parser.add_argument("--synthetic-frames", type=int, default=75, help="frames per synthetic gait")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic data and the split")
+
+
+def _load_labelled(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarray, str]:
+    from .data import load_h5_gaits
+    from .synthetic import synthetic_dataset
+
+    if args.synthetic:
+        gaits, labels = synthetic_dataset(args.synthetic, args.synthetic_frames, seed=args.data_seed)
+        return list(gaits), labels, f"procedural synthetic gaits ({args.synthetic} per class, seed {args.data_seed})"
+    data = load_h5_gaits(args.h5)
+    known = data.labels >= 0
+    if not known.any():
+        raise ValueError(f"{args.h5}: no gait has a label in the four gait emotions")
+    return [g for g, k in zip(data.gaits, known) if k], data.labels[known], str(args.h5)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import torch
+
+    from .data import load_h5_gaits
+    from .features import affective_features
+    from .models import load_gait_model
+    from .preprocessing import PROXEMO_VIEW_ANGLES_DEG, proxemo_input, step_file_preprocess, to_stgcn_input, view_group
+    from .vsgcnn import combine_views
+
+    model = load_gait_model(args.weights, args.model)
+    for note in model.notes:
+        print(note)
+    data = load_h5_gaits(args.h5)
+    result: dict[str, np.ndarray] = {"keys": np.asarray(data.keys)}
+    with torch.inference_mode():
+        if args.model == "vsgcnn":
+            views = model.network(proxemo_input(data.gaits)).view(len(data.gaits), len(PROXEMO_VIEW_ANGLES_DEG), -1)
+            result["view_outputs"] = views.numpy()
+            result["logits"] = combine_views(views, [view_group(a) for a in PROXEMO_VIEW_ANGLES_DEG]).numpy()
+        else:
+            aligned = step_file_preprocess(data.gaits)
+            inputs = (to_stgcn_input(aligned),)
+            if args.model == "stgcn_affective":
+                features = np.stack([affective_features(g) for g in data.gaits]).astype(np.float32)
+                inputs += (torch.from_numpy(features),)
+            result["logits"] = model.network(*inputs).numpy()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(args.out, **result)
+    print(f"{len(data.keys)} gaits → {args.out} (logits in label order {model.passport.labels})")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, evaluation_report, predict, save_trained, train_classifier, write_report
+
+    gaits, labels, source = _load_labelled(args)
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    order = np.random.default_rng(args.data_seed).permutation(len(labels))
+    held = max(1, int(round(len(labels) * args.val_fraction)))
+    val, train = order[:held], order[held:]
+    model, losses = train_classifier([gaits[i] for i in train], labels[train], config)
+    checkpoint = save_trained(model, config, args.out / f"gait_{config.architecture}.pt", source)
+    report = evaluation_report(labels[val], predict(model, [gaits[i] for i in val], config.window_frames, config.fps))
+    report["final_train_loss"] = losses[-1] if losses else None
+    json_path, png_path = write_report(report, args.out)
+    print(f"checkpoint {checkpoint}; held-out accuracy {report['accuracy']:.1%} on {report['n']}; {json_path}, {png_path}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .models import load_gait_model
+    from .train import evaluation_report, predict, write_report
+
+    gaits, labels, _ = _load_labelled(args)
+    model = load_gait_model(args.weights)
+    window = int(model.passport.config.get("window_frames", args.window_frames))
+    report = evaluation_report(labels, predict(model, gaits, window, args.fps))
+    json_path, png_path = write_report(report, args.out)
+    print(f"accuracy {report['accuracy']:.1%} on {report['n']} gaits; {json_path}, {png_path}")
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from .data import save_h5_gaits
+    from .synthetic import synthetic_dataset
+
+    gaits, labels = synthetic_dataset(args.per_class, args.frames, args.fps, seed=args.seed)
+    path = save_h5_gaits(args.out, gaits, labels)
+    print(f"{len(labels)} synthetic gaits → {path}")
+    return 0

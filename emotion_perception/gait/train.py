@@ -1,0 +1,147 @@
+"""Training and evaluation of the gait classifiers on labelled gait sets (same preprocessing as the stage)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..labels import GAIT_EMOTIONS
+from ..weights import WeightsPassport, save_checkpoint
+from .models import GaitModel, build_network
+
+
+@dataclass
+class TrainConfig:
+    """Settings of `emotion-perception train-gait`."""
+
+    architecture: str = field(default="stgcn", metadata={"help": "stgcn or stgcn_affective (vsgcnn trains too, slowly on CPU)"})
+    window_frames: int = field(default=75, metadata={"help": "frames per training window [frames]"})
+    temporal_kernel: int = field(default=75, metadata={"help": "ST-GCN temporal kernel [frames] (odd; STEP: 75)"})
+    fps: float = field(default=30.0, metadata={"help": "frame rate of the gaits [Hz]"})
+    epochs: int = field(default=30, metadata={"help": "passes over the training set"})
+    batch_size: int = field(default=16, metadata={"help": "gaits per optimisation step"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
+    weight_decay: float = field(default=1e-4, metadata={"help": "Adam weight decay"})
+    seed: int = field(default=0, metadata={"help": "seed of torch and numpy (shuffling, initialisation)"})
+    device: str = field(default="cpu", metadata={"help": "torch device: cpu or cuda"})
+
+
+def _untrained_model(config: TrainConfig) -> GaitModel:
+    builder = {"temporal_kernel": config.temporal_kernel, "window_frames": config.window_frames, "fps": config.fps}
+    passport = WeightsPassport(
+        name="", architecture=config.architecture, labels=GAIT_EMOTIONS,
+        preprocessing=f"online: newest {config.window_frames} frames, tiled if fewer, root-centred, "
+                      "similarity-aligned to preprocessing.canonical_pose()",
+        joint_order=(), config=builder)
+    return GaitModel(build_network(config.architecture, builder), passport)
+
+
+def train_classifier(gaits: list[np.ndarray], labels: np.ndarray, config: TrainConfig,
+                     progress: bool = True) -> tuple[GaitModel, list[float]]:
+    """Train a gait classifier from scratch; returns the model (eval mode) and the mean loss per epoch."""
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model = _untrained_model(config).to(config.device)
+    with torch.no_grad():
+        inputs = model.network_input(list(gaits), config.window_frames, config.fps)
+    targets = torch.as_tensor(labels, dtype=torch.long)
+    optimiser = torch.optim.Adam(model.network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    losses = []
+    epochs = tqdm(range(config.epochs), desc=f"train {config.architecture}", disable=not progress)
+    for _ in epochs:
+        model.network.train()
+        order = rng.permutation(len(targets))
+        total = 0.0
+        for start in range(0, len(order), config.batch_size):
+            batch = torch.from_numpy(order[start:start + config.batch_size])
+            if len(batch) < 2:  # BatchNorm needs two samples
+                continue
+            logits = model.logits(tuple(x[batch] for x in inputs)) if config.architecture != "vsgcnn" else \
+                model.network(inputs[0][batch].to(config.device))
+            loss = loss_fn(logits, targets[batch].to(config.device))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * len(batch)
+        losses.append(total / len(targets))
+        epochs.set_postfix(loss=f"{losses[-1]:.3f}")
+    model.network.eval()
+    return model, losses
+
+
+def predict(model: GaitModel, gaits: list[np.ndarray], window_frames: int, fps: float, batch_size: int = 32) -> np.ndarray:
+    """(N, 4) probabilities over GAIT_EMOTIONS, batched."""
+    rows = []
+    with torch.inference_mode():
+        for start in range(0, len(gaits), batch_size):
+            batch = [g[-window_frames:] for g in gaits[start:start + batch_size]]
+            rows.append(model.probabilities(model.network_input(batch, window_frames, fps)))
+    return np.concatenate(rows) if rows else np.zeros((0, len(GAIT_EMOTIONS)), np.float32)
+
+
+def evaluation_report(labels: np.ndarray, probabilities: np.ndarray) -> dict:
+    """Accuracy, per-class precision/recall and the confusion matrix (rows true, columns predicted)."""
+    predicted = probabilities.argmax(axis=1)
+    k = len(GAIT_EMOTIONS)
+    confusion = np.zeros((k, k), dtype=int)
+    for truth, guess in zip(labels, predicted):
+        confusion[truth, guess] += 1
+    per_class = {}
+    for i, name in enumerate(GAIT_EMOTIONS):
+        predicted_i, actual_i = confusion[:, i].sum(), confusion[i].sum()
+        per_class[name] = {
+            "precision": float(confusion[i, i] / predicted_i) if predicted_i else 0.0,
+            "recall": float(confusion[i, i] / actual_i) if actual_i else 0.0,
+            "support": int(actual_i),
+        }
+    return {"accuracy": float((predicted == labels).mean()) if len(labels) else 0.0, "n": int(len(labels)),
+            "labels": list(GAIT_EMOTIONS), "per_class": per_class, "confusion": confusion.tolist()}
+
+
+def save_confusion_png(report: dict, path: str | Path) -> Path:
+    """Draw the report's confusion matrix into a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    confusion = np.asarray(report["confusion"])
+    figure, axes = plt.subplots(figsize=(4.5, 4))
+    axes.imshow(confusion, cmap="Blues")
+    axes.set_xticks(range(len(report["labels"])), report["labels"])
+    axes.set_yticks(range(len(report["labels"])), report["labels"])
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(f"accuracy {report['accuracy']:.1%} (n={report['n']})")
+    for (row, col), value in np.ndenumerate(confusion):
+        axes.text(col, row, str(value), ha="center", va="center")
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def save_trained(model: GaitModel, config: TrainConfig, path: str | Path, trained_on: str) -> Path:
+    """Checkpoint NAME.pt + passport NAME.json (builder arguments and training settings in its config)."""
+    path = Path(path).with_suffix(".pt")
+    passport = WeightsPassport(**{**asdict(model.passport), "name": path.stem, "trained_on": trained_on,
+                                  "config": {**model.passport.config, "training": asdict(config)}})
+    return save_checkpoint(model.network.state_dict(), passport, path)
+
+
+def write_report(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
+    """report.json and confusion.png in ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / "report.json"
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    return json_path, save_confusion_png(report, out_dir / "confusion.png")

@@ -1,0 +1,111 @@
+"""Turning raw camera buffers into the arrays the pipeline uses (no ROS imports).
+
+This is our replacement for cv_bridge where cv_bridge is not installed: it honours the row stride
+(``step``), the byte order and every encoding listed in :data:`COLOR_ENCODINGS` / :data:`DEPTH_ENCODINGS`,
+and raises :class:`ImageDecodeError` with a clear reason for anything else.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# encoding -> (numpy dtype, channels)
+_LAYOUT: dict[str, tuple[np.dtype, int]] = {
+    "rgb8": (np.dtype(np.uint8), 3), "bgr8": (np.dtype(np.uint8), 3),
+    "rgba8": (np.dtype(np.uint8), 4), "bgra8": (np.dtype(np.uint8), 4),
+    "mono8": (np.dtype(np.uint8), 1), "8UC1": (np.dtype(np.uint8), 1), "8UC3": (np.dtype(np.uint8), 3),
+    "mono16": (np.dtype(np.uint16), 1), "16UC1": (np.dtype(np.uint16), 1), "32FC1": (np.dtype(np.float32), 1),
+    "bayer_rggb8": (np.dtype(np.uint8), 1), "bayer_bggr8": (np.dtype(np.uint8), 1),
+    "bayer_gbrg8": (np.dtype(np.uint8), 1), "bayer_grbg8": (np.dtype(np.uint8), 1),
+}
+
+# ROS names the 2x2 pattern from the top-left pixel; OpenCV names it from the second row's second pixel.
+_BAYER_TO_RGB = {
+    "bayer_rggb8": cv2.COLOR_BayerBG2RGB, "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
+    "bayer_gbrg8": cv2.COLOR_BayerGR2RGB, "bayer_grbg8": cv2.COLOR_BayerGB2RGB,
+}
+
+COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC1", "8UC3", "mono16", *_BAYER_TO_RGB)
+DEPTH_ENCODINGS = ("16UC1", "32FC1")
+
+
+class ImageDecodeError(ValueError):
+    """An image buffer that cannot be turned into an array; the message says why."""
+
+
+def buffer_to_array(encoding: str, height: int, width: int, step: int, data: bytes | memoryview | np.ndarray,
+                    is_bigendian: bool = False, max_pixels: int = 0) -> np.ndarray:
+    """The buffer as an (H, W) or (H, W, C) array in its own dtype, padding bytes at row ends removed."""
+    if encoding not in _LAYOUT:
+        raise ImageDecodeError(f"unsupported encoding {encoding!r}; supported: {', '.join(_LAYOUT)}")
+    if height <= 0 or width <= 0:
+        raise ImageDecodeError(f"empty image ({width}x{height})")
+    if max_pixels and height * width > max_pixels:
+        raise ImageDecodeError(f"image {width}x{height} exceeds the limit of {max_pixels} pixels")
+    dtype, channels = _LAYOUT[encoding]
+    row_bytes = width * channels * dtype.itemsize
+    if step < row_bytes:
+        raise ImageDecodeError(f"step {step} is smaller than a {encoding} row of width {width} ({row_bytes} bytes)")
+    buffer = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).ravel()
+    needed = step * (height - 1) + row_bytes
+    if buffer.size < needed:
+        raise ImageDecodeError(f"truncated data: {buffer.size} bytes for {width}x{height} {encoding} "
+                               f"with step {step} (needs {needed})")
+    rows = np.lib.stride_tricks.as_strided(buffer, shape=(height, row_bytes), strides=(step, 1))
+    array = np.ascontiguousarray(rows).view(dtype.newbyteorder(">" if is_bigendian else "<"))
+    array = array.astype(dtype.newbyteorder("="), copy=False)
+    return array.reshape(height, width, channels) if channels > 1 else array.reshape(height, width)
+
+
+def to_rgb8(array: np.ndarray, encoding: str) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB image from a decoded colour/mono/bayer array."""
+    if encoding in ("rgb8", "8UC3"):
+        return np.ascontiguousarray(array)
+    if encoding == "bgr8":
+        return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    if encoding == "rgba8":
+        return cv2.cvtColor(array, cv2.COLOR_RGBA2RGB)
+    if encoding == "bgra8":
+        return cv2.cvtColor(array, cv2.COLOR_BGRA2RGB)
+    if encoding in ("mono8", "8UC1"):
+        return cv2.cvtColor(array, cv2.COLOR_GRAY2RGB)
+    if encoding == "mono16":
+        return cv2.cvtColor((array >> 8).astype(np.uint8), cv2.COLOR_GRAY2RGB)
+    if encoding in _BAYER_TO_RGB:
+        if array.shape[0] < 2 or array.shape[1] < 2:
+            raise ImageDecodeError(f"a {encoding} image needs at least 2x2 pixels")
+        return cv2.cvtColor(array, _BAYER_TO_RGB[encoding])
+    raise ImageDecodeError(f"encoding {encoding!r} is not a colour image encoding; use one of {', '.join(COLOR_ENCODINGS)}")
+
+
+def to_depth_metres(array: np.ndarray, encoding: str, max_range_m: float = 20.0) -> np.ndarray:
+    """(H, W) float32 metres; zero, NaN, infinite and beyond-max_range values become NaN."""
+    if encoding == "16UC1":
+        depth = array.astype(np.float32) * 0.001
+    elif encoding == "32FC1":
+        depth = array.astype(np.float32, copy=True)
+    else:
+        raise ImageDecodeError(f"depth encoding {encoding!r} not supported; use one of {', '.join(DEPTH_ENCODINGS)}")
+    depth[~np.isfinite(depth) | (depth <= 0.0) | (depth > max_range_m)] = np.nan
+    return depth
+
+
+def decode_compressed(data: bytes | memoryview | np.ndarray, max_pixels: int = 0) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB image from JPEG/PNG bytes (sensor_msgs/CompressedImage)."""
+    buffer = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).ravel()
+    if buffer.size == 0:
+        raise ImageDecodeError("empty compressed image")
+    bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ImageDecodeError(f"compressed image of {buffer.size} bytes could not be decoded (corrupt or not JPEG/PNG)")
+    if max_pixels and bgr.shape[0] * bgr.shape[1] > max_pixels:
+        raise ImageDecodeError(f"image {bgr.shape[1]}x{bgr.shape[0]} exceeds the limit of {max_pixels} pixels")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def encode_rgb8(image: np.ndarray) -> tuple[int, int, int, bytes]:
+    """(height, width, step, data) of an RGB image for a sensor_msgs/Image with encoding rgb8."""
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    return image.shape[0], image.shape[1], image.shape[1] * 3, image.tobytes()
+

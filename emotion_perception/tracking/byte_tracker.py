@@ -1,0 +1,210 @@
+"""Multi-person tracking in the ByteTrack manner (Zhang et al., 2022), on boxes only.
+
+Each update: every track's Kalman filter predicts to the new stamp; confirmed and lost tracks are
+matched to high-score detections by IoU (Hungarian assignment), confirmed tracks still unmatched get a
+second chance against the low-score detections (people partly occluded or blurred score low), tentative
+tracks are matched to the remaining high-score detections, and high-score detections left over start
+tentative tracks. A tentative track is confirmed after ``min_hits`` consecutive matches (and only then
+receives an id); it dies at its first miss. A confirmed track that misses becomes lost and dies after
+``max_lost_seconds`` without a match. Ids start at 1 and are never reused within a tracker's life.
+
+Detections from a source without scores (external skeletons) can carry score 1.0.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ..types import Detection, TrackedPerson
+from .kalman import BoxKalmanFilter
+
+
+@dataclass
+class TrackerConfig:
+    """ByteTrack settings."""
+
+    high_threshold: float = field(default=0.5, metadata={"help": "detections scoring at least this are matched first [0-1]"})
+    low_threshold: float = field(default=0.1, metadata={"help": "detections below this are ignored; between low and high they only extend confirmed tracks [0-1]"})
+    new_track_threshold: float = field(default=0.6, metadata={"help": "an unmatched detection scoring at least this starts a track [0-1]"})
+    match_iou: float = field(default=0.2, metadata={"help": "least IoU to match a confirmed/lost track to a high-score detection [0-1]"})
+    low_match_iou: float = field(default=0.5, metadata={"help": "least IoU to match a confirmed track to a low-score detection [0-1]"})
+    tentative_match_iou: float = field(default=0.3, metadata={"help": "least IoU to match a tentative track [0-1]"})
+    min_hits: int = field(default=3, metadata={"help": "birth age: consecutive matched frames before a track is confirmed [frames]"})
+    max_lost_seconds: float = field(default=1.0, metadata={"help": "death age: time a confirmed track survives without a match [s]"})
+    frame_rate: float = field(default=30.0, metadata={"help": "nominal camera rate the motion model is tuned for [Hz]"})
+    position_noise: float = field(default=0.05, metadata={"help": "Kalman position noise std as a fraction of box height [1]"})
+    velocity_noise: float = field(default=0.00625, metadata={"help": "Kalman velocity noise std per frame as a fraction of box height [1]"})
+    max_tracks: int = field(default=256, metadata={"help": "live tracks at most; further births are refused and counted"})
+
+
+class TrackState(enum.Enum):
+    TENTATIVE = "tentative"
+    CONFIRMED = "confirmed"
+    LOST = "lost"
+
+
+class _Track:
+    def __init__(self, detection: Detection, stamp_ns: int, config: TrackerConfig) -> None:
+        self.filter = BoxKalmanFilter(detection.box, config.position_noise, config.velocity_noise)
+        self.state = TrackState.TENTATIVE
+        self.track_id = 0
+        self.hits = 1
+        self.last_matched_ns = stamp_ns
+
+
+def box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """(A, B) intersection over union of xyxy boxes."""
+    a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    union = area_a[:, None] + area_b[None, :] - intersection
+    return np.where(union > 0, intersection / np.maximum(union, 1e-12), 0.0)
+
+
+def match_by_iou(track_boxes: np.ndarray, detection_boxes: np.ndarray, min_iou: float) -> list[tuple[int, int]]:
+    """Hungarian assignment maximising total IoU; pairs below ``min_iou`` are not matches."""
+    if len(track_boxes) == 0 or len(detection_boxes) == 0:
+        return []
+    iou = box_iou(track_boxes, detection_boxes)
+    rows, cols = linear_sum_assignment(1.0 - iou)
+    return [(int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= min_iou]
+
+
+class ByteTracker:
+    """Turns per-frame person detections into confirmed tracks with stable ids."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+        self._last_stamp_ns: int | None = None
+        self.removed_ids: tuple[int, ...] = ()
+        """Ids of confirmed tracks that died in the latest update (for pruning per-track state)."""
+        self.dropped_detections = 0
+        """Detections refused as malformed (non-finite or empty boxes)."""
+        self.refused_births = 0
+        """Births refused because ``max_tracks`` tracks were alive."""
+
+    @property
+    def live_ids(self) -> list[int]:
+        """Ids of confirmed and lost tracks (those that may still report)."""
+        return [t.track_id for t in self._tracks if t.state is not TrackState.TENTATIVE]
+
+    def update(self, detections: list[Detection], stamp_ns: int) -> list[TrackedPerson]:
+        """Advance to ``stamp_ns`` with this frame's detections; returns the confirmed tracks matched now.
+
+        Raises ValueError when ``stamp_ns`` is not after the previous update's (call ``reset`` on a
+        time jump, e.g. a bag looping).
+        """
+        config = self.config
+        if self._last_stamp_ns is not None and stamp_ns <= self._last_stamp_ns:
+            raise ValueError(f"stamp {stamp_ns} ns is not after the previous {self._last_stamp_ns} ns; "
+                             "reset the tracker after a time jump")
+        steps = 1.0 if self._last_stamp_ns is None else (stamp_ns - self._last_stamp_ns) * 1e-9 * config.frame_rate
+        self._last_stamp_ns = stamp_ns
+        for track in self._tracks:
+            track.filter.predict(steps)
+
+        detections = [d for d in detections if self._well_formed(d)]
+        high = [d for d in detections if d.score >= config.high_threshold]
+        low = [d for d in detections if config.low_threshold <= d.score < config.high_threshold]
+        matched: list[tuple[_Track, Detection]] = []
+
+        established = [t for t in self._tracks if t.state is not TrackState.TENTATIVE]
+        pairs = match_by_iou(self._track_boxes(established), self._detection_boxes(high), config.match_iou)
+        matched += [(established[r], high[c]) for r, c in pairs]
+        high = [d for i, d in enumerate(high) if i not in {c for _, c in pairs}]
+        unmatched = [t for i, t in enumerate(established) if i not in {r for r, _ in pairs}]
+
+        confirmed = [t for t in unmatched if t.state is TrackState.CONFIRMED]
+        pairs = match_by_iou(self._track_boxes(confirmed), self._detection_boxes(low), config.low_match_iou)
+        matched += [(confirmed[r], low[c]) for r, c in pairs]
+
+        tentative = [t for t in self._tracks if t.state is TrackState.TENTATIVE]
+        pairs = match_by_iou(self._track_boxes(tentative), self._detection_boxes(high), config.tentative_match_iou)
+        matched += [(tentative[r], high[c]) for r, c in pairs]
+        high = [d for i, d in enumerate(high) if i not in {c for _, c in pairs}]
+
+        reported = self._apply_matches(matched, stamp_ns)
+        self._retire_unmatched({id(t) for t, _ in matched}, stamp_ns)
+        for detection in high:
+            if detection.score < config.new_track_threshold:
+                continue
+            if len(self._tracks) >= config.max_tracks:
+                self.refused_births += 1
+                continue
+            self._tracks.append(_Track(detection, stamp_ns, config))
+            if config.min_hits <= 1:
+                reported.append(self._confirm(self._tracks[-1], detection))
+        return sorted(reported, key=lambda person: person.track_id)
+
+    def reset(self) -> None:
+        """Forget every track (ids keep counting up, so none is reused)."""
+        self.removed_ids = tuple(self.live_ids)
+        self._tracks = []
+        self._last_stamp_ns = None
+
+    def _apply_matches(self, matched: list[tuple[_Track, Detection]], stamp_ns: int) -> list[TrackedPerson]:
+        reported = []
+        for track, detection in matched:
+            track.filter.update(detection.box)
+            track.last_matched_ns = stamp_ns
+            track.hits += 1
+            if track.state is TrackState.LOST:
+                track.state = TrackState.CONFIRMED
+            if track.state is TrackState.CONFIRMED:
+                reported.append(self._person(track, detection))
+            elif track.hits >= self.config.min_hits:
+                reported.append(self._confirm(track, detection))
+        return reported
+
+    def _retire_unmatched(self, matched_ids: set[int], stamp_ns: int) -> None:
+        removed, kept = [], []
+        for track in self._tracks:
+            if id(track) in matched_ids:
+                kept.append(track)
+            elif track.state is TrackState.TENTATIVE:
+                continue
+            elif (stamp_ns - track.last_matched_ns) * 1e-9 > self.config.max_lost_seconds:
+                removed.append(track.track_id)
+            else:
+                track.state = TrackState.LOST
+                kept.append(track)
+        self._tracks = kept
+        self.removed_ids = tuple(removed)
+
+    def _confirm(self, track: _Track, detection: Detection) -> TrackedPerson:
+        track.state = TrackState.CONFIRMED
+        track.track_id = self._next_id
+        self._next_id += 1
+        return self._person(track, detection)
+
+    @staticmethod
+    def _person(track: _Track, detection: Detection) -> TrackedPerson:
+        keypoints = None if detection.keypoints is None else np.asarray(detection.keypoints, dtype=np.float32)
+        return TrackedPerson(track.track_id, np.asarray(detection.box, dtype=np.float32).copy(),
+                             float(detection.score), None, keypoints)
+
+    @staticmethod
+    def _track_boxes(tracks: list[_Track]) -> np.ndarray:
+        return np.asarray([t.filter.box for t in tracks], dtype=np.float32).reshape(-1, 4)
+
+    @staticmethod
+    def _detection_boxes(detections: list[Detection]) -> np.ndarray:
+        return np.asarray([d.box for d in detections], dtype=np.float32).reshape(-1, 4)
+
+    def _well_formed(self, detection: Detection) -> bool:
+        box = np.asarray(detection.box, dtype=np.float64)
+        ok = (box.shape == (4,) and np.isfinite(box).all() and box[2] > box[0] and box[3] > box[1]
+              and np.isfinite(detection.score))
+        if not ok:
+            self.dropped_detections += 1
+        return bool(ok)

@@ -1,0 +1,60 @@
+"""Launch the emotion_perception node against a camera.
+
+    ros2 launch emotion_perception emotion_perception.launch.py image_topic:=/camera/color/image_raw \
+        camera_info_topic:=/camera/color/camera_info use_depth:=true depth_topic:=/camera/aligned_depth_to_color/image_raw \
+        device:=cuda
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+ARGUMENTS = (
+    ("image_topic", "/camera/color/image_raw", "sensor_msgs/Image topic (its /compressed sibling with image_transport:=compressed)"),
+    ("camera_info_topic", "/camera/color/camera_info", "sensor_msgs/CameraInfo of the image"),
+    ("depth_topic", "/camera/aligned_depth_to_color/image_raw", "depth image aligned to the colour image"),
+    ("skeletons_topic", "/body_tracker/skeletons", "emotion_perception/TrackedSkeletonArray (pose_source:=skeletons)"),
+    ("use_depth", "false", "pair images with the aligned depth image for 3D joints"),
+    ("image_transport", "raw", "'raw' (Image) or 'compressed' (CompressedImage)"),
+    ("pose_source", "detector", "'detector' or 'skeletons'"),
+    ("device", "cpu", "torch device for every network: cpu, cuda, cuda:N"),
+    ("namespace", "", "namespace of the node and its topics"),
+    ("use_sim_time", "false", "use /clock (rosbag replay with --clock)"),
+    ("config", PathJoinSubstitution([FindPackageShare("emotion_perception"), "config", "emotion_perception.yaml"]),
+     "ROS params file with every setting"),
+)
+
+
+def generate_launch_description() -> LaunchDescription:
+    arg = LaunchConfiguration
+    node = Node(
+        package="emotion_perception",
+        executable="emotion_perception_node",
+        name="emotion_perception",
+        namespace=arg("namespace"),
+        output="screen",
+        emulate_tty=True,
+        parameters=[
+            arg("config"),
+            {
+                "input.use_depth": arg("use_depth"),
+                "input.image_transport": arg("image_transport"),
+                "pipeline.pose_source": arg("pose_source"),
+                "pipeline.device": arg("device"),
+                "use_sim_time": arg("use_sim_time"),
+            },
+        ],
+        remappings=[
+            ("image", arg("image_topic")),
+            ("image/compressed", [arg("image_topic"), "/compressed"]),
+            ("camera_info", arg("camera_info_topic")),
+            ("depth", arg("depth_topic")),
+            ("skeletons", arg("skeletons_topic")),
+        ],
+    )
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=doc) for name, default, doc in ARGUMENTS]
+        + [node]
+    )

@@ -1,0 +1,141 @@
+"""Keypoint R-CNN person detector: types and shapes with random weights, weights from files, failures."""
+
+import dataclasses
+import os
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from emotion_perception.detection import ARCHITECTURE, DetectorConfig, build_detector, load_detector_weights
+from emotion_perception.types import Detection
+from emotion_perception.weights import WeightsError, WeightsPassport, save_checkpoint
+
+# Small inputs keep the 59M-parameter network fast on a shared CPU; threshold 0 makes random weights
+# report max_detections people.
+SMALL = DetectorConfig(min_size=96, max_size=128, max_detections=3, score_threshold=0.0)
+
+
+@pytest.fixture(scope="module")
+def random_detector():
+    torch.manual_seed(0)
+    return build_detector(SMALL, random_weights=True)
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (96, 128, 3), dtype=np.uint8), rng.integers(0, 256, (80, 100, 3), dtype=np.uint8)]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(random_detector, tmp_path_factory):
+    passport = WeightsPassport(name="kprcnn_test", architecture=ARCHITECTURE, labels=("person",))
+    return save_checkpoint(random_detector.model.state_dict(), passport, tmp_path_factory.mktemp("weights") / "kprcnn_test")
+
+
+def assert_same_detections(first: list[list[Detection]], second: list[list[Detection]]) -> None:
+    assert [len(people) for people in first] == [len(people) for people in second]
+    for a, b in zip(sum(first, []), sum(second, [])):
+        np.testing.assert_allclose(a.box, b.box, atol=1e-3)
+        np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
+        assert a.score == pytest.approx(b.score, abs=1e-5)
+
+
+def test_random_weights_run_on_cpu_and_give_the_documented_types(random_detector, images):
+    assert random_detector.available and "RANDOM" in random_detector.status
+    results = random_detector.detect(images)
+    assert len(results) == 2
+    for image, people in zip(images, results):
+        assert 1 <= len(people) <= SMALL.max_detections
+        scores = [person.score for person in people]
+        assert scores == sorted(scores, reverse=True)
+        height, width = image.shape[:2]
+        for person in people:
+            assert isinstance(person, Detection) and isinstance(person.score, float)
+            assert person.box.shape == (4,) and person.box.dtype == np.float32
+            assert 0 <= person.box[0] <= person.box[2] <= width and 0 <= person.box[1] <= person.box[3] <= height
+            assert person.keypoints.shape == (17, 3) and person.keypoints.dtype == np.float32
+            assert np.all((person.keypoints[:, 2] >= 0) & (person.keypoints[:, 2] <= 1))
+    assert random_detector.detect([]) == []
+
+
+def test_a_batch_gives_the_same_people_as_one_image_at_a_time(random_detector, images):
+    assert_same_detections(random_detector.detect(images), [random_detector.detect([im])[0] for im in images])
+
+
+@pytest.mark.parametrize("bad", [np.zeros((10, 10, 3), np.float32), np.zeros((10, 10), np.uint8),
+                                 np.zeros((10, 10, 4), np.uint8), np.zeros((1, 10, 3), np.uint8), "image.png"])
+def test_malformed_images_raise_naming_their_index(random_detector, images, bad):
+    with pytest.raises(ValueError, match="image 1"):
+        random_detector.detect([images[0], bad])
+
+
+def test_without_weights_the_detector_is_unavailable_and_finds_nobody(images):
+    detector = build_detector(DetectorConfig())
+    assert not detector.available and "DEFAULT" in detector.status
+    assert detector.detect(images) == [[], []]
+
+
+def test_weights_file_round_trip_with_and_without_passport(random_detector, images, checkpoint):
+    expected = random_detector.detect(images)
+    from_passport = build_detector(dataclasses.replace(SMALL, weights=str(checkpoint)))
+    assert from_passport.available and "kprcnn_test" in from_passport.status
+    assert_same_detections(from_passport.detect(images), expected)
+    plain = checkpoint.parent / "plain_state_dict.pth"
+    os.link(checkpoint, plain)  # the same bytes, but no passport beside it
+    from_plain = build_detector(dataclasses.replace(SMALL, weights=str(plain)))
+    assert from_plain.available
+    assert_same_detections(from_plain.detect(images), expected)
+
+
+def test_default_weights_come_from_the_torch_hub_cache(random_detector, images, checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cached = tmp_path / "hub" / "checkpoints" / "keypointrcnn_resnet50_fpn_coco-fc266e95.pth"
+    cached.parent.mkdir(parents=True)
+    os.link(checkpoint, cached)
+    detector = build_detector(dataclasses.replace(SMALL, weights="DEFAULT"))
+    assert detector.available and "torchvision" in detector.status
+    assert_same_detections(detector.detect(images), random_detector.detect(images))
+    cached.unlink()
+    cached.write_bytes(b"not a checkpoint")
+    broken = build_detector(dataclasses.replace(SMALL, weights="DEFAULT"))
+    assert not broken.available and str(cached) in broken.status
+
+
+def test_missing_or_corrupt_weights_give_a_clear_error_naming_the_file(tmp_path):
+    missing = tmp_path / "nowhere.pt"
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x00garbage" * 100)
+    for path in (missing, corrupt):
+        with pytest.raises(WeightsError, match=re.escape(str(path))):
+            load_detector_weights(str(path))
+        detector = build_detector(dataclasses.replace(SMALL, weights=str(path)))
+        assert not detector.available and str(path) in detector.status
+        assert detector.detect([np.zeros((8, 8, 3), np.uint8)]) == [[]]
+
+
+def test_weights_of_another_network_are_refused(tmp_path):
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"layer.weight": torch.zeros(2, 2)}, foreign)
+    detector = build_detector(dataclasses.replace(SMALL, weights=str(foreign)))
+    assert not detector.available and str(foreign) in detector.status and "Keypoint R-CNN" in detector.status
+    passported = save_checkpoint({"w": torch.zeros(1)}, WeightsPassport("gait", "stgcn", ("happy",)), tmp_path / "gait")
+    detector = build_detector(dataclasses.replace(SMALL, weights=str(passported)))
+    assert not detector.available and "stgcn" in detector.status
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_a_gpu_is_reported_not_crashed():
+    detector = build_detector(dataclasses.replace(SMALL, device="cuda"), random_weights=True)
+    assert not detector.available and "CUDA" in detector.status
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fp16_gives_the_documented_types(random_detector, images):
+    detector = build_detector(dataclasses.replace(SMALL, device="cuda"), random_weights=True)
+    detector.model.load_state_dict(random_detector.model.state_dict())
+    for people in detector.detect(images):
+        for person in people:
+            assert person.box.dtype == np.float32 and person.keypoints.shape == (17, 3)

@@ -1,0 +1,66 @@
+"""The node in its own process, over real DDS: images in, EmotionArrays with the images' headers out."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from rcl_interfaces.srv import ListParameters
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from emotion_perception.msg import EmotionArray
+from emotion_perception.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+NODE = Path(sys.prefix) / "lib" / "emotion_perception" / "emotion_perception_node"
+CONFIG = Path(sys.prefix) / "share" / "emotion_perception" / "config" / "emotion_perception.yaml"
+
+
+def start_node(processes, env, *arguments: str):
+    assert NODE.is_file(), f"{NODE} is not installed (scripts/setup.sh installs it)"
+    return processes([str(NODE), "--ros-args", "--params-file", str(CONFIG), *arguments], env)
+
+
+def image(stamp_ns: int, frame_id: str) -> Image:
+    pixels = np.random.default_rng(stamp_ns % 1000).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    return Image(header=Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id=frame_id),
+                 height=48, width=64, encoding="rgb8", step=64 * 3, data=pixels.tobytes())
+
+
+def test_node_publishes_one_emotion_array_per_image_with_its_header(ros_env, processes, rclpy_context, spin):
+    import rclpy
+
+    node_process = start_node(processes, ros_env, "-r", "image:=/test_cam/image_raw", "-r", "__ns:=/robot")
+    node = rclpy.create_node("test_camera", context=rclpy_context)
+    publisher = node.create_publisher(Image, "/test_cam/image_raw", 10)
+    received: list[EmotionArray] = []
+    node.create_subscription(EmotionArray, "/robot/emotions", received.append, 10)
+    assert spin(node, lambda: publisher.get_subscription_count() > 0 and node.count_publishers("/robot/emotions") > 0, 60), \
+        f"the node did not come up: {node_process.poll()}"
+    sent = []
+    for n in range(5):
+        msg = image(1_700_000_000_000_000_000 + n * 33_333_333, f"camera_{n}")
+        sent.append(msg.header)
+        publisher.publish(msg)
+        assert spin(node, lambda: len(received) == n + 1, 30), f"no EmotionArray for image {n}"
+    for header, array in zip(sent, received):
+        assert array.header.stamp == header.stamp
+        assert array.header.frame_id == header.frame_id
+        assert array.people == []  # no detector weights configured here: nobody is reported
+
+
+def test_node_declares_every_setting_as_a_parameter(ros_env, processes, rclpy_context, spin):
+    import rclpy
+
+    start_node(processes, ros_env, "-p", "input.sync_slop_s:=1", "-r", "__node:=ep_under_test")
+    node = rclpy.create_node("test_parameters", context=rclpy_context)
+    client = node.create_client(ListParameters, "/ep_under_test/list_parameters")
+    assert spin(node, client.service_is_ready, 60), "the node's parameter services did not appear"
+    future = client.call_async(ListParameters.Request())
+    assert spin(node, future.done, 20)
+    names = set(future.result().result.names)
+    assert set(Settings().flat()) <= names, sorted(set(Settings().flat()) - names)

@@ -1,0 +1,165 @@
+"""ByteTracker on synthetic scenes: ID switches and fragmentation counted against ground truth."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from emotion_perception.tracking import ByteTracker, TrackerConfig, box_iou
+from emotion_perception.types import Detection
+
+FRAME_NS = 1_000_000_000 // 30
+
+
+@dataclass
+class Walker:
+    """A ground-truth person: a 60x150 px box moving at constant velocity during [start, end) frames."""
+
+    x: float
+    y: float
+    vx: float
+    vy: float = 0.0
+    start: int = 0
+    end: int = 10**9
+
+    def box(self, frame: int) -> np.ndarray:
+        cx, cy = self.x + self.vx * frame, self.y + self.vy * frame
+        return np.array([cx - 30, cy - 75, cx + 30, cy + 75], dtype=np.float32)
+
+
+def run_scene(walkers, frames, tracker=None, hidden=lambda person, frame, boxes: False, jitter=0.0,
+              miss_rate=0.0, low_score_rate=0.0, seed=0):
+    """Feed detections of the visible walkers at the given frame numbers (or range(frames)).
+
+    Returns the id each walker was reported with per frame (0: not reported), the tracker, and the
+    (frame, removed_ids) of every update that reported deaths.
+    """
+    rng = np.random.default_rng(seed)
+    tracker = tracker or ByteTracker()
+    frames = range(frames) if isinstance(frames, int) else list(frames)
+    ids = np.zeros((len(walkers), max(frames) + 1), dtype=int)
+    deaths = []
+    for frame in frames:
+        truth = {i: w.box(frame) for i, w in enumerate(walkers) if w.start <= frame < w.end}
+        detections = []
+        for person, box in truth.items():
+            if hidden(person, frame, truth) or rng.random() < miss_rate:
+                continue
+            score = 0.3 if rng.random() < low_score_rate else 0.9
+            noisy = box + rng.normal(0, jitter, 4).astype(np.float32)
+            detections.append(Detection(noisy, score, np.full((17, 3), person, np.float32)))
+        tracked = tracker.update(detections, frame * FRAME_NS)
+        if tracker.removed_ids:
+            deaths.append((frame, tracker.removed_ids))
+        for person in tracked:
+            # the tracker reports the matched detection's keypoints, which carry the walker's index
+            ids[int(person.keypoints_coco[0, 0]), frame] = person.track_id
+    return ids, tracker, deaths
+
+
+def id_switches(track_ids: np.ndarray) -> int:
+    """Changes of id between consecutive frames in which the person was reported."""
+    seen = track_ids[track_ids > 0]
+    return int(np.count_nonzero(np.diff(seen)))
+
+
+def fragments(track_ids: np.ndarray) -> int:
+    """Interruptions: times the person is reported again after unreported frames."""
+    reported = track_ids > 0
+    first = np.argmax(reported)
+    return int(np.count_nonzero(reported[first + 1:] & ~reported[first:-1]))
+
+
+def test_steady_people_keep_one_id_each_and_ids_start_at_one():
+    walkers = [Walker(100 + 150 * i, 200, 1.5) for i in range(4)]
+    ids, _, deaths = run_scene(walkers, 60)
+    assert all(id_switches(row) == 0 and fragments(row) == 0 for row in ids)
+    assert sorted(set(ids[:, -1])) == [1, 2, 3, 4] and deaths == []
+    assert not ids[:, :2].any() and ids[:, 2].all()  # born after min_hits = 3 frames
+
+
+def test_people_crossing_with_the_rear_one_occluded_keep_their_ids():
+    walkers = [Walker(100, 200, 4.0), Walker(500, 205, -4.0)]
+
+    def rear_hidden(person, frame, boxes):
+        return person == 1 and len(boxes) == 2 and box_iou(boxes[0], boxes[1])[0, 0] > 0.2
+
+    ids, _, _ = run_scene(walkers, 100, hidden=rear_hidden, jitter=1.0)
+    assert ids[0, -1] != ids[1, -1]
+    assert [id_switches(row) for row in ids] == [0, 0]
+    assert fragments(ids[0]) == 0 and fragments(ids[1]) == 1  # the occluded one comes back with its id
+
+
+@pytest.mark.parametrize("hidden_frames", [10, 25])
+def test_occlusion_shorter_than_the_death_age_keeps_the_id(hidden_frames):
+    ids, tracker, _ = run_scene([Walker(100, 200, 3.0)], 40 + hidden_frames,
+                                hidden=lambda p, f, b: 10 <= f < 10 + hidden_frames)
+    assert id_switches(ids[0]) == 0 and fragments(ids[0]) == 1
+    assert tracker.live_ids == [1]
+
+
+def test_occlusion_longer_than_the_death_age_gives_a_new_id_and_reports_the_death():
+    ids, _, deaths = run_scene([Walker(100, 200, 1.0)], 80, tracker=ByteTracker(TrackerConfig(max_lost_seconds=0.5)),
+                               hidden=lambda p, f, b: 10 <= f < 40)
+    assert deaths == [(25, (1,))]  # last matched at frame 9, more than 0.5 s before frame 25
+    assert id_switches(ids[0]) == 1 and set(ids[0][ids[0] > 0]) == {1, 2}
+
+
+def test_people_entering_and_leaving_get_fresh_ids_and_their_deaths_are_reported():
+    walkers = [Walker(100, 200, 2.0, start=0, end=30),     # leaves at x = 160
+               Walker(400, 450, -2.0, start=20, end=90),   # another lane
+               Walker(40, 200, 2.0, start=60, end=120)]    # enters at x = 160, where the first one left
+    ids, _, deaths = run_scene(walkers, 120, tracker=ByteTracker(TrackerConfig(max_lost_seconds=0.5)))
+    assert [set(row[row > 0]) for row in ids] == [{1}, {2}, {3}]
+    assert deaths == [(45, (1,)), (105, (2,))]
+    assert ids[0, 2] == 1 and ids[2, 61] == 0 and ids[2, 62] == 3
+
+
+def test_jitter_missed_and_low_score_detections_cause_no_switches():
+    walkers = [Walker(80 + 110 * i, 150 + 20 * i, 1.0 + 0.3 * i, 0.5) for i in range(5)]
+    ids, _, _ = run_scene(walkers, 150, jitter=3.0, miss_rate=0.1, low_score_rate=0.3, seed=1)
+    assert sum(id_switches(row) for row in ids) == 0
+    assert all(len(set(row[row > 0])) == 1 for row in ids)
+    # Missed detections interrupt reporting (a miss is never filled in), but low-score ones do not:
+    # the second association stage matches them. Without it, every low-score frame is a miss as well.
+    with_low = sum(fragments(row) for row in ids)
+    only_high, _, _ = run_scene(walkers, 150, tracker=ByteTracker(TrackerConfig(low_threshold=0.5)),
+                                jitter=3.0, miss_rate=0.1, low_score_rate=0.3, seed=1)
+    assert with_low < sum(fragments(row) for row in only_high)
+
+
+def test_dropped_frames_are_bridged_by_the_time_aware_motion_model():
+    frames = list(range(10)) + list(range(15, 80, 5))  # then 60 px between calls, boxes 60 px wide
+    ids, _, _ = run_scene([Walker(50, 200, 12.0)], frames)
+    assert id_switches(ids[0]) == 0 and set(ids[0][ids[0] > 0]) == {1}
+    assert ids[0, 75] == 1
+
+
+def test_ids_are_never_reused_even_after_reset():
+    tracker = ByteTracker(TrackerConfig(min_hits=1))
+    first = tracker.update([Detection(np.array([0, 0, 50, 100], np.float32), 0.9)], FRAME_NS)
+    tracker.reset()
+    assert tracker.removed_ids == (1,)
+    second = tracker.update([Detection(np.array([0, 0, 50, 100], np.float32), 0.9)], FRAME_NS)
+    assert [p.track_id for p in first] == [1] and [p.track_id for p in second] == [2]
+
+
+def test_malformed_detections_are_dropped_and_counted_and_time_must_advance():
+    tracker = ByteTracker(TrackerConfig(min_hits=1))
+    bad = [Detection(np.array([10, 10, 5, 50], np.float32), 0.9),
+           Detection(np.array([np.nan, 0, 5, 5], np.float32), 0.9),
+           Detection(np.array([0, 0, 5, 5], np.float32), float("nan"))]
+    good = Detection(np.array([100, 100, 150, 250], np.float32), 0.9)
+    people = tracker.update(bad + [good], FRAME_NS)
+    assert tracker.dropped_detections == 3 and len(people) == 1
+    assert people[0].keypoints_coco is None and people[0].score == pytest.approx(0.9)
+    np.testing.assert_array_equal(people[0].box, good.box)
+    with pytest.raises(ValueError, match="not after"):
+        tracker.update([good], FRAME_NS)
+
+
+def test_births_beyond_max_tracks_are_refused_and_counted():
+    tracker = ByteTracker(TrackerConfig(max_tracks=3, min_hits=1))
+    detections = [Detection(np.array([100 * i, 0, 100 * i + 50, 100], np.float32), 0.9) for i in range(5)]
+    assert len(tracker.update(detections, FRAME_NS)) == 3
+    assert tracker.refused_births == 2
