@@ -137,6 +137,8 @@ PUBLISHED: dict[str, WeightsPassport] = {
             labels=("angry", "neutral", "happy", "sad"),
             file_name="step_stgcn_epoch395.pth",
             sha256="2cf375384399e795acc77ffac0d4591e36ef86eb9c4036e6adb28ed2e3a66246",
+            url="https://github.com/UttaranB127/STEP/raw/99f6722c149de9e1b8d109661f48ce0a9f9dbffb/"
+                "classifier_stgcn_real_only/model_classifier_stgcn/features/epoch395_acc81.25_model.pth.tar",
             license="MIT (STEP authors)",
             preprocessing="step: root-centred frames, similarity-aligned to a reference frame 0; (N, 3, T, 16, 1)",
             trained_on="STEP's real gaits (E-Gait)",
@@ -150,6 +152,8 @@ PUBLISHED: dict[str, WeightsPassport] = {
             labels=("angry", "happy", "sad", "neutral"),
             file_name="proxemo_vsgcnn_epoch134.pth.tar",
             sha256="8b23ccf7a49d23b4851a2a4be930693476cfc09a4dc7323577913e93a7b766ba",
+            url="https://github.com/vijay4313/proxemo/raw/00de40ddab57309d17752f3595fb833d40e3ffe8/"
+                "emotion_classification/trained_models/mdl_epoch134_acc86.92_model.pth.tar",
             license="MIT (ProxEmo authors)",
             preprocessing="proxemo: 4 yaw views (30, 110, 200, 300 deg), inverted per-channel min-max image, 244x244",
             trained_on="EWalk + Edinburgh Locomotion MOCAP",

@@ -90,8 +90,8 @@ class EmoticArrays(EmoticSamples):
         return len(self.context)
 
     def raw(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        return (np.asarray(self.context[index]), np.asarray(self.body[index]),
-                np.asarray(self.categories[index]), np.asarray(self.vad[index]))
+        return (np.array(self.context[index]), np.array(self.body[index]),
+                np.array(self.categories[index]), np.array(self.vad[index]))
 
 
 def parse_annotation_row(row: dict[str, str]) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:

@@ -157,7 +157,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            running += float(loss)
+            running += loss.item()
             seen += len(context)
         scheduler.step()
         val_loss = evaluate(model, val_set, device, config.batch_size, loss_fn).loss

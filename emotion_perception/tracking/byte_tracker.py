@@ -121,8 +121,8 @@ class ByteTracker:
         established = [t for t in self._tracks if t.state is not TrackState.TENTATIVE]
         pairs = match_by_iou(self._track_boxes(established), self._detection_boxes(high), config.match_iou)
         matched += [(established[r], high[c]) for r, c in pairs]
-        high = [d for i, d in enumerate(high) if i not in {c for _, c in pairs}]
-        unmatched = [t for i, t in enumerate(established) if i not in {r for r, _ in pairs}]
+        high = self._unpaired(high, [c for _, c in pairs])
+        unmatched = self._unpaired(established, [r for r, _ in pairs])
 
         confirmed = [t for t in unmatched if t.state is TrackState.CONFIRMED]
         pairs = match_by_iou(self._track_boxes(confirmed), self._detection_boxes(low), config.low_match_iou)
@@ -131,7 +131,7 @@ class ByteTracker:
         tentative = [t for t in self._tracks if t.state is TrackState.TENTATIVE]
         pairs = match_by_iou(self._track_boxes(tentative), self._detection_boxes(high), config.tentative_match_iou)
         matched += [(tentative[r], high[c]) for r, c in pairs]
-        high = [d for i, d in enumerate(high) if i not in {c for _, c in pairs}]
+        high = self._unpaired(high, [c for _, c in pairs])
 
         reported = self._apply_matches(matched, stamp_ns)
         self._retire_unmatched({id(t) for t, _ in matched}, stamp_ns)
@@ -192,6 +192,11 @@ class ByteTracker:
         keypoints = None if detection.keypoints is None else np.asarray(detection.keypoints, dtype=np.float32)
         return TrackedPerson(track.track_id, np.asarray(detection.box, dtype=np.float32).copy(),
                              float(detection.score), None, keypoints)
+
+    @staticmethod
+    def _unpaired(items: list, paired: list[int]) -> list:
+        taken = set(paired)
+        return [item for index, item in enumerate(items) if index not in taken]
 
     @staticmethod
     def _track_boxes(tracks: list[_Track]) -> np.ndarray:
