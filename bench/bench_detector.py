@@ -1,8 +1,8 @@
 """Per-frame latency of the Keypoint R-CNN person detector (random weights) at 640x480.
 
 Random weights give the network's cost, not its accuracy. The score threshold is 0, so every frame yields
-``max_detections`` people and the keypoint head runs at the setting's worst case. Prints p50/p95 per setting and the ratio to the
-first row. Usage: python bench/bench_detector.py [--device cuda] [--frames 8] [--threads 2]
+``max_detections`` people and the keypoint head runs at the setting's worst case. Prints p50/p95 per
+setting and the ratio to the first row. Usage: python bench/bench_detector.py [--device cuda] [--frames 8] [--threads 2]
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def main() -> None:
     print(f"{'setting':38s} {'p50 ms':>9s} {'p95 ms':>9s} {'people':>7s} {'x p50':>6s}")
     reference = None
     for name, overrides in SETTINGS:
-        config = dataclasses.replace(DetectorConfig(device=args.device, fp16=not args.no_fp16, score_threshold=0.0), **overrides)
+        base = DetectorConfig(device=args.device, fp16=not args.no_fp16, score_threshold=0.0)
+        config = dataclasses.replace(base, **overrides)
         seconds, people = measure(config, args.frames, args.warmup, args.batch)
         p50, p95 = np.percentile(seconds, [50, 95]) * 1e3
         reference = reference or p50

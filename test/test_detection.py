@@ -32,7 +32,8 @@ def images():
 @pytest.fixture(scope="module")
 def checkpoint(random_detector, tmp_path_factory):
     passport = WeightsPassport(name="kprcnn_test", architecture=ARCHITECTURE, labels=("person",))
-    return save_checkpoint(random_detector.model.state_dict(), passport, tmp_path_factory.mktemp("weights") / "kprcnn_test")
+    path = tmp_path_factory.mktemp("weights") / "kprcnn_test"
+    return save_checkpoint(random_detector.model.state_dict(), passport, path)
 
 
 def assert_same_detections(first: list[list[Detection]], second: list[list[Detection]]) -> None:
@@ -58,6 +59,9 @@ def test_random_weights_run_on_cpu_and_give_the_documented_types(random_detector
             assert 0 <= person.box[0] <= person.box[2] <= width and 0 <= person.box[1] <= person.box[3] <= height
             assert person.keypoints.shape == (17, 3) and person.keypoints.dtype == np.float32
             assert np.all((person.keypoints[:, 2] >= 0) & (person.keypoints[:, 2] <= 1))
+            x, y = person.keypoints[:, 0], person.keypoints[:, 1]  # pixels, within the person's box
+            assert np.all((x >= person.box[0] - 1) & (x <= person.box[2] + 1))
+            assert np.all((y >= person.box[1] - 1) & (y <= person.box[3] + 1))
     assert random_detector.detect([]) == []
 
 
@@ -124,6 +128,18 @@ def test_weights_of_another_network_are_refused(tmp_path):
     passported = save_checkpoint({"w": torch.zeros(1)}, WeightsPassport("gait", "stgcn", ("happy",)), tmp_path / "gait")
     detector = build_detector(dataclasses.replace(SMALL, weights=str(passported)))
     assert not detector.available and "stgcn" in detector.status
+
+
+@pytest.mark.parametrize("overrides", [{"min_size": 0}, {"max_size": 50}, {"max_detections": 0},
+                                       {"score_threshold": 1.5}])
+def test_nonsense_settings_raise(overrides):
+    with pytest.raises(ValueError):
+        build_detector(dataclasses.replace(SMALL, **overrides), random_weights=True)
+
+
+def test_an_unknown_device_is_reported_not_crashed():
+    detector = build_detector(dataclasses.replace(SMALL, device="gpu0"), random_weights=True)
+    assert not detector.available and "gpu0" in detector.status
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

@@ -158,6 +158,12 @@ def test_malformed_detections_are_dropped_and_counted_and_time_must_advance():
         tracker.update([good], FRAME_NS)
 
 
+@pytest.mark.parametrize("overrides", [{"min_hits": 0}, {"max_lost_seconds": -1.0}, {"frame_rate": 0.0}])
+def test_nonsense_settings_raise(overrides):
+    with pytest.raises(ValueError):
+        ByteTracker(TrackerConfig(**overrides))
+
+
 def test_births_beyond_max_tracks_are_refused_and_counted():
     tracker = ByteTracker(TrackerConfig(max_tracks=3, min_hits=1))
     detections = [Detection(np.array([100 * i, 0, 100 * i + 50, 100], np.float32), 0.9) for i in range(5)]

@@ -32,14 +32,19 @@ PERSON_LABEL = 1
 class DetectorConfig:
     """Person detector settings."""
 
-    weights: str = field(default="", metadata={"help": "'' none (stage off), 'DEFAULT' torchvision COCO weights, or a state_dict file path"})
+    weights: str = field(
+        default="", metadata={"help": "'' none (stage off), 'DEFAULT' torchvision COCO, or a state_dict file path"})
     device: str = field(default="cpu", metadata={"help": "torch device: 'cpu' or 'cuda' / 'cuda:N'"})
     fp16: bool = field(default=True, metadata={"help": "half-precision autocast when the device is CUDA"})
-    score_threshold: float = field(default=0.3, metadata={"help": "least person score reported (keep at or below the tracker's high threshold) [0-1]"})
-    nms_threshold: float = field(default=0.5, metadata={"help": "IoU above which overlapping person boxes are suppressed [0-1]"})
-    min_size: int = field(default=800, metadata={"help": "the image's short side is resized to this before the network [px]"})
+    score_threshold: float = field(
+        default=0.3, metadata={"help": "least person score reported, at most the tracker's high threshold [0-1]"})
+    nms_threshold: float = field(
+        default=0.5, metadata={"help": "IoU above which overlapping person boxes are suppressed [0-1]"})
+    min_size: int = field(
+        default=800, metadata={"help": "the image's short side is resized to this before the network [px]"})
     max_size: int = field(default=1333, metadata={"help": "cap on the resized image's long side [px]"})
-    max_detections: int = field(default=20, metadata={"help": "people reported per image at most (keypoint head cost grows with it)"})
+    max_detections: int = field(
+        default=20, metadata={"help": "people reported per image at most (keypoint head cost grows with it)"})
 
 
 def build_keypoint_rcnn(config: DetectorConfig) -> KeypointRCNN:
@@ -118,9 +123,17 @@ class PersonDetector:
 def build_detector(config: DetectorConfig, random_weights: bool = False) -> PersonDetector:
     """The detector the config asks for; unavailable (with the reason in ``status``) when it cannot be built.
 
-    ``random_weights=True`` builds it with random weights, for tests and benchmarks only.
+    ``random_weights=True`` builds it with random weights, for tests and benchmarks only. Settings that
+    make no sense (sizes, thresholds) raise ValueError.
     """
-    device = torch.device(config.device)
+    if config.min_size < 1 or config.max_size < config.min_size or config.max_detections < 1:
+        raise ValueError(f"DetectorConfig needs 1 <= min_size <= max_size and max_detections >= 1, got {config}")
+    if not (0.0 <= config.score_threshold <= 1.0 and 0.0 < config.nms_threshold <= 1.0):
+        raise ValueError(f"DetectorConfig thresholds must lie in [0, 1], got {config}")
+    try:
+        device = torch.device(config.device)
+    except RuntimeError as exc:
+        return PersonDetector(config, None, f"invalid device {config.device!r} ({exc}); use 'cpu' or 'cuda'")
     if device.type == "cuda" and not torch.cuda.is_available():
         return PersonDetector(config, None, f"device {config.device!r} requested but CUDA is not available; "
                                             "set device to 'cpu' or run on a GPU machine")

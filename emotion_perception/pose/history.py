@@ -46,10 +46,13 @@ class HistoryConfig:
 
     fps: float = field(default=30.0, metadata={"help": "rate joint sequences are resampled to [Hz]"})
     max_frames: int = field(default=512, metadata={"help": "observations kept per track [frames]"})
-    max_tracks: int = field(default=64, metadata={"help": "tracks kept at once; the least recently seen is dropped first"})
+    max_tracks: int = field(
+        default=64, metadata={"help": "tracks kept at once; the least recently seen is dropped first"})
     max_age_seconds: float = field(default=2.0, metadata={"help": "a track not seen for this long is dropped [s]"})
-    max_gap_seconds: float = field(default=0.5, metadata={"help": "a longer gap between a track's observations restarts its history [s]"})
-    min_confidence: float = field(default=0.05, metadata={"help": "joints below this confidence are missing and interpolated across [0-1]"})
+    max_gap_seconds: float = field(
+        default=0.5, metadata={"help": "a longer gap between a track's observations restarts its history [s]"})
+    min_confidence: float = field(
+        default=0.05, metadata={"help": "joints below this confidence are missing and interpolated across [0-1]"})
     planar_torso_length_m: float = field(
         default=0.5, metadata={"help": "root-to-neck length the planar no-depth fallback is scaled to [m]"})
 

@@ -27,18 +27,28 @@ from .kalman import BoxKalmanFilter
 class TrackerConfig:
     """ByteTrack settings."""
 
-    high_threshold: float = field(default=0.5, metadata={"help": "detections scoring at least this are matched first [0-1]"})
-    low_threshold: float = field(default=0.1, metadata={"help": "detections below this are ignored; between low and high they only extend confirmed tracks [0-1]"})
-    new_track_threshold: float = field(default=0.6, metadata={"help": "an unmatched detection scoring at least this starts a track [0-1]"})
-    match_iou: float = field(default=0.2, metadata={"help": "least IoU to match a confirmed/lost track to a high-score detection [0-1]"})
-    low_match_iou: float = field(default=0.5, metadata={"help": "least IoU to match a confirmed track to a low-score detection [0-1]"})
+    high_threshold: float = field(
+        default=0.5, metadata={"help": "detections scoring at least this are matched first [0-1]"})
+    low_threshold: float = field(
+        default=0.1, metadata={"help": "detections below are ignored; from here to high they only extend tracks [0-1]"})
+    new_track_threshold: float = field(
+        default=0.6, metadata={"help": "an unmatched detection scoring at least this starts a track [0-1]"})
+    match_iou: float = field(
+        default=0.2, metadata={"help": "least IoU to match a confirmed/lost track to a high-score detection [0-1]"})
+    low_match_iou: float = field(
+        default=0.5, metadata={"help": "least IoU to match a confirmed track to a low-score detection [0-1]"})
     tentative_match_iou: float = field(default=0.3, metadata={"help": "least IoU to match a tentative track [0-1]"})
-    min_hits: int = field(default=3, metadata={"help": "birth age: consecutive matched frames before a track is confirmed [frames]"})
-    max_lost_seconds: float = field(default=1.0, metadata={"help": "death age: time a confirmed track survives without a match [s]"})
+    min_hits: int = field(
+        default=3, metadata={"help": "birth age: consecutive matched frames before a track is confirmed [frames]"})
+    max_lost_seconds: float = field(
+        default=1.0, metadata={"help": "death age: time a confirmed track survives without a match [s]"})
     frame_rate: float = field(default=30.0, metadata={"help": "nominal camera rate the motion model is tuned for [Hz]"})
-    position_noise: float = field(default=0.05, metadata={"help": "Kalman position noise std as a fraction of box height [1]"})
-    velocity_noise: float = field(default=0.00625, metadata={"help": "Kalman velocity noise std per frame as a fraction of box height [1]"})
-    max_tracks: int = field(default=256, metadata={"help": "live tracks at most; further births are refused and counted"})
+    position_noise: float = field(
+        default=0.05, metadata={"help": "Kalman position noise std as a fraction of box height [1]"})
+    velocity_noise: float = field(
+        default=0.00625, metadata={"help": "Kalman velocity noise std per frame as a fraction of box height [1]"})
+    max_tracks: int = field(
+        default=256, metadata={"help": "live tracks at most; further births are refused and counted"})
 
 
 class TrackState(enum.Enum):
@@ -83,6 +93,9 @@ class ByteTracker:
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
+        if self.config.min_hits < 1 or self.config.max_lost_seconds < 0 or self.config.frame_rate <= 0:
+            raise ValueError(f"TrackerConfig needs min_hits >= 1, max_lost_seconds >= 0 and frame_rate > 0, "
+                             f"got {self.config}")
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._last_stamp_ns: int | None = None
@@ -142,7 +155,7 @@ class ByteTracker:
                 self.refused_births += 1
                 continue
             self._tracks.append(_Track(detection, stamp_ns, config))
-            if config.min_hits <= 1:
+            if config.min_hits == 1:
                 reported.append(self._confirm(self._tracks[-1], detection))
         return sorted(reported, key=lambda person: person.track_id)
 

@@ -1,0 +1,96 @@
+"""The whole pipeline over the sample scene with 1, 5 and 10 people: per-stage latency, fps, peak memory,
+and the ratio to a naive per-person loop (one network call per person, as the reference scripts do).
+
+People come from the scene's skeletons (no detector weights can be downloaded here); the gait branch runs
+STEP's released weights, the context branch random weights (speed does not depend on the values).
+Usage: bench/bench_pipeline.py [--device cpu|cuda] [--seconds 4] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import time
+
+import numpy as np
+import torch
+
+from emotion_perception.context import ContextConfig, ContextEmotion, emotic_resnet18
+from emotion_perception.gait import GaitEmotion
+from emotion_perception.pipeline import Pipeline
+from emotion_perception.settings import Settings
+from emotion_perception.synthetic_scene import SceneConfig, render_scene
+from emotion_perception.types import Frame
+
+
+class PerPersonGait:
+    """The gait stage called once per track (the naive loop)."""
+
+    def __init__(self, stage: GaitEmotion):
+        self.stage, self.available, self.status = stage, stage.available, stage.status
+        self.window_frames, self.config = stage.window_frames, stage.config
+
+    def __call__(self, sequences):
+        return [self.stage([sequence])[0] for sequence in sequences]
+
+
+class PerPersonContext:
+    """The context stage called once per person (the naive loop)."""
+
+    def __init__(self, stage: ContextEmotion):
+        self.stage, self.available, self.status = stage, stage.available, stage.status
+
+    def __call__(self, image, boxes):
+        return [self.stage(image, box[None])[0] for box in boxes]
+
+
+def build(device: str, naive: bool) -> Pipeline:
+    settings = Settings.from_nested({"pipeline": {"pose_source": "skeletons", "device": device}})
+    context = ContextEmotion.from_model(emotic_resnet18().eval(), np.full(26, 0.5, dtype=np.float32),
+                                        config=ContextConfig(device=device))
+    gait = GaitEmotion(dataclasses.replace(settings.gait, device=device))
+    if naive:
+        return Pipeline(settings, gait=PerPersonGait(gait), context=PerPersonContext(context))
+    return Pipeline(settings, gait=gait, context=context)
+
+
+def run(pipeline: Pipeline, frames, intrinsics) -> list[float]:
+    """Per-frame wall times of the pipeline over the scene."""
+    seconds = []
+    for scene_frame in frames:
+        start = time.perf_counter()
+        pipeline.process(Frame(scene_frame.image, scene_frame.stamp_ns, "camera", intrinsics), scene_frame.skeletons)
+        if pipeline.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"device {args.device}, torch threads {args.threads}; latencies in ms over frames with gait results (steady state)")
+    print(f"{'people':>6} {'mode':>8} {'fps':>6} {'total p50/p95/p99':>22} {'gait p50':>9} {'context p50':>12} {'peak RSS MB':>12}")
+    for people in (1, 5, 10):
+        intrinsics, frames = render_scene(SceneConfig(people=people, seconds=args.seconds, width=640, height=480))
+        results = {}
+        for mode in ("batched", "naive"):
+            pipeline = build(args.device, naive=mode == "naive")
+            seconds = run(pipeline, frames, intrinsics)
+            steady = np.array(seconds[pipeline.gait.config.min_frames:]) * 1e3
+            stages = pipeline.timings.percentiles_ms()
+            results[mode] = float(np.percentile(steady, 50))
+            p50, p95, p99 = np.percentile(steady, [50, 95, 99])
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"{people:>6} {mode:>8} {1e3 / steady.mean():6.1f} {p50:8.1f}/{p95:6.1f}/{p99:6.1f} "
+                  f"{stages['gait'][0]:9.1f} {stages['context'][0]:12.1f} {peak:12.0f}")
+        print(f"{people:>6} naive/batched p50 ratio: {results['naive'] / results['batched']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
