@@ -1,7 +1,7 @@
 """Turning raw camera buffers into the arrays the pipeline uses (no ROS imports).
 
 This is our replacement for cv_bridge where cv_bridge is not installed: it honours the row stride
-(``step``), the byte order and every encoding listed in :data:`COLOR_ENCODINGS` / :data:`DEPTH_ENCODINGS`,
+(``step``), the byte order and every encoding listed in :data:`COLOR_ENCODINGS` (and 16UC1/32FC1 depth, see pose.depth_to_metres),
 and raises :class:`ImageDecodeError` with a clear reason for anything else.
 """
 
@@ -27,7 +27,6 @@ _BAYER_TO_RGB = {
 }
 
 COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC1", "8UC3", "mono16", *_BAYER_TO_RGB)
-DEPTH_ENCODINGS = ("16UC1", "32FC1")
 
 
 class ImageDecodeError(ValueError):
@@ -77,18 +76,6 @@ def to_rgb8(array: np.ndarray, encoding: str) -> np.ndarray:
             raise ImageDecodeError(f"a {encoding} image needs at least 2x2 pixels")
         return cv2.cvtColor(array, _BAYER_TO_RGB[encoding])
     raise ImageDecodeError(f"encoding {encoding!r} is not a colour image encoding; use one of {', '.join(COLOR_ENCODINGS)}")
-
-
-def to_depth_metres(array: np.ndarray, encoding: str, max_range_m: float = 20.0) -> np.ndarray:
-    """(H, W) float32 metres; zero, NaN, infinite and beyond-max_range values become NaN."""
-    if encoding == "16UC1":
-        depth = array.astype(np.float32) * 0.001
-    elif encoding == "32FC1":
-        depth = array.astype(np.float32, copy=True)
-    else:
-        raise ImageDecodeError(f"depth encoding {encoding!r} not supported; use one of {', '.join(DEPTH_ENCODINGS)}")
-    depth[~np.isfinite(depth) | (depth <= 0.0) | (depth > max_range_m)] = np.nan
-    return depth
 
 
 def decode_compressed(data: bytes | memoryview | np.ndarray, max_pixels: int = 0) -> np.ndarray:

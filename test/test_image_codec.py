@@ -6,8 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emotion_perception.image_codec import (ImageDecodeError, buffer_to_array, decode_compressed, to_depth_metres,
-                                            to_rgb8)
+from emotion_perception.image_codec import ImageDecodeError, buffer_to_array, decode_compressed, to_rgb8
 
 RNG = np.random.default_rng(3)
 RGB = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
@@ -53,15 +52,6 @@ def test_bayer_patterns_are_demosaiced_with_the_right_colours(encoding, offsets)
     rgb = to_rgb8(buffer_to_array(encoding, 8, 8, 8, mosaic.tobytes()), encoding)
     centre = rgb[2:6, 2:6].reshape(-1, 3).mean(axis=0)
     assert centre[0] > 200 and centre[1] < 40 and centre[2] < 40, centre
-
-
-def test_depth_units_and_invalid_values():
-    millimetres = np.array([[0, 1500, 65535]], dtype=np.uint16)
-    depth = to_depth_metres(buffer_to_array("16UC1", 1, 3, 6, millimetres.tobytes()), "16UC1", max_range_m=20)
-    assert np.isnan(depth[0, 0]) and depth[0, 1] == pytest.approx(1.5) and np.isnan(depth[0, 2])
-    metres = np.array([[np.nan, 2.25, np.inf, -1.0]], dtype=np.float32)
-    depth = to_depth_metres(buffer_to_array("32FC1", 1, 4, 16, metres.tobytes()), "32FC1")
-    assert depth[0, 1] == pytest.approx(2.25) and np.isnan(depth[0, [0, 2, 3]]).all()
 
 
 @pytest.mark.parametrize("arguments,message", [

@@ -11,7 +11,8 @@ from std_msgs.msg import Header
 from emotion_perception.msg import (ContextEmotion, EmotionArray, FaceEmotion, FusedEmotion, GaitEmotion,
                                     Keypoint, PersonEmotion, TrackedSkeletonArray)
 
-from ..image_codec import ImageDecodeError, buffer_to_array, decode_compressed, encode_rgb8, to_depth_metres, to_rgb8
+from ..image_codec import ImageDecodeError, buffer_to_array, decode_compressed, encode_rgb8, to_rgb8
+from ..pose import depth_to_metres as raw_depth_to_metres
 from ..labels import EMOTIC_CATEGORIES, GAIT_EMOTIONS, GAIT_JOINTS
 from ..types import CameraIntrinsics, ContextResult, ExternalSkeleton, FrameResult, GaitResult, PersonEmotion as Person
 
@@ -45,9 +46,11 @@ def image_to_rgb(msg: Image | CompressedImage, max_pixels: int = 0) -> np.ndarra
 
 
 def depth_to_metres(msg: Image, max_range_m: float) -> np.ndarray:
-    """(H, W) float32 metres from a 16UC1 (mm) or 32FC1 (m) depth image; NaN where there is no measurement."""
+    """(H, W) float32 metres from a 16UC1 (mm) or 32FC1 (m) depth image; NaN where there is no measurement.
+
+    Raises ValueError (ImageDecodeError for a bad buffer) when the image cannot be read as depth."""
     array = buffer_to_array(msg.encoding, msg.height, msg.width, msg.step, msg.data, bool(msg.is_bigendian))
-    return to_depth_metres(array, msg.encoding, max_range_m)
+    return raw_depth_to_metres(array, msg.encoding, max_depth_m=max_range_m)
 
 
 def intrinsics_from_camera_info(msg: CameraInfo) -> CameraIntrinsics | None:

@@ -50,7 +50,7 @@ class FrameAssembler:
                 continue
             try:
                 depth = depth_to_metres(msg, self.config.max_depth_m)
-            except ImageDecodeError as exc:
+            except ValueError as exc:  # ImageDecodeError, or an encoding that is not depth
                 notes.append(("depth_ignored", f"bad depth image ({exc}); the frame goes on without depth"))
                 continue
             if depth.shape != rgb.shape[:2]:
