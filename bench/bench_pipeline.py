@@ -55,16 +55,16 @@ def build(device: str, naive: bool) -> Pipeline:
     return Pipeline(settings, gait=gait, context=context)
 
 
-def run(pipeline: Pipeline, frames, intrinsics) -> list[float]:
-    """Per-frame wall times of the pipeline over the scene."""
-    seconds = []
+def run(pipeline: Pipeline, frames, intrinsics) -> list[dict[str, float]]:
+    """Per-frame stage times [s] (and the wall time of the whole call) of the pipeline over the scene."""
+    times = []
     for scene_frame in frames:
         start = time.perf_counter()
-        pipeline.process(Frame(scene_frame.image, scene_frame.stamp_ns, "camera", intrinsics), scene_frame.skeletons)
+        result = pipeline.process(Frame(scene_frame.image, scene_frame.stamp_ns, "camera", intrinsics), scene_frame.skeletons)
         if pipeline.device.startswith("cuda"):
             torch.cuda.synchronize()
-        seconds.append(time.perf_counter() - start)
-    return seconds
+        times.append({**result.stage_seconds, "wall": time.perf_counter() - start})
+    return times
 
 
 def main() -> None:
@@ -74,21 +74,24 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"device {args.device}, torch threads {args.threads}; latencies in ms over frames with gait results (steady state)")
+    print(f"device {args.device}, torch threads {args.threads}; latencies in ms over the frames with gait results (steady state)")
     print(f"{'people':>6} {'mode':>8} {'fps':>6} {'total p50/p95/p99':>22} {'gait p50':>9} {'context p50':>12} {'peak RSS MB':>12}")
     for people in (1, 5, 10):
         intrinsics, frames = render_scene(SceneConfig(people=people, seconds=args.seconds, width=640, height=480))
         results = {}
         for mode in ("batched", "naive"):
             pipeline = build(args.device, naive=mode == "naive")
-            seconds = run(pipeline, frames, intrinsics)
-            steady = np.array(seconds[pipeline.gait.config.min_frames:]) * 1e3
-            stages = pipeline.timings.percentiles_ms()
-            results[mode] = float(np.percentile(steady, 50))
-            p50, p95, p99 = np.percentile(steady, [50, 95, 99])
+            steady = run(pipeline, frames, intrinsics)[pipeline.gait.config.min_frames:]  # frames with gait results
+
+            def percentiles(stage: str) -> np.ndarray:
+                return np.percentile([t[stage] * 1e3 for t in steady], [50, 95, 99])
+
+            wall, gait, context = percentiles("wall"), percentiles("gait"), percentiles("context")
+            results[mode] = wall[0]
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"{people:>6} {mode:>8} {1e3 / steady.mean():6.1f} {p50:8.1f}/{p95:6.1f}/{p99:6.1f} "
-                  f"{stages['gait'][0]:9.1f} {stages['context'][0]:12.1f} {peak:12.0f}")
+            fps = len(steady) / sum(t["wall"] for t in steady)
+            print(f"{people:>6} {mode:>8} {fps:6.1f} {wall[0]:8.1f}/{wall[1]:6.1f}/{wall[2]:6.1f} "
+                  f"{gait[0]:9.1f} {context[0]:12.1f} {peak:12.0f}")
         print(f"{people:>6} naive/batched p50 ratio: {results['naive'] / results['batched']:.2f}")
 
 

@@ -26,9 +26,6 @@ from .tracking import ByteTracker
 from .types import (CameraIntrinsics, ContextResult, ExternalSkeleton, Frame, FrameResult, GaitResult, PersonEmotion,
                     PositionSource, Skeleton, TrackedPerson)
 
-STAGES = ("decode", "detection", "tracking", "pose", "gait", "context", "fusion", "total")
-
-
 class FrameRejected(ValueError):
     """A frame the pipeline cannot use (too small, ...); the caller drops it and counts it."""
 
@@ -150,7 +147,7 @@ class Pipeline:
         min_frames = self.gait.config.min_frames
         sequences = []
         for person in people:
-            frames = min(self.gait.window_frames, self.history.frames_buffered(person.track_id))
+            frames = min(self.gait.window_frames, self.history.available_frames(person.track_id))
             sequences.append(self.history.sequence(person.track_id, frames)
                              if self.gait.available and frames >= min_frames else None)
         ready = [sequence for sequence in sequences if sequence is not None]

@@ -18,11 +18,6 @@ import yaml
 NODE_NAME = "emotion_perception"
 
 
-def help_of(config_cls: type, name: str) -> str:
-    """The documentation line of a settings field."""
-    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(config_cls)}[name]
-
-
 def field_types(config_cls: type) -> dict[str, Any]:
     """Resolved type of each field (the dataclasses use postponed annotations)."""
     return typing.get_type_hints(config_cls)

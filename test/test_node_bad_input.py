@@ -43,7 +43,7 @@ class Observer:
     def __init__(self, node):
         self.arrays: list[EmotionArray] = []
         self.drops: dict[str, int] = {}
-        node.create_subscription(EmotionArray, "/emotions", self.arrays.append, 50)
+        self.subscription = node.create_subscription(EmotionArray, "/emotions", self.arrays.append, 50)
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
@@ -63,7 +63,7 @@ def test_raw_images_that_cannot_be_used_are_counted_and_the_node_goes_on(ros_env
     node = rclpy.create_node("test_bad_input", context=rclpy_context)
     publisher = node.create_publisher(Image, "/bad/image", 10)
     observer = Observer(node)
-    assert spin(node, lambda: publisher.get_subscription_count() > 0 and node.count_publishers("/emotions") > 0, 60)
+    assert spin(node, lambda: publisher.get_subscription_count() > 0 and observer.subscription.get_publisher_count() > 0, 60)
     for second in range(60, 90):  # until the node's output reaches us (discovery takes a moment)
         publisher.publish(good_image(second))
         if spin(node, lambda: observer.arrays, 1.0):
@@ -99,7 +99,7 @@ def test_corrupt_compressed_images_and_nan_depth(ros_env, processes, rclpy_conte
     depths = node.create_publisher(Image, "/bad/depth", 10)
     observer = Observer(node)
     assert spin(node, lambda: images.get_subscription_count() > 0 and depths.get_subscription_count() > 0
-                and node.count_publishers("/emotions") > 0, 60)
+                and observer.subscription.get_publisher_count() > 0, 60)
     ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), 90, dtype=np.uint8))
     nan_depth = np.full((48, 64), np.nan, dtype=np.float32).tobytes()
 

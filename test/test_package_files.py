@@ -94,3 +94,16 @@ def test_params_file_documents_every_setting_with_its_default():
     assert text == render_params_yaml(), "config/emotion_perception.yaml is stale: emotion-perception config > config/emotion_perception.yaml"
     values = yaml.safe_load(text)["/**"]["ros__parameters"]
     assert Settings.from_nested(values).flat() == Settings().flat()
+
+
+def test_setup_py_builds_a_wheel_of_the_library_and_cli(tmp_path: Path):
+    import subprocess
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
+                    str(REPO)], check=True, cwd=tmp_path)
+    (wheel,) = tmp_path.glob("emotion_perception-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "emotion_perception/pipeline.py" in names and "emotion_perception/gait/stage.py" in names
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "emotion-perception = emotion_perception.cli:main" in entry_points

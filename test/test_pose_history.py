@@ -138,3 +138,18 @@ def test_prune_forgets_tracks_that_died():
         history.add(track_id, SECOND, skeleton_at(0.0))
     assert sorted(history.prune([2, 42])) == [1, 3]
     assert history.track_ids == [2] and history.frames_observed(1) == 0
+
+
+def test_available_frames_tells_the_longest_window_a_faster_camera_can_fill():
+    history = JointHistory(HistoryConfig(fps=30.0))
+    feed(history, 1, np.arange(31) / 60)  # 0.5 s at 60 Hz
+    assert history.frames_buffered(1) == 31 and history.available_frames(1) == 16
+    assert history.sequence(1, 16) is not None and history.sequence(1, 17) is None
+    assert history.available_frames(2) == 0
+
+
+def test_time_going_back_further_than_max_age_clears_the_history():
+    history = JointHistory(HistoryConfig(max_age_seconds=2.0))
+    feed(history, 1, 100 + np.arange(10) / 30)
+    assert history.add(1, SECOND, skeleton_at(0.0))  # the bag starts over, same track id
+    assert history.time_jumps == 1 and history.frames_buffered(1) == 1 and history.frames_observed(1) == 1

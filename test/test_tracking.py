@@ -144,7 +144,7 @@ def test_ids_are_never_reused_even_after_reset():
     assert [p.track_id for p in first] == [1] and [p.track_id for p in second] == [2]
 
 
-def test_malformed_detections_are_dropped_and_counted_and_time_must_advance():
+def test_malformed_detections_are_dropped_and_counted():
     tracker = ByteTracker(TrackerConfig(min_hits=1))
     bad = [Detection(np.array([10, 10, 5, 50], np.float32), 0.9),
            Detection(np.array([np.nan, 0, 5, 5], np.float32), 0.9),
@@ -154,8 +154,19 @@ def test_malformed_detections_are_dropped_and_counted_and_time_must_advance():
     assert tracker.dropped_detections == 3 and len(people) == 1
     assert people[0].keypoints_coco is None and people[0].score == pytest.approx(0.9)
     np.testing.assert_array_equal(people[0].box, good.box)
-    with pytest.raises(ValueError, match="not after"):
-        tracker.update([good], FRAME_NS)
+
+
+def test_a_repeated_stamp_is_harmless_and_time_going_back_resets_the_tracker():
+    walker = Walker(100, 200, 3.0)
+    tracker = ByteTracker()
+    for frame in range(10):
+        tracker.update([Detection(walker.box(frame), 0.9)], frame * FRAME_NS)
+    assert [p.track_id for p in tracker.update([Detection(walker.box(9), 0.9)], 9 * FRAME_NS)] == [1]
+    assert tracker.time_jumps == 0
+    tracker.update([Detection(walker.box(0), 0.9)], 0)  # the bag starts over
+    assert tracker.time_jumps == 1 and tracker.removed_ids == (1,) and tracker.live_ids == []
+    ids = [[p.track_id for p in tracker.update([Detection(walker.box(f), 0.9)], f * FRAME_NS)] for f in range(1, 4)]
+    assert ids == [[], [2], [2]]  # born again after min_hits, with a fresh id
 
 
 @pytest.mark.parametrize("overrides", [{"min_hits": 0}, {"max_lost_seconds": -1.0}, {"frame_rate": 0.0}])

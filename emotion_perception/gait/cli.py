@@ -1,4 +1,4 @@
-"""Gait sub-commands: predict-gait (fidelity checks), train-gait, eval-gait, synth-gait."""
+"""Gait sub-commands: predict-gait (fidelity checks), train-gait, eval-gait, synth-gait, train-step-gen, sample-step-gen."""
 
 from __future__ import annotations
 
@@ -43,6 +43,25 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--fps", type=float, default=30.0, help="frame rate [Hz]")
     synth.add_argument("--seed", type=int, default=0, help="random seed")
     synth.set_defaults(func=_synth)
+
+    from .stepgen import StepGenConfig
+
+    train_gen = subparsers.add_parser("train-step-gen", help="train STEP-Gen (conditional VAE) on labelled gaits")
+    _add_data_arguments(train_gen)
+    train_gen.add_argument("--out", type=Path, required=True, help="output directory (step_gen.pt/.json, history.json)")
+    for config_field in dataclasses.fields(StepGenConfig):
+        train_gen.add_argument(f"--{config_field.name.replace('_', '-')}", type=type(config_field.default),
+                               default=config_field.default, help=config_field.metadata["help"])
+    train_gen.set_defaults(func=_train_step_gen)
+
+    sample_gen = subparsers.add_parser("sample-step-gen", help="sample labelled gaits from STEP-Gen into the STEP .h5 layout")
+    sample_gen.add_argument("--weights", type=Path, required=True, help="our step_gen.pt (passport beside it)")
+    sample_gen.add_argument("--per-class", type=int, required=True, help="gaits per emotion")
+    sample_gen.add_argument("--out", type=Path, required=True, help="features .h5 to write, named features*.h5 (labels twin beside it)")
+    sample_gen.add_argument("--frames", type=int, default=0, help="frames per gait (0 = the model's window) [frames]")
+    sample_gen.add_argument("--seed", type=int, default=0, help="seed of the latent draws")
+    sample_gen.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
+    sample_gen.set_defaults(func=_sample_step_gen)
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -136,4 +155,29 @@ def _synth(args: argparse.Namespace) -> int:
     gaits, labels = synthetic_dataset(args.per_class, args.frames, args.fps, seed=args.seed)
     path = save_h5_gaits(args.out, gaits, labels)
     print(f"{len(labels)} synthetic gaits → {path}")
+    return 0
+
+
+def _train_step_gen(args: argparse.Namespace) -> int:
+    from .stepgen import StepGenConfig, save_step_gen, train_step_gen, write_history
+
+    gaits, labels, source = _load_labelled(args)
+    config = StepGenConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(StepGenConfig)})
+    model, history = train_step_gen(gaits, labels, config)
+    checkpoint = save_step_gen(model, config, args.out / "step_gen.pt", source)
+    history_path = write_history(history, args.out / "history.json")
+    print(f"checkpoint {checkpoint}; loss {history[0]['total']:.3f} → {history[-1]['total']:.3f}; {history_path}")
+    return 0
+
+
+def _sample_step_gen(args: argparse.Namespace) -> int:
+    from .data import labels_path_for, save_h5_gaits
+    from .stepgen import load_step_gen, sample_gaits
+
+    labels_path_for(args.out)  # refuses a name without "features" before any work
+    model, _ = load_step_gen(args.weights, args.device)
+    labels = np.repeat(np.arange(model.num_classes), args.per_class)
+    gaits = sample_gaits(model, labels, args.frames or None, seed=args.seed)
+    path = save_h5_gaits(args.out, gaits, labels)
+    print(f"{len(labels)} STEP-Gen gaits ({gaits.shape[1]} frames) → {path} and {labels_path_for(path)}")
     return 0

@@ -30,8 +30,10 @@ class GaitSet:
 
 
 def labels_path_for(features_path: str | Path) -> Path:
-    """The twin labels file of a features file (featuresX.h5 → labelsX.h5)."""
+    """The twin labels file of a features file (featuresX.h5 → labelsX.h5); the name must contain "features"."""
     path = Path(features_path)
+    if "features" not in path.name:
+        raise ValueError(f"{path}: a gait file must be named features*.h5 so its labels twin (labels*.h5) can sit beside it")
     return path.with_name(path.name.replace("features", "labels", 1))
 
 
@@ -53,8 +55,9 @@ def load_h5_gaits(features_path: str | Path, labels_path: str | Path | None = No
                 raise ValueError(f"{features_path}:{key}: expected (T, 48), got {data.shape}")
             gaits.append(data.reshape(len(data), len(GAIT_JOINTS), 3))
     labels = np.full(len(keys), -1, dtype=np.int64)
-    labels_path = Path(labels_path) if labels_path else labels_path_for(features_path)
-    if labels_path.is_file() and labels_path != features_path:
+    if labels_path is None and "features" in features_path.name:
+        labels_path = labels_path_for(features_path)
+    if labels_path is not None and Path(labels_path).is_file():
         with h5py.File(labels_path, "r") as file_labels:
             for i, key in enumerate(keys):
                 if key in file_labels:

@@ -30,6 +30,7 @@ successive maxima of the feet's horizontal distance).
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .preprocessing import check_sequence
 
@@ -45,45 +46,49 @@ CYCLE_FEATURE_NAMES: tuple[str, ...] = ("stride_length", "cycle_time")
 _MOVING_JOINTS = (6, 9, 3, 12, 15)
 
 
-def _angle(a: np.ndarray, vertex: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-frame angle a-vertex-b in degrees."""
-    u, v = a - vertex, b - vertex
-    cos = (u * v).sum(-1) / np.maximum(np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1), 1e-12)
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+def affective_features_batch(joints: torch.Tensor, fps: float = 30.0, cos_margin: float = 0.0) -> torch.Tensor:
+    """(N, T, 16, 3) -> (N, 27): the features of a batch, differentiable (STEP-Gen's push-pull terms need
+    gradients). ``cos_margin`` keeps arccos away from +-1, where its gradient is infinite."""
 
+    def angle(a: torch.Tensor, vertex: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        u, v = a - vertex, b - vertex
+        cos = (u * v).sum(-1) / (u.norm(dim=-1) * v.norm(dim=-1)).clamp_min(1e-12)
+        return torch.rad2deg(torch.acos(cos.clamp(-1.0 + cos_margin, 1.0 - cos_margin)))
 
-def _area(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=-1)
+    def area(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return 0.5 * torch.linalg.cross(b - a, c - a).norm(dim=-1)
 
-
-def _mean_derivative_norm(positions: np.ndarray, order: int, fps: float) -> float:
-    derivative = positions
-    for _ in range(order):
-        derivative = np.diff(derivative, axis=0) * fps
-    return float(np.linalg.norm(derivative, axis=-1).mean()) if len(derivative) else 0.0
+    j = joints
+    vertical = torch.zeros_like(j[:, :, 0])
+    vertical[..., 1] = 1.0
+    posture = [
+        (j.amax(dim=2) - j.amin(dim=2)).prod(dim=-1) / 1000,
+        angle(j[:, :, 4], j[:, :, 2], j[:, :, 7]),
+        angle(j[:, :, 2], j[:, :, 4], j[:, :, 7]),
+        angle(j[:, :, 2], j[:, :, 7], j[:, :, 4]),
+        angle(j[:, :, 3] - j[:, :, 0], torch.zeros_like(vertical), vertical),
+        angle(j[:, :, 3], j[:, :, 2], j[:, :, 1]),
+        *((j[:, :, k] - j[:, :, 0]).norm(dim=-1) / 10 for k in (6, 9, 12, 15)),
+        area(j[:, :, 9], j[:, :, 2], j[:, :, 6]) / 100,
+        area(j[:, :, 15], j[:, :, 0], j[:, :, 12]) / 100,
+    ]
+    values = [p.mean(dim=1) for p in posture]
+    derivative = j[:, :, list(_MOVING_JOINTS)]
+    for _ in range(3):  # speed, acceleration, jerk: finite differences at fps; 0 when the gait is too short
+        derivative = torch.diff(derivative, dim=1) * fps
+        norms = derivative.norm(dim=-1)
+        mean = norms.mean(dim=1) if norms.shape[1] else norms.sum(dim=1)
+        values += list((mean / 10).unbind(dim=1))
+    return torch.stack(values, dim=1)
 
 
 def affective_features(joints: np.ndarray, fps: float = 30.0, with_cycle: bool = False) -> np.ndarray:
-    """(T, 16, 3) → (27,) float64 features (29 with ``with_cycle``); see the module table."""
+    """(T, 16, 3) -> (27,) float64 features (29 with ``with_cycle``); see the module table."""
     j = check_sequence(joints)
-    extent = j.max(axis=1) - j.min(axis=1)
-    posture = [
-        np.prod(extent, axis=-1) / 1000,
-        _angle(j[:, 4], j[:, 2], j[:, 7]),
-        _angle(j[:, 2], j[:, 4], j[:, 7]),
-        _angle(j[:, 2], j[:, 7], j[:, 4]),
-        _angle(j[:, 3] - j[:, 0], np.zeros(3), np.array([0.0, 1.0, 0.0])),
-        _angle(j[:, 3], j[:, 2], j[:, 1]),
-        *(np.linalg.norm(j[:, k] - j[:, 0], axis=-1) / 10 for k in (6, 9, 12, 15)),
-        _area(j[:, 9], j[:, 2], j[:, 6]) / 100,
-        _area(j[:, 15], j[:, 0], j[:, 12]) / 100,
-    ]
-    values = [float(np.mean(p)) for p in posture]
-    for order in (1, 2, 3):
-        values += [_mean_derivative_norm(j[:, k], order, fps) / 10 for k in _MOVING_JOINTS]
+    values = affective_features_batch(torch.from_numpy(np.asarray(j, dtype=np.float64))[None], fps)[0].numpy()
     if with_cycle:
-        values += list(stride_and_cycle(j, fps))
-    return np.asarray(values)
+        values = np.concatenate([values, stride_and_cycle(j, fps)])
+    return values
 
 
 def stride_and_cycle(joints: np.ndarray, fps: float) -> tuple[float, float]:

@@ -82,8 +82,11 @@ class JointHistory:
             raise ValueError("HistoryConfig needs fps > 0, max_frames >= 2 and max_tracks >= 1")
         self._tracks: OrderedDict[int, _TrackBuffer] = OrderedDict()
         self._newest_stamp: int | None = None
+        self._max_age_ns = int(self.config.max_age_seconds * 1e9)
         self.dropped = 0
         """Observations refused because their stamp was not after the track's previous one, or non-finite."""
+        self.time_jumps = 0
+        """Observations older than every kept track's max age, taken as time jumping back: all was cleared."""
 
     @property
     def track_ids(self) -> list[int]:
@@ -101,10 +104,17 @@ class JointHistory:
             joints_gait = optical_to_gait(np.asarray(skeleton.joints_3d, dtype=np.float32))
             if joints_gait.shape != (16, 3):
                 raise ValueError(f"skeleton joints_3d must be (16, 3), got {joints_gait.shape}")
-        track = self._tracks.get(track_id)
         finite = np.isfinite(joints_2d).all() and np.isfinite(confidence).all() and (
             joints_gait is None or np.isfinite(joints_gait).all())
-        if not finite or (track is not None and track.stamps and stamp_ns <= track.stamps[-1]):
+        if not finite:
+            self.dropped += 1
+            return False
+        if self._newest_stamp is not None and stamp_ns < self._newest_stamp - self._max_age_ns:
+            self._tracks.clear()  # time jumped backwards (a bag looping): nothing kept is comparable
+            self._newest_stamp = None
+            self.time_jumps += 1
+        track = self._tracks.get(track_id)
+        if track is not None and track.stamps and stamp_ns <= track.stamps[-1]:
             self.dropped += 1
             return False
         self._newest_stamp = stamp_ns if self._newest_stamp is None else max(self._newest_stamp, stamp_ns)
@@ -128,6 +138,14 @@ class JointHistory:
         """Skeletons a track has contributed since it was first added (0 for an unknown track)."""
         track = self._tracks.get(track_id)
         return track.frames_observed if track else 0
+
+    def available_frames(self, track_id: int) -> int:
+        """The largest ``n_frames`` that ``sequence`` can serve now for a track (0 for an unknown track)."""
+        track = self._tracks.get(track_id)
+        if track is None or not track.stamps:
+            return 0
+        span_s = (track.stamps[-1] - track.stamps[0]) * 1e-9
+        return int(np.floor(span_s * self.config.fps + 0.5)) + 1
 
     def frames_buffered(self, track_id: int) -> int:
         """Observations currently held for a track (at most ``max_frames``; 0 for an unknown track)."""
@@ -202,6 +220,6 @@ class JointHistory:
         return np.concatenate([planar, np.zeros(planar.shape[:2] + (1,))], axis=2).astype(np.float32)
 
     def _drop_old(self) -> None:
-        horizon = self._newest_stamp - int(self.config.max_age_seconds * 1e9)
+        horizon = self._newest_stamp - self._max_age_ns
         for track_id in [tid for tid, track in self._tracks.items() if track.stamps and track.stamps[-1] < horizon]:
             del self._tracks[track_id]

@@ -36,6 +36,8 @@ except ImportError:  # pragma: no cover - depends on the machine
     message_filters = None
 
 RATE_WINDOW_S = 5.0
+IGNORED_INPUTS = ("depth_ignored",)
+"""Counted reasons where an input was set aside but its frame still went through."""
 
 
 class RateMeter:
@@ -178,8 +180,9 @@ class EmotionPerceptionNode(Node):
 
     # --- diagnostics ---------------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
+        frames_dropped = sum(count for reason, count in self.drops.items() if reason not in IGNORED_INPUTS)
         values = {"input_rate_hz": f"{self.input_rate.rate():.2f}", "output_rate_hz": f"{self.output_rate.rate():.2f}",
-                  "frames_dropped": str(sum(self.drops.values()))}
+                  "frames_dropped": str(frames_dropped)}
         values.update({f"dropped_{reason}": str(count) for reason, count in sorted(self.drops.items())})
         for stage, (p50, p95, p99) in self.pipeline.timings.percentiles_ms().items():
             values[f"latency_{stage}_ms"] = f"p50 {p50:.1f} p95 {p95:.1f} p99 {p99:.1f}"

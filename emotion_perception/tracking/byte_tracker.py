@@ -105,6 +105,8 @@ class ByteTracker:
         """Detections refused as malformed (non-finite or empty boxes)."""
         self.refused_births = 0
         """Births refused because ``max_tracks`` tracks were alive."""
+        self.time_jumps = 0
+        """Updates whose stamp went backwards, each of which reset the tracker."""
 
     @property
     def live_ids(self) -> list[int]:
@@ -114,13 +116,15 @@ class ByteTracker:
     def update(self, detections: list[Detection], stamp_ns: int) -> list[TrackedPerson]:
         """Advance to ``stamp_ns`` with this frame's detections; returns the confirmed tracks matched now.
 
-        Raises ValueError when ``stamp_ns`` is not after the previous update's (call ``reset`` on a
-        time jump, e.g. a bag looping).
+        A stamp before the previous update's is a time jump (a bag looping, a clock reset): the tracker
+        resets itself first (the lost ids appear in ``removed_ids``) and counts it in ``time_jumps``.
         """
         config = self.config
-        if self._last_stamp_ns is not None and stamp_ns <= self._last_stamp_ns:
-            raise ValueError(f"stamp {stamp_ns} ns is not after the previous {self._last_stamp_ns} ns; "
-                             "reset the tracker after a time jump")
+        removed_by_jump: tuple[int, ...] = ()
+        if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
+            self.reset()
+            removed_by_jump = self.removed_ids
+            self.time_jumps += 1
         steps = 1.0 if self._last_stamp_ns is None else (stamp_ns - self._last_stamp_ns) * 1e-9 * config.frame_rate
         self._last_stamp_ns = stamp_ns
         for track in self._tracks:
@@ -148,6 +152,7 @@ class ByteTracker:
 
         reported = self._apply_matches(matched, stamp_ns)
         self._retire_unmatched({id(t) for t, _ in matched}, stamp_ns)
+        self.removed_ids = removed_by_jump + self.removed_ids
         for detection in high:
             if detection.score < config.new_track_threshold:
                 continue
