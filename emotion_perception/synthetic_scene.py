@@ -21,6 +21,8 @@ _J = {name: index for index, name in enumerate(GAIT_JOINTS)}
 _LIMBS = (("right_shoulder", "right_elbow"), ("right_elbow", "right_hand"), ("left_shoulder", "left_elbow"),
           ("left_elbow", "left_hand"), ("right_hip", "right_knee"), ("right_knee", "right_foot"),
           ("left_hip", "left_knee"), ("left_knee", "left_foot"), ("neck", "head"))
+_HEADINGS_DEG = (0.0, 180.0, 35.0, 215.0, 145.0, 325.0)
+"""Walking directions in turn (0 = to the right, 90 = away from the camera), so paths cross rather than overlap."""
 _SHIRTS = ((200, 60, 60), (60, 120, 200), (70, 170, 90), (220, 170, 40), (150, 80, 190),
            (40, 170, 170), (230, 110, 30), (120, 120, 120), (190, 60, 140), (90, 60, 40))
 
@@ -60,20 +62,17 @@ def _walks(config: SceneConfig, rng: np.random.Generator) -> tuple[list[np.ndarr
     walks, emotions = [], []
     for index in range(config.people):
         emotion = GAIT_EMOTIONS[index % len(GAIT_EMOTIONS)]
-        joints = generate_gait(emotion, frames, config.fps, rng).astype(np.float64)  # gait frame, walking +x
-        joints[..., 0] -= joints[0, 0, 0]
-        joints[..., 2] -= joints[0, 0, 2]
-        if index % 2:  # walk the other way: turn 180 degrees about the vertical
-            joints[..., 0] *= -1
-            joints[..., 2] *= -1
-        travel = joints[-1, 0, 0] - joints[0, 0, 0]
+        heading = _HEADINGS_DEG[index % len(_HEADINGS_DEG)]
+        joints = generate_gait(emotion, frames, config.fps, rng, heading_deg=heading).astype(np.float64)  # gait frame
+        middle = (joints[0, 0] + joints[-1, 0]) / 2  # the root's position halfway along the walk
+        travel = abs(joints[-1, 0, 0] - joints[0, 0, 0])
         half_view = np.tan(np.radians(config.horizontal_fov_deg) / 2)
-        distance = max(4.0 + 3.0 * rng.random(), (abs(travel) / 2 + 0.6) / half_view)
-        start_x = -travel / 2 + rng.uniform(-0.2, 0.2)
+        distance = max(4.0 + 3.0 * rng.random(), (travel / 2 + 0.6) / half_view)
+        slack = max(0.0, distance * half_view - travel / 2 - 0.6)  # room to shift the path and stay in view
         optical = np.empty_like(joints)
-        optical[..., 0] = joints[..., 0] + start_x
+        optical[..., 0] = joints[..., 0] - middle[0] + rng.uniform(-slack, slack)
         optical[..., 1] = config.camera_height_m - joints[..., 1]
-        optical[..., 2] = distance - joints[..., 2]
+        optical[..., 2] = distance - (joints[..., 2] - middle[2])
         walks.append(optical.astype(np.float32))
         emotions.append(emotion)
     return walks, emotions

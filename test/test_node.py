@@ -70,3 +70,17 @@ def test_node_declares_every_setting_as_a_parameter(ros_env, processes, rclpy_co
     assert spin(node, future.done, 20)
     names = set(future.result().result.names)
     assert set(Settings().flat()) <= names, sorted(set(Settings().flat()) - names)
+
+
+def test_node_warns_when_no_image_arrives_naming_topic_and_qos(ros_env, processes, rclpy_context, spin):
+    import rclpy
+
+    node_process = start_node(processes, ros_env, "-p", "input.no_image_warning_s:=1.0", "-r", "image:=/quiet/camera")
+    node = rclpy.create_node("test_watchdog", context=rclpy_context)
+    subscription = node.create_subscription(EmotionArray, "/emotions", lambda msg: None, 10)
+    assert spin(node, lambda: subscription.get_publisher_count() > 0, 60), "the node did not come up"
+    spin(node, lambda: False, 3.0)  # silence on the image topic for more than the warning period
+    node_process.send_signal(2)
+    output, _ = node_process.communicate(timeout=20)
+    warning = next((line for line in output.splitlines() if "no image received" in line), "")
+    assert "/quiet/camera" in warning and "best effort" in warning, output[-2000:]
