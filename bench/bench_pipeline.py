@@ -3,7 +3,8 @@ and the ratio to a naive per-person loop (one network call per person, as the re
 
 People come from the scene's skeletons (no detector weights can be downloaded here); the gait branch runs
 STEP's released weights, the context branch random weights (speed does not depend on the values).
-Usage: bench/bench_pipeline.py [--device cpu|cuda] [--seconds 4] [--threads 2]
+Peak RSS is the process high-water mark so far. Detector latency: bench/bench_detector.py.
+Usage: bench/bench_pipeline.py [--device cpu|cuda] [--seconds 3] [--threads 2]
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ def build(device: str, naive: bool) -> Pipeline:
     return Pipeline(settings, gait=gait, context=context)
 
 
+STAGES = ("pose", "gait", "context", "fusion", "wall")
+"""Stages timed in skeleton mode (no detection/tracking stage: people come from the scene's skeletons)."""
+
+
 def run(pipeline: Pipeline, frames, intrinsics) -> list[dict[str, float]]:
     """Per-frame stage times [s] (and the wall time of the whole call) of the pipeline over the scene."""
     times = []
@@ -70,30 +75,27 @@ def run(pipeline: Pipeline, frames, intrinsics) -> list[dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"device {args.device}, torch threads {args.threads}; latencies in ms over the frames with gait results (steady state)")
-    print(f"{'people':>6} {'mode':>8} {'fps':>6} {'total p50/p95/p99':>22} {'gait p50':>9} {'context p50':>12} {'peak RSS MB':>12}")
+    print(f"device {args.device}, torch threads {args.threads}; milliseconds over the frames with gait results (steady state)")
+    print(f"{'people':>6} {'mode':>8} {'fps':>6} {'peak RSS MB':>11}  " + "  ".join(f"{stage + ' p50/p95/p99':>24}" for stage in STAGES))
     for people in (1, 5, 10):
         intrinsics, frames = render_scene(SceneConfig(people=people, seconds=args.seconds, width=640, height=480))
-        results = {}
+        wall_p50 = {}
         for mode in ("batched", "naive"):
             pipeline = build(args.device, naive=mode == "naive")
             steady = run(pipeline, frames, intrinsics)[pipeline.gait.config.min_frames:]  # frames with gait results
-
-            def percentiles(stage: str) -> np.ndarray:
-                return np.percentile([t[stage] * 1e3 for t in steady], [50, 95, 99])
-
-            wall, gait, context = percentiles("wall"), percentiles("gait"), percentiles("context")
-            results[mode] = wall[0]
+            cells = []
+            for stage in STAGES:
+                p50, p95, p99 = np.percentile([t[stage] * 1e3 for t in steady], [50, 95, 99])
+                cells.append(f"{p50:8.1f}/{p95:7.1f}/{p99:7.1f}")
+            wall_p50[mode] = float(np.percentile([t["wall"] for t in steady], 50))
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             fps = len(steady) / sum(t["wall"] for t in steady)
-            print(f"{people:>6} {mode:>8} {fps:6.1f} {wall[0]:8.1f}/{wall[1]:6.1f}/{wall[2]:6.1f} "
-                  f"{gait[0]:9.1f} {context[0]:12.1f} {peak:12.0f}")
-        print(f"{people:>6} naive/batched p50 ratio: {results['naive'] / results['batched']:.2f}")
-
+            print(f"{people:>6} {mode:>8} {fps:6.1f} {peak:11.0f}  " + "  ".join(cells))
+        print(f"{people:>6} naive/batched wall p50 ratio: {wall_p50['naive'] / wall_p50['batched']:.2f}")
 
 if __name__ == "__main__":
     main()
