@@ -18,8 +18,10 @@ from ..types import CameraIntrinsics, ContextResult, ExternalSkeleton, FrameResu
 
 try:  # on robots cv_bridge comes with ROS; our own decoder serves where it does not
     from cv_bridge import CvBridge
+
+    _BRIDGE = CvBridge()
 except ImportError:  # pragma: no cover - depends on the machine
-    CvBridge = None
+    _BRIDGE = None
 
 
 def stamp_to_ns(stamp: Time) -> int:
@@ -36,9 +38,9 @@ def image_to_rgb(msg: Image | CompressedImage, max_pixels: int = 0) -> np.ndarra
         return decode_compressed(msg.data, max_pixels)
     if max_pixels and msg.height * msg.width > max_pixels:
         raise ImageDecodeError(f"image {msg.width}x{msg.height} exceeds the limit of {max_pixels} pixels")
-    if CvBridge is not None:
+    if _BRIDGE is not None:
         try:
-            return CvBridge().imgmsg_to_cv2(msg, desired_encoding="rgb8")
+            return _BRIDGE.imgmsg_to_cv2(msg, desired_encoding="rgb8")
         except Exception as exc:  # cv_bridge raises its own error types
             raise ImageDecodeError(f"cv_bridge: {exc}") from exc
     array = buffer_to_array(msg.encoding, msg.height, msg.width, msg.step, msg.data, bool(msg.is_bigendian), max_pixels)
