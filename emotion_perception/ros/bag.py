@@ -6,6 +6,7 @@ rclpy's own CDR code, so what goes through the pipeline offline is byte for byte
 
 from __future__ import annotations
 
+import collections
 import csv
 import importlib
 import json
@@ -161,7 +162,7 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
         raise ValueError(f"{out} exists; choose a new output path")
     pipeline = pipeline or Pipeline(settings, log=lambda text: print(f"warning: {text}", file=sys.stderr))
     assembler = FrameAssembler(settings.input)
-    counts: dict[str, int] = {}
+    counts: collections.Counter[str] = collections.Counter()
     rows: list[dict[str, Any]] = []
     store = typestore()
     with Reader(bag) as reader:
@@ -176,15 +177,13 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
             def on_frame(image_msg: Any, *others: Any) -> None:
                 try:
                     frame, skeletons, notes = assembler.assemble(image_msg, *others)
-                    for reason, _ in notes:
-                        counts[reason] = counts.get(reason, 0) + 1
+                    counts.update(reason for reason, _ in notes)
                     result = pipeline.process(frame, skeletons)
                 except (FrameDropped, FrameRejected) as exc:
-                    reason = getattr(exc, "reason", "rejected")
-                    counts[reason] = counts.get(reason, 0) + 1
+                    counts[getattr(exc, "reason", "rejected")] += 1
                     return
                 assembler.processed(frame)
-                counts["processed"] = counts.get("processed", 0) + 1
+                counts["processed"] += 1
                 writer.write(emotions, frame.stamp_ns, serialize_message(emotion_array_msg(result, image_msg.header)))
                 rows.extend(_summary_rows(result))
 
@@ -202,7 +201,7 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
                     else:
                         sync.add(1, msg)
     counts["unmatched"] = sync.unmatched
-    summary = {"bag": str(bag), "topics": chosen.__dict__, "frames": counts,
+    summary = {"bag": str(bag), "topics": chosen.__dict__, "frames": dict(counts),
                "branches": {k: {"active": a, "status": s} for k, (a, s) in pipeline.branch_status().items()},
                "latency_ms": {k: dict(zip(("p50", "p95", "p99"), v)) for k, v in pipeline.timings.percentiles_ms().items()},
                "people": _people_summary(rows)}

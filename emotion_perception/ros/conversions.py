@@ -43,7 +43,7 @@ def image_to_rgb(msg: Image | CompressedImage, max_pixels: int = 0) -> np.ndarra
             return _BRIDGE.imgmsg_to_cv2(msg, desired_encoding="rgb8")
         except Exception as exc:  # cv_bridge raises its own error types
             raise ImageDecodeError(f"cv_bridge: {exc}") from exc
-    array = buffer_to_array(msg.encoding, msg.height, msg.width, msg.step, msg.data, bool(msg.is_bigendian), max_pixels)
+    array = buffer_to_array(msg.encoding, msg.height, msg.width, msg.step, msg.data, bool(msg.is_bigendian))
     return to_rgb8(array, msg.encoding)
 
 

@@ -13,9 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-
-def header_stamp_ns(msg: Any) -> int:
-    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+from .conversions import stamp_to_ns
 
 
 class ApproximateTimeSync:
@@ -36,7 +34,7 @@ class ApproximateTimeSync:
             queue = self._queues[stream]
             if stream == 0 and len(queue) == queue.maxlen:
                 self.unmatched += 1
-            queue.append((header_stamp_ns(msg), msg))
+            queue.append((stamp_to_ns(msg.header.stamp), msg))
             matched = self._match()
         for group in matched:
             self._callback(*group)
