@@ -16,7 +16,7 @@ from emotion_perception.gait import GaitConfig, GaitEmotion
 from emotion_perception.gait.data import load_h5_gaits, save_h5_gaits
 from emotion_perception.gait.features import affective_features
 from emotion_perception.gait.models import load_gait_model
-from emotion_perception.gait.preprocessing import (GaitInputError, check_sequence, proxemo_views, resize_images,
+from emotion_perception.gait.preprocessing import (GaitInputError, check_sequence, proxemo_images, resize_images,
                                                     step_file_preprocess, to_stgcn_input)
 from emotion_perception.gait.restricted_load import extract_state_dict
 from emotion_perception.gait.stgcn import spatial_partition_graph, stgcn_step
@@ -25,6 +25,21 @@ from emotion_perception.gait.vsgcnn import vsgcnn_proxemo
 from emotion_perception.labels import GAIT_EMOTIONS
 from emotion_perception.types import JointSequence
 from emotion_perception.weights import PUBLISHED, WeightsError, fetch_published, load_state_dict
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Each fidelity check runs on every device present; strict fp32 on CUDA (TF32 moves logits by ~1e-2)."""
+    if request.param == "cuda":
+        saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        yield torch.device("cuda")
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+    else:
+        yield torch.device("cpu")
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +81,10 @@ def test_step_weights_load_strictly_and_graph_matches(shared_dir):
 
 
 @pytest.mark.parametrize("pair", ["a", "b"])
-def test_stgcn_network_reproduces_golden_logits(shared_dir, step_golden, pair):
-    model = load_gait_model(str(Path(shared_dir) / "models" / "step_stgcn_epoch395.pth")).network
+def test_stgcn_network_reproduces_golden_logits(shared_dir, step_golden, pair, device):
+    model = load_gait_model(str(Path(shared_dir) / "models" / "step_stgcn_epoch395.pth")).to(device).network
     with torch.inference_mode():
-        logits = model(torch.from_numpy(step_golden[f"net_input_{pair}"])).numpy()
+        logits = model(torch.from_numpy(step_golden[f"net_input_{pair}"]).to(device)).cpu().numpy()
     assert np.abs(logits - step_golden[f"net_logits_{pair}"]).max() <= 1e-4
 
 
@@ -81,12 +96,12 @@ def test_step_file_preprocessing_reproduces_golden(sample_h5, step_golden):
     assert np.abs(to_stgcn_input(aligned[:3]).numpy() - step_golden["sample_input"]).max() <= 1e-6
 
 
-def test_predict_gait_cli_reproduces_golden_through_file_preprocessing(shared_dir, sample_h5, step_golden, tmp_path):
+def test_predict_gait_cli_reproduces_golden_through_file_preprocessing(shared_dir, sample_h5, step_golden, tmp_path, device):
     data = load_h5_gaits(sample_h5)
     small = save_h5_gaits(tmp_path / "features_small.h5", data.gaits[:3], np.zeros(3, dtype=np.int64), keys=data.keys[:3])
     out = tmp_path / "step.npz"
-    assert cli_main(["predict-gait", "--model", "stgcn", "--weights",
-                     str(Path(shared_dir) / "models" / "step_stgcn_epoch395.pth"), "--h5", str(small), "--out", str(out)]) == 0
+    assert cli_main(["predict-gait", "--model", "stgcn", "--weights", str(Path(shared_dir) / "models" / "step_stgcn_epoch395.pth"),
+                     "--h5", str(small), "--out", str(out), "--device", str(device)]) == 0
     result = np.load(out)
     assert list(result["keys"]) == list(step_golden["sample_keys"])
     assert np.abs(result["logits"] - step_golden["sample_logits"]).max() <= 1e-4
@@ -103,16 +118,17 @@ def test_proxemo_weights_extracted_without_unpickling_objects(shared_dir):
         load_state_dict(Path(shared_dir) / "models" / "proxemo_vsgcnn_epoch134.pth.tar")
 
 
-def test_vsgcnn_network_and_image_preprocessing_reproduce_golden(shared_dir, sample_h5, proxemo_golden):
-    model = load_gait_model(str(Path(shared_dir) / "models" / "proxemo_vsgcnn_epoch134.pth.tar"), "vsgcnn").network
+def test_vsgcnn_network_and_image_preprocessing_reproduce_golden(shared_dir, sample_h5, proxemo_golden, device):
+    model = load_gait_model(str(Path(shared_dir) / "models" / "proxemo_vsgcnn_epoch134.pth.tar"), "vsgcnn").to(device).network
     with torch.inference_mode():
-        outputs = model(torch.from_numpy(proxemo_golden["input"])).numpy()
+        outputs = model(torch.from_numpy(proxemo_golden["input"]).to(device)).cpu().numpy()
     assert np.abs(outputs - proxemo_golden["outputs"]).max() <= 2e-4
-    assert np.abs(resize_images(proxemo_golden["image_pre_resize"]).numpy() - proxemo_golden["input"]).max() <= 1e-4
+    resized = resize_images(torch.from_numpy(proxemo_golden["image_pre_resize"]).to(device)).cpu().numpy()
+    assert np.abs(resized - proxemo_golden["input"]).max() <= 1e-4
     data = load_h5_gaits(sample_h5)
-    index = data.keys.index(str(proxemo_golden["sample_keys"][0]))
-    image = proxemo_views(data.gaits[index], (int(proxemo_golden["sample_angle_deg"][0]),))[0]
-    assert np.abs(image - proxemo_golden["sample_image_pre_resize"][0]).max() <= 1e-9
+    gait = data.gaits[data.keys.index(str(proxemo_golden["sample_keys"][0]))]
+    image = proxemo_images(torch.from_numpy(gait[None]).to(device), (int(proxemo_golden["sample_angle_deg"][0]),))[0, 0]
+    assert np.abs(image.cpu().numpy() - proxemo_golden["sample_image_pre_resize"][0]).max() <= 1e-9
 
 
 def test_affective_features_golden_and_hand_computed(sample_h5, step_golden):
@@ -140,8 +156,8 @@ def _sequences(lengths, seed=0):
     return [JointSequence(i, generate_gait(GAIT_EMOTIONS[i % 4], n, rng=rng), 30.0, n) for i, n in enumerate(lengths)]
 
 
-def test_stage_batched_equals_per_person_and_reports_collecting(weights_dir):
-    stage = GaitEmotion(GaitConfig())
+def test_stage_batched_equals_per_person_and_reports_collecting(weights_dir, device):
+    stage = GaitEmotion(GaitConfig(), device=device)
     assert stage.available, stage.status
     sequences = _sequences([90, 75, 50, 20])
     batched = stage(sequences)
@@ -153,16 +169,20 @@ def test_stage_batched_equals_per_person_and_reports_collecting(weights_dir):
         assert np.abs(alone.probabilities - result.probabilities).max() <= 1e-5
         assert result.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
         assert result.label in GAIT_EMOTIONS
+        assert alone.input_z_max == pytest.approx(result.input_z_max, abs=1e-5)
 
 
-def test_stage_vsgcnn_runs_batched(weights_dir):
-    stage = GaitEmotion(GaitConfig(model="vsgcnn", weights="proxemo_vsgcnn_epoch134", window_frames=40, min_frames=30))
+def test_stage_vsgcnn_runs_batched(weights_dir, device):
+    stage = GaitEmotion(GaitConfig(model="vsgcnn", weights="proxemo_vsgcnn_epoch134", window_frames=40, min_frames=30),
+                        device=device)
     assert stage.available and "CrossEntropyLoss" in stage.status
     sequences = _sequences([40, 35])
     batched = stage(sequences)
     alone = stage(sequences[1:])[0]
     assert all(r.valid for r in batched)
     assert np.abs(alone.probabilities - batched[1].probabilities).max() <= 1e-4
+    # no training statistics in ProxEmo's weights: the distance is unknown, never a reason to flag
+    assert all(np.isnan(r.input_z_mean) and np.isnan(r.input_z_max) and not r.out_of_distribution for r in batched)
 
 
 def test_stage_without_weights_is_unavailable_and_never_guesses(tmp_path):

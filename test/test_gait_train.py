@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ import pytest
 from emotion_perception.cli import main as cli_main
 from emotion_perception.gait import GaitConfig, GaitEmotion
 from emotion_perception.gait.data import load_h5_gaits
-from emotion_perception.gait.models import load_gait_model
+from emotion_perception.gait.distribution import InputStatistics
+from emotion_perception.gait.models import STATISTICS_KEY, load_gait_model
 from emotion_perception.gait.synthetic import generate_gait, synthetic_dataset
 from emotion_perception.gait.train import TrainConfig, evaluation_report, predict, save_trained, train_classifier
 from emotion_perception.labels import GAIT_EDGES, GAIT_EMOTIONS
@@ -46,6 +48,28 @@ def test_checkpoint_round_trips_into_the_stage(trained):
     results = stage([JointSequence(i, g, 30.0, len(g)) for i, g in enumerate(gaits)])
     assert all(r.valid for r in results)
     assert np.allclose(np.stack([r.probabilities for r in results]), predict(model, list(gaits), WINDOW, 30.0), atol=1e-5)
+
+
+def test_checkpoint_carries_its_training_statistics_and_loading_uses_them(trained, tmp_path):
+    model, _, path = trained
+    stored = InputStatistics.from_config(json.loads(path.with_suffix(".json").read_text())["config"][STATISTICS_KEY])
+    reloaded = load_gait_model(str(path))
+    assert all(np.array_equal(getattr(reloaded.statistics, f), getattr(stored, f)) for f in ("mean_pose", "mean", "std"))
+    assert np.allclose(stored.mean, model.statistics.mean) and np.allclose(stored.mean_pose, stored.mean, atol=0.02)
+    gaits, _ = synthetic_dataset(3, WINDOW, seed=4)  # new subjects of the training kind sit inside the distribution
+    stage = GaitEmotion(GaitConfig(weights=str(path), window_frames=WINDOW, min_frames=30))
+    results = stage([JointSequence(i, g, 30.0, len(g)) for i, g in enumerate(gaits)])
+    assert all(r.valid and r.input_z_max < 3.5 and not r.out_of_distribution for r in results)
+    # without the passport entry (e.g. an older checkpoint) the network's input BatchNorm is the source
+    older = tmp_path / "older.pt"
+    shutil.copy(path, older)
+    passport = json.loads(path.with_suffix(".json").read_text())
+    del passport["config"][STATISTICS_KEY]
+    older.with_suffix(".json").write_text(json.dumps(passport))
+    fallback = load_gait_model(str(older)).statistics
+    norm = reloaded.network.input_norm
+    assert np.array_equal(fallback.mean.ravel(), norm.running_mean.double().numpy())
+    assert not np.array_equal(fallback.mean, stored.mean)
 
 
 def test_synthetic_gaits_are_plausible_walks():

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+PREDICT_BATCH = 32
+"""Gaits per forward pass of predict-gait (the file-level preprocessing still sees the whole file)."""
+
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     predict = subparsers.add_parser("predict-gait", help="run a gait model with its reference preprocessing over a features .h5")
@@ -15,6 +18,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--weights", required=True, help="released file, released weights name, or our NAME.pt")
     predict.add_argument("--h5", type=Path, required=True, help="features file in the STEP/ProxEmo layout")
     predict.add_argument("--out", type=Path, required=True, help="output .npz: keys, logits (model's own order), view_outputs (vsgcnn)")
+    predict.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N")
     predict.set_defaults(func=_predict)
 
     from .train import TrainConfig
@@ -32,8 +36,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _add_data_arguments(evaluate)
     evaluate.add_argument("--weights", required=True, help="released weights name/file or our NAME.pt")
     evaluate.add_argument("--out", type=Path, required=True, help="output directory")
-    evaluate.add_argument("--window-frames", type=int, default=75, help="frames per window [frames]")
+    evaluate.add_argument("--window-frames", type=int, default=75, help="frames per window [frames] for ST-GCN weights "
+                          "without one in their passport (vsgcnn: every gait tiled to the file's longest)")
     evaluate.add_argument("--fps", type=float, default=30.0, help="frame rate of the gaits [Hz]")
+    evaluate.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N")
     evaluate.set_defaults(func=_evaluate)
 
     synth = subparsers.add_parser("synth-gait", help="write procedural synthetic gaits in the STEP .h5 layout")
@@ -86,6 +92,11 @@ def _load_labelled(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarr
     return [g for g, k in zip(data.gaits, known) if k], data.labels[known], str(args.h5)
 
 
+def _file_window(gaits: list[np.ndarray]) -> int:
+    """ProxEmo's rule for a file of gaits: every gait is tiled (wrapped) to the file's longest."""
+    return max(len(g) for g in gaits)
+
+
 def _predict(args: argparse.Namespace) -> int:
     import torch
 
@@ -95,23 +106,24 @@ def _predict(args: argparse.Namespace) -> int:
     from .preprocessing import PROXEMO_VIEW_ANGLES_DEG, proxemo_input, step_file_preprocess, to_stgcn_input, view_group
     from .vsgcnn import combine_views
 
-    model = load_gait_model(args.weights, args.model)
+    model = load_gait_model(args.weights, args.model).to(args.device)
     for note in model.notes:
         print(note)
     data = load_h5_gaits(args.h5)
     result: dict[str, np.ndarray] = {"keys": np.asarray(data.keys)}
+    batches = [slice(start, start + PREDICT_BATCH) for start in range(0, len(data.gaits), PREDICT_BATCH)]
     with torch.inference_mode():
         if args.model == "vsgcnn":
-            views = model.network(proxemo_input(data.gaits)).view(len(data.gaits), len(PROXEMO_VIEW_ANGLES_DEG), -1)
-            result["view_outputs"] = views.numpy()
-            result["logits"] = combine_views(views, [view_group(a) for a in PROXEMO_VIEW_ANGLES_DEG]).numpy()
+            views = torch.cat([model.network(proxemo_input(data.gaits[part], _file_window(data.gaits), model.device))
+                               for part in batches]).view(len(data.gaits), len(PROXEMO_VIEW_ANGLES_DEG), -1)
+            result["view_outputs"] = views.cpu().numpy()
+            result["logits"] = combine_views(views, [view_group(a) for a in PROXEMO_VIEW_ANGLES_DEG]).cpu().numpy()
         else:
-            aligned = step_file_preprocess(data.gaits)
-            inputs = (to_stgcn_input(aligned),)
+            inputs = [to_stgcn_input(step_file_preprocess(data.gaits))]
             if args.model == "stgcn_affective":
-                features = np.stack([affective_features(g) for g in data.gaits]).astype(np.float32)
-                inputs += (torch.from_numpy(features),)
-            result["logits"] = model.network(*inputs).numpy()
+                inputs.append(torch.from_numpy(np.stack([affective_features(g) for g in data.gaits]).astype(np.float32)))
+            result["logits"] = torch.cat([model.network(*(x[part].to(model.device) for x in inputs))
+                                          for part in batches]).cpu().numpy()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, **result)
     print(f"{len(data.keys)} gaits → {args.out} (logits in label order {model.passport.labels})")
@@ -123,6 +135,9 @@ def _train(args: argparse.Namespace) -> int:
 
     gaits, labels, source = _load_labelled(args)
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    if config.architecture == "vsgcnn" and config.window_frames != _file_window(gaits):
+        config = dataclasses.replace(config, window_frames=_file_window(gaits))
+        print(f"vsgcnn: every gait tiled to the file's longest, {config.window_frames} frames (ProxEmo's rule)")
     order = np.random.default_rng(args.data_seed).permutation(len(labels))
     held = max(1, int(round(len(labels) * args.val_fraction)))
     val, train = order[:held], order[held:]
@@ -140,8 +155,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .train import evaluation_report, predict, write_report
 
     gaits, labels, _ = _load_labelled(args)
-    model = load_gait_model(args.weights)
-    window = int(model.passport.config.get("window_frames", args.window_frames))
+    model = load_gait_model(args.weights).to(args.device)
+    if model.architecture == "vsgcnn":
+        window = _file_window(gaits)
+    else:
+        window = int(model.passport.config.get("window_frames", args.window_frames))
     report = evaluation_report(labels, predict(model, gaits, window, args.fps))
     json_path, png_path = write_report(report, args.out)
     print(f"accuracy {report['accuracy']:.1%} on {report['n']} gaits; {json_path}, {png_path}")

@@ -1,7 +1,9 @@
 """One place that knows each gait architecture: builder, preprocessing for live tracks, label order, weights.
 
 The stage, training and the CLI all go through :class:`GaitModel`, so a network is always fed the way
-it was trained and its outputs are always mapped to labels.GAIT_EMOTIONS.
+it was trained and its outputs are always mapped to labels.GAIT_EMOTIONS. ST-GCN models carry the
+statistics of their training inputs (distribution.InputStatistics: from our passport, else from the
+weights' own input BatchNorm); live windows are aligned to them and measured against them.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import torch
 from ..labels import GAIT_EMOTIONS
 from ..weights import (PUBLISHED, WeightsError, WeightsPassport, load_checkpoint, load_state_dict, published_path,
                        verify_sha256)
+from .distribution import InputStatistics, input_distance
 from .features import affective_features
-from .preprocessing import (PROXEMO_VIEW_ANGLES_DEG, proxemo_input, step_online_input, tile_to_length,
-                            to_our_order, view_group)
+from .preprocessing import (PROXEMO_VIEW_ANGLES_DEG, proxemo_input, step_online_input, to_our_order, to_stgcn_input,
+                            view_group)
 from .restricted_load import extract_state_dict
 from .stgcn import TEMPORAL_KERNEL, stgcn_affective, stgcn_step
 from .vsgcnn import combine_views, vsgcnn_proxemo
 
 ARCHITECTURES: tuple[str, ...] = ("stgcn", "stgcn_affective", "vsgcnn")
+STATISTICS_KEY = "input_statistics"
+"""Passport config entry of our checkpoints holding the training inputs' InputStatistics."""
 
 
 def build_network(architecture: str, config: dict | None = None) -> torch.nn.Module:
@@ -40,34 +45,53 @@ def build_network(architecture: str, config: dict | None = None) -> torch.nn.Mod
 
 @dataclass
 class GaitModel:
-    """A network with its passport: ``scores`` turns live joint windows into (N, 4) GAIT_EMOTIONS logits."""
+    """A network with its passport: ``network_input`` turns live joint windows into inputs, ``probabilities`` scores them."""
 
     network: torch.nn.Module
     passport: WeightsPassport
     notes: list[str] = field(default_factory=list)
     """What loading did that a user should know (e.g. pickled objects dropped)."""
+    statistics: InputStatistics | None = None
+    """Training distribution of an ST-GCN's input (alignment target and z reference); None for VS-GCNN."""
 
     @property
     def architecture(self) -> str:
         return self.passport.architecture
 
-    def to(self, device: str) -> GaitModel:
+    @property
+    def device(self) -> torch.device:
+        return next(self.network.parameters()).device
+
+    def to(self, device: torch.device | str) -> GaitModel:
         self.network.to(device)
         return self
 
-    def network_input(self, sequences: list[np.ndarray], window_frames: int, fps: float) -> tuple:
-        """Model-specific input tensors for a batch of (T, 16, 3) sequences (T ≤ window, tiled if shorter)."""
+    def network_input(self, sequences: list[np.ndarray], window_frames: int, fps: float) -> tuple[torch.Tensor, ...]:
+        """Input tensors on the network's device for a batch of (T, 16, 3) sequences: newest ``window_frames``
+        frames of each, tiled (wrapped) when shorter."""
+        windows = [s[-window_frames:] for s in sequences]
         if self.architecture == "vsgcnn":
-            return (proxemo_input([tile_to_length(s, window_frames) for s in sequences]),)
-        window = step_online_input(sequences, window_frames)
+            return (proxemo_input(windows, window_frames, self.device),)
+        if self.statistics is None:
+            raise WeightsError(f"{self.passport.name or self.architecture}: no training statistics to align live windows to")
+        inputs = (to_stgcn_input(step_online_input(windows, window_frames, self.statistics)).to(self.device),)
         if self.architecture == "stgcn_affective":
-            features = np.stack([affective_features(s, fps) for s in sequences])
-            return window, torch.from_numpy(features.astype(np.float32))
-        return (window,)
+            features = np.stack([affective_features(w, fps) for w in windows]).astype(np.float32)
+            inputs += (torch.from_numpy(features).to(self.device),)
+        return inputs
 
-    def logits(self, inputs: tuple) -> torch.Tensor:
+    def input_distance(self, inputs: tuple[torch.Tensor, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and max |z| over the 48 channels of each window's mean input (distribution.input_distance);
+        NaN for models without training statistics."""
+        if self.statistics is None:
+            unknown = np.full(len(inputs[0]), np.nan)
+            return unknown, unknown.copy()
+        window_means = inputs[0].mean(dim=2)[..., 0].transpose(1, 2)  # (N, 3, T, 16, 1) → (N, 16, 3)
+        return input_distance(window_means.double().cpu().numpy(), self.statistics)
+
+    def logits(self, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Forward pass → (N, 4) scores in the model's own label order (VS-GCNN: combined over views)."""
-        device = next(self.network.parameters()).device
+        device = self.device
         outputs = self.network(*(x.to(device) for x in inputs))
         if self.architecture == "vsgcnn":
             views = len(PROXEMO_VIEW_ANGLES_DEG)
@@ -75,10 +99,18 @@ class GaitModel:
                                     [view_group(a) for a in PROXEMO_VIEW_ANGLES_DEG])
         return outputs
 
-    def probabilities(self, inputs: tuple) -> np.ndarray:
+    def probabilities(self, inputs: tuple[torch.Tensor, ...]) -> np.ndarray:
         """(N, 4) float32 probabilities over labels.GAIT_EMOTIONS."""
         probabilities = torch.softmax(self.logits(inputs).float(), dim=1).cpu().numpy()
         return to_our_order(probabilities, self.passport.labels).astype(np.float32)
+
+
+def training_statistics(network: torch.nn.Module, passport: WeightsPassport) -> InputStatistics | None:
+    """The input statistics a model was trained with: our passport's, else its input BatchNorm's; None without either."""
+    if STATISTICS_KEY in passport.config:
+        return InputStatistics.from_config(passport.config[STATISTICS_KEY])
+    norm = getattr(network, "input_norm", None)
+    return None if norm is None else InputStatistics.from_batchnorm(norm)
 
 
 def _published_passport(weights: str) -> tuple[WeightsPassport, Path] | None:
@@ -116,4 +148,8 @@ def load_gait_model(weights: str, architecture: str | None = None) -> GaitModel:
     except RuntimeError as exc:
         raise WeightsError(f"weights {weights!r} do not fit the {passport.architecture} network: {exc}".splitlines()[0]) from exc
     network.eval()
-    return GaitModel(network, passport, notes)
+    try:
+        statistics = training_statistics(network, passport)
+    except ValueError as exc:
+        raise WeightsError(f"weights {weights!r}: {exc}") from exc
+    return GaitModel(network, passport, notes, statistics)

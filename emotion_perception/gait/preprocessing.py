@@ -1,18 +1,20 @@
-"""The two reference preprocessing paths (STEP, ProxEmo) and the online variant used on live tracks.
+"""The reference preprocessing paths (STEP, ProxEmo) and the online variant used on live tracks.
 
 STEP (file level, as its data loader): tile every gait (wrap around) to the longest in the file, centre
 each frame on its root joint, fit one similarity transform per gait that maps its root-centred frame 0
 onto the first gait's root-centred frame 0, apply it to all frames → (N, 3, T, 16, 1).
 
-Online STEP variant (live tracks, see :func:`step_online_input`): the same steps with a *fixed*
-alignment target, :func:`canonical_pose` (a standing 1.7 m person facing the camera, in the gait frame),
-over a fixed window of the newest ``window_frames`` frames; shorter histories are tiled like the file
-loader does. So a track's input never depends on which other people are in view.
+Online STEP variant (live tracks, see :func:`step_online_input`): the newest ``window_frames`` frames
+(shorter histories tiled like the file loader does), root-centred and aligned to the training
+distribution that the weights carry (distribution.py: the window's mean pose is fitted onto the training
+mean pose in the network's normalised units). So a track's input never depends on which other people are
+in view, and it is put where the network's own inputs were in training.
 
-ProxEmo: each gait seen from 4 yaw angles (30, 110, 200, 300 degrees; view group = angle // 90), each
-view an image rows = time, columns = joints, channels = x, y, z, every pixel (max_c − value) · 255 /
-(max_c − min_c) over that sequence and channel, resized bilinearly to 244 × 244.
-"""
+ProxEmo (file level and live, :func:`proxemo_input`): every gait tiled to a common length (a file's
+longest, or the live window), then seen from 4 yaw angles (30, 110, 200, 300 degrees; view group =
+angle // 90), each view an image rows = time, columns = joints, channels = x, y, z, every pixel
+(max_c − value) · 255 / (max_c − min_c) over that view and channel, resized bilinearly to 244 × 244 —
+batched torch operations on the network's device."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..labels import GAIT_EMOTIONS, GAIT_JOINTS
+from .distribution import InputStatistics, align_windows, umeyama
 
 NUM_JOINTS = len(GAIT_JOINTS)
 PROXEMO_VIEW_ANGLES_DEG: tuple[int, ...] = (30, 110, 200, 300)
@@ -51,36 +54,20 @@ def tile_to_length(joints: np.ndarray, length: int) -> np.ndarray:
     return joints[np.arange(length) % len(joints)]
 
 
-def similarity_transform(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares scale s, rotation R, translation t with target ≈ s · R · source + t (Umeyama)."""
-    mu_s, mu_t = source.mean(axis=0), target.mean(axis=0)
-    src, tgt = source - mu_s, target - mu_t
-    u, singular, vt = np.linalg.svd(tgt.T @ src / len(source))
-    signs = np.ones(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        signs[-1] = -1
-    rotation = u @ np.diag(signs) @ vt
-    variance = (src ** 2).sum() / len(source)
-    scale = float((singular * signs).sum() / variance) if variance > 0 else 1.0
-    return scale, rotation, mu_t - scale * rotation @ mu_s
-
-
-def align_to(joints: np.ndarray, target_frame: np.ndarray) -> np.ndarray:
-    """Root-centre every frame, then map frame 0 onto ``target_frame`` (root-centred) by a similarity."""
-    centred = joints - joints[:, :1]
-    scale, rotation, translation = similarity_transform(centred[0], target_frame - target_frame[:1])
-    return scale * centred @ rotation.T + translation
-
-
 def step_file_preprocess(sequences: list[np.ndarray]) -> np.ndarray:
-    """STEP's loader on a whole file: tile to the longest, root-centre, align to gait 0 → (N, T, 16, 3)."""
+    """STEP's loader on a whole file: tile to the longest, root-centre, align to gait 0 → (N, T, 16, 3).
+
+    Each gait's root-centred frame 0 is mapped onto the first gait's root-centred frame 0 by a least-squares
+    similarity (Umeyama), applied to all of its frames.
+    """
     checked = [check_sequence(s) for s in sequences]
     if not checked:
         raise GaitInputError("no gaits to preprocess")
     length = max(len(s) for s in checked)
-    tiled = [tile_to_length(s, length) for s in checked]
-    reference = tiled[0][0] - tiled[0][0, :1]
-    return np.stack([align_to(s, reference) for s in tiled])
+    centred = np.stack([tile_to_length(s, length) for s in checked])
+    centred = centred - centred[:, :, :1]
+    scale, rotation, translation = umeyama(centred[:, 0], centred[0, 0])
+    return scale[:, None, None, None] * np.einsum("ncd,ntpd->ntpc", rotation, centred) + translation[:, None, None]
 
 
 def to_stgcn_input(aligned: np.ndarray) -> torch.Tensor:
@@ -88,50 +75,44 @@ def to_stgcn_input(aligned: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(aligned.transpose(0, 3, 1, 2)[..., None], dtype=np.float32))
 
 
-def canonical_pose() -> np.ndarray:
-    """Fixed alignment target of the online variant: a neutral standing pose (16, 3), gait frame, metres."""
-    from .synthetic import standing_pose
-
-    return standing_pose()
+def newest_windows(sequences: list[np.ndarray], window_frames: int) -> np.ndarray:
+    """(N, window, 16, 3): the newest ``window_frames`` frames of each sequence, tiled (wrapped) if fewer."""
+    return np.stack([tile_to_length(check_sequence(s)[-window_frames:], window_frames) for s in sequences])
 
 
-def step_online_input(sequences: list[np.ndarray], window_frames: int, target: np.ndarray | None = None) -> torch.Tensor:
-    """Live tracks → (N, 3, window, 16, 1): newest ``window_frames`` frames, tiled if fewer, aligned to a fixed target."""
-    target = canonical_pose() if target is None else target
-    windows = []
-    for sequence in sequences:
-        checked = check_sequence(sequence)[-window_frames:]
-        windows.append(align_to(tile_to_length(checked, window_frames), target))
-    return to_stgcn_input(np.stack(windows))
+def step_online_input(sequences: list[np.ndarray], window_frames: int, statistics: InputStatistics) -> np.ndarray:
+    """Live tracks → (N, window, 16, 3) network inputs: :func:`newest_windows` aligned to the weights' training
+    distribution (distribution.align_windows)."""
+    return align_windows(newest_windows(sequences, window_frames), statistics)
 
 
-def rotate_view(joints: np.ndarray, angle_deg: float) -> np.ndarray:
-    """ProxEmo's yaw re-view of a (T, 16, 3) sequence (its translation term vanishes after normalisation)."""
-    theta = np.deg2rad(angle_deg)
-    cos, sin = np.cos(theta), np.sin(theta)
-    x, y, z = joints[..., 0], joints[..., 1], joints[..., 2]
-    return np.stack([x * cos + z * sin + 150 * cos, y + 150 * sin, -x * sin + z * cos], axis=-1)
+def embedding_dtype(device: torch.device) -> torch.dtype:
+    """float64 where the device has it (the embedding then equals the float64 reference to rounding), else float32."""
+    return torch.float32 if device.type == "mps" else torch.float64
 
 
-def proxemo_image(joints: np.ndarray) -> np.ndarray:
-    """(T, 16, 3) → the inverted per-channel min-max image (T, 16, 3) in [0, 255], before resizing."""
-    high = joints.max(axis=(0, 1), keepdims=True)
-    low = joints.min(axis=(0, 1), keepdims=True)
-    span = np.where(high - low > 0, high - low, 1.0)
-    return (high - joints) * 255.0 / span
+def proxemo_images(gaits: torch.Tensor, angles_deg=PROXEMO_VIEW_ANGLES_DEG) -> torch.Tensor:
+    """(N, T, 16, 3) gaits → (N, V, T, 16, 3) pre-resize images, one per view angle, on the gaits' device.
+
+    Each view turns the gait about the vertical by its angle (ProxEmo's translation term, a constant per
+    channel, cancels in the min-max and is left out); each pixel is (max_c − value) · 255 / (max_c − min_c)
+    over the whole view and channel c.
+    """
+    theta = torch.deg2rad(torch.as_tensor(angles_deg, dtype=gaits.dtype, device=gaits.device)).view(1, -1, 1, 1)
+    x, y, z = (gaits[..., c].unsqueeze(1) for c in range(3))
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    turned_x = x * cos + z * sin
+    views = torch.stack([turned_x, y.expand_as(turned_x), z * cos - x * sin], dim=-1)
+    high = views.amax(dim=(2, 3), keepdim=True)
+    low = views.amin(dim=(2, 3), keepdim=True)
+    span = torch.where(high - low > 0, high - low, torch.ones_like(high))
+    return (high - views) * 255.0 / span
 
 
-def resize_images(images: np.ndarray, size: int = PROXEMO_IMAGE_SIZE) -> torch.Tensor:
-    """(N, T, 16, 3) images → (N, size, size, 3) float32, bilinear (OpenCV's half-pixel convention)."""
-    tensor = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
-    resized = F.interpolate(tensor, size=(size, size), mode="bilinear", align_corners=False)
+def resize_images(images: torch.Tensor, size: int = PROXEMO_IMAGE_SIZE) -> torch.Tensor:
+    """(M, T, 16, 3) images → (M, size, size, 3) float32, bilinear (OpenCV's half-pixel convention), on their device."""
+    resized = F.interpolate(images.permute(0, 3, 1, 2), size=(size, size), mode="bilinear", align_corners=False)
     return resized.permute(0, 2, 3, 1).to(torch.float32).contiguous()
-
-
-def proxemo_views(joints: np.ndarray, angles_deg=PROXEMO_VIEW_ANGLES_DEG) -> np.ndarray:
-    """One gait → its (V, T, 16, 3) pre-resize images, one per view angle."""
-    checked = check_sequence(joints)
-    return np.stack([proxemo_image(rotate_view(checked, angle)) for angle in angles_deg])
 
 
 def view_group(angle_deg: float) -> int:
@@ -139,10 +120,21 @@ def view_group(angle_deg: float) -> int:
     return int(angle_deg // 90) % 4
 
 
-def proxemo_input(sequences: list[np.ndarray], angles_deg=PROXEMO_VIEW_ANGLES_DEG) -> torch.Tensor:
-    """Gaits → (N·V, 244, 244, 3) network input, views of one gait consecutive."""
-    views = np.concatenate([proxemo_views(s, angles_deg) for s in sequences])
-    return resize_images(views)
+def proxemo_input(sequences: list[np.ndarray], length: int | None = None, device: torch.device | str = "cpu",
+                  angles_deg=PROXEMO_VIEW_ANGLES_DEG) -> torch.Tensor:
+    """Gaits → (N·V, 244, 244, 3) float32 network input on ``device``, views of one gait consecutive.
+
+    Every gait is first tiled (wrapped) to ``length`` frames; by default to the longest of them, which is
+    ProxEmo's rule for a file of gaits.
+    """
+    checked = [check_sequence(s) for s in sequences]
+    if not checked:
+        raise GaitInputError("no gaits to embed")
+    length = length or max(len(s) for s in checked)
+    device = torch.device(device)
+    gaits = torch.from_numpy(np.stack([tile_to_length(s, length) for s in checked]))
+    images = proxemo_images(gaits.to(device=device, dtype=embedding_dtype(device)), angles_deg)
+    return resize_images(images.flatten(0, 1))
 
 
 def to_our_order(scores: np.ndarray, model_labels: tuple[str, ...]) -> np.ndarray:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..cue import fusion_weight_setting, interval_setting
+from ..configuration import setting
 from ..labels import GAIT_EMOTIONS
-from ..types import GaitResult, JointSequence
+from ..types import GaitResult, JointSequence, PositionSource
 from ..weights import PUBLISHED, WeightsError
-from .models import GaitModel, load_gait_model
+from .models import ARCHITECTURES, GaitModel, load_gait_model
 from .preprocessing import GaitInputError, check_sequence
 
 
@@ -18,12 +21,26 @@ from .preprocessing import GaitInputError, check_sequence
 class GaitConfig:
     """Settings of the gait branch (each becomes a ROS parameter)."""
 
-    model: str = field(default="stgcn", metadata={"help": "gait network: stgcn (STEP), stgcn_affective (STEP hybrid) or vsgcnn (ProxEmo)"})
-    weights: str = field(default="step_stgcn_epoch395", metadata={"help": "released weights name, path to our NAME.pt checkpoint, or empty to disable the branch"})
-    device: str = field(default="cpu", metadata={"help": "torch device for the gait network: cpu or cuda"})
-    window_frames: int = field(default=75, metadata={"help": "frames per classification window [frames] (STEP: 75 = 2.5 s at 30 fps)"})
-    fps: float = field(default=30.0, metadata={"help": "rate the network expects [Hz]; sequences at another rate are resampled"})
-    min_frames: int = field(default=45, metadata={"help": "fewest frames [frames] before a first result; shorter windows are tiled (wrapped)"})
+    model: str = setting("stgcn", "gait network: stgcn (STEP), stgcn_affective (STEP hybrid) or vsgcnn (ProxEmo)",
+                         choices=ARCHITECTURES)
+    weights: str = setting("step_stgcn_epoch395", "released weights name, path to our NAME.pt checkpoint, or empty "
+                           "to disable the branch")
+    window_frames: int = setting(75, "frames per classification window [frames] (STEP: 75 = 2.5 s at 30 fps)", min=1)
+    fps: float = setting(30.0, "rate the network expects [Hz]; sequences at another rate are resampled", above=0.0)
+    min_frames: int = setting(45, "fewest frames [frames] before a first result; shorter windows are tiled (wrapped)",
+                              min=1)
+    max_input_z: float = setting(3.5, "a result whose input window lies farther than this from the network's "
+                                 "training inputs on any joint coordinate (|z| of the window's mean input against "
+                                 "the training mean and std) is flagged out_of_distribution [std]", above=0.0,
+                                 runtime=True)
+    min_walk_speed_mps: float = setting(0.15, "a window whose root moved slower than this over the ground is not a "
+                                        "walk and gets no gait result [m/s]", min=0.0, runtime=True)
+    fusion_weight: float = fusion_weight_setting(0.6)
+    min_interval_s: float = interval_setting(0.2)
+
+    def check(self) -> None:
+        if self.min_frames > self.window_frames:
+            raise ValueError(f"min_frames ({self.min_frames}) must not exceed window_frames ({self.window_frames})")
 
 
 def resample(joints: np.ndarray, from_fps: float, to_fps: float) -> np.ndarray:
@@ -38,28 +55,52 @@ def resample(joints: np.ndarray, from_fps: float, to_fps: float) -> np.ndarray:
 
 
 class GaitEmotion:
-    """Classifies tracks' walks; reports itself unavailable (never guesses) without usable weights."""
+    """Classifies tracks' walks; reports itself unavailable (never guesses) without usable weights.
 
-    def __init__(self, config: GaitConfig | None = None) -> None:
+    ``device`` is the pipeline's one device for every network. The stage alone owns the window
+    (``window_frames`` at ``fps``) and the minimum history (``frames_needed``); the pipeline asks it.
+    """
+
+    def __init__(self, config: GaitConfig | None = None, device: torch.device | str = "cpu") -> None:
         self.config = config or GaitConfig()
-        self.window_frames = int(self.config.window_frames)
-        self.fps = float(self.config.fps)
+        self.device = torch.device(device)
         self.dropped = 0
         """Sequences refused as malformed since start (NaN joints, wrong shape)."""
         self.model: GaitModel | None = None
         self.available, self.status = self._load()
+
+    @property
+    def window_frames(self) -> int:
+        """Frames per classification window [frames]."""
+        return int(self.config.window_frames)
+
+    @property
+    def frames_needed(self) -> int:
+        """Fewest frames of history [frames at ``fps``] before a track gets a result."""
+        return int(self.config.min_frames)
+
+    @property
+    def fps(self) -> float:
+        """Rate of the windows the network takes [Hz]."""
+        return float(self.config.fps)
+
+    def to(self, device: torch.device | str) -> None:
+        """Move the network (the node parks it on the CPU while inactive)."""
+        self.device = torch.device(device)
+        if self.model is not None:
+            self.model.to(self.device)
 
     def _load(self) -> tuple[bool, str]:
         cfg = self.config
         if not cfg.weights:
             return False, ("gait branch disabled: no weights configured; set weights to "
                            f"{' or '.join(PUBLISHED)} or to a checkpoint trained with `emotion-perception train-gait`")
-        if cfg.min_frames < 1 or cfg.window_frames < 1 or cfg.fps <= 0:
+        if cfg.min_frames < 1 or cfg.window_frames < cfg.min_frames or cfg.fps <= 0:
             return False, f"gait branch disabled: bad settings (window_frames={cfg.window_frames}, min_frames={cfg.min_frames}, fps={cfg.fps})"
-        if cfg.device.startswith("cuda") and not torch.cuda.is_available():
-            return False, f"gait branch disabled: device {cfg.device!r} requested but CUDA is not available; set device to cpu"
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            return False, f"gait branch disabled: device {str(self.device)!r} requested but CUDA is not available; use cpu"
         try:
-            self.model = load_gait_model(cfg.weights, cfg.model).to(cfg.device)
+            self.model = load_gait_model(cfg.weights, cfg.model).to(self.device)
         except (WeightsError, OSError, ValueError) as exc:
             return False, f"gait branch disabled: {exc}"
         notes = f" ({'; '.join(self.model.notes)})" if self.model.notes else ""
@@ -68,30 +109,34 @@ class GaitEmotion:
     def __call__(self, sequences: list[JointSequence]) -> list[GaitResult]:
         """One result per sequence, in order; all ready sequences go through the network in one batch."""
         name = self.config.model
+        results = [GaitResult(False, self.status, frames_observed=s.frames_observed, model=name,
+                              measured_3d=s.position_source != PositionSource.NONE) for s in sequences]
         if not self.available or self.model is None:
-            return [GaitResult(False, self.status, frames_observed=s.frames_observed, model=name) for s in sequences]
-        results: list[GaitResult] = []
-        ready: list[tuple[int, np.ndarray]] = []
-        for sequence in sequences:
+            return results
+        ready: list[tuple[GaitResult, np.ndarray]] = []
+        for sequence, result in zip(sequences, results):
             try:
                 joints = check_sequence(sequence.joints)
             except GaitInputError as exc:
                 self.dropped += 1
-                results.append(GaitResult(False, f"bad input: {exc}", frames_observed=sequence.frames_observed, model=name))
+                result.status = f"bad input: {exc}"
                 continue
             joints = resample(joints, sequence.fps, self.fps)[-self.window_frames:]
-            if len(joints) < self.config.min_frames:
-                results.append(GaitResult(False, f"collecting: {len(joints)}/{self.config.min_frames} frames",
-                                          frames_observed=sequence.frames_observed, frames_used=len(joints), model=name))
+            result.frames_used = len(joints)
+            if len(joints) < self.frames_needed:
+                result.status = f"collecting: {len(joints)}/{self.frames_needed} frames"
                 continue
-            ready.append((len(results), joints))
-            results.append(GaitResult(False, "", frames_observed=sequence.frames_observed, frames_used=len(joints), model=name))
+            ready.append((result, joints))
         if ready:
             with torch.inference_mode():
-                inputs = self.model.network_input([j for _, j in ready], self.window_frames, self.fps)
+                inputs = self.model.network_input([joints for _, joints in ready], self.window_frames, self.fps)
                 probabilities = self.model.probabilities(inputs)
-            for (index, _), row in zip(ready, probabilities):
-                result = results[index]
+                z_mean, z_max = self.model.input_distance(inputs)
+            bound = float(self.config.max_input_z)
+            for (result, _), row, mean_z, max_z in zip(ready, probabilities, z_mean, z_max):
                 result.valid, result.probabilities = True, row
-                result.status = f"ok: {GAIT_EMOTIONS[int(np.argmax(row))]}"
+                result.input_z_mean, result.input_z_max = float(mean_z), float(max_z)
+                result.out_of_distribution = not math.isnan(max_z) and max_z > bound
+                result.status = f"ok: {GAIT_EMOTIONS[int(np.argmax(row))]}" + (
+                    f" (input {max_z:.1f} sigma from training data)" if result.out_of_distribution else "")
         return results

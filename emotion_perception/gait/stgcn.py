@@ -108,6 +108,11 @@ class STGCN(nn.Module):
         self.fcn = nn.Conv2d(previous, num_classes, kernel_size=1)
         self.embedding_size = previous
 
+    @property
+    def input_norm(self) -> nn.BatchNorm1d:
+        """The input BatchNorm (48 channels, joint·3 + coordinate): its running statistics describe the training inputs."""
+        return self.data_bn
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, T, V, M) → pooled (N, C) embedding (mean over time, joints and persons)."""
         n, c, t, v, m = x.shape
@@ -137,6 +142,10 @@ class STGCNAffective(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
+
+    @property
+    def input_norm(self) -> nn.BatchNorm1d:
+        return self.backbone.data_bn
 
     def forward(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         return self.head(torch.cat([self.backbone.embed(x), self.feature_bn(features)], dim=1))

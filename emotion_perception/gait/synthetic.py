@@ -145,13 +145,6 @@ def _place(body_joints: np.ndarray, style: GaitStyle, t: np.ndarray) -> np.ndarr
     return world + (travelled[:, None] * forward)[:, None, :] + np.array([style.start_x, 0.0, style.start_z])
 
 
-def standing_pose(height: float = 1.70) -> np.ndarray:
-    """A neutral standing pose facing the camera (+z), root above the origin: (16, 3) metres."""
-    style = GaitStyle(height=height, hip_swing_deg=0, knee_flex_deg=0, arm_swing_deg=0, elbow_bend_deg=0,
-                      trunk_lean_deg=0, cadence_hz=0.0, heading_deg=-90.0)
-    return _place(_skeleton(style, np.zeros(1)), style, np.zeros(1))[0].astype(np.float32)
-
-
 def emotion_style(emotion: str, rng: np.random.Generator | None = None, **style: float) -> GaitStyle:
     """The style of an emotion; with ``rng`` varied per subject (height, pace, amplitudes ±15 %)."""
     if emotion not in EMOTION_STYLES:
@@ -209,3 +202,45 @@ def synthetic_dataset(n_per_class: int, n_frames: int, fps: float = 30.0, seed: 
             gaits.append(generate_gait(emotion, n_frames, fps, rng, heading_deg=float(rng.uniform(0, 360)), **style))
             labels.append(label)
     return np.stack(gaits), np.asarray(labels, dtype=np.int64)
+
+
+WALK_DIRECTIONS: dict[str, float] = {"towards": 270.0, "away": 90.0, "left_to_right": 0.0, "right_to_left": 180.0,
+                                     "diagonal": 225.0}
+"""Heading (GaitStyle.heading_deg) of each walking direction, for a camera looking along −z of the gait frame."""
+
+
+def camera_walks(n_frames: int, fps: float = 30.0, seed: int = 0, heights=(1.5, 1.75, 1.95),
+                 distances=(2.0, 4.0, 6.0), directions=tuple(WALK_DIRECTIONS),
+                 emotions=GAIT_EMOTIONS) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Labelled walks as a camera in front of the walkers would see them: one per combination of height [m],
+    distance [m] of the walk's middle from the camera, walking direction (a WALK_DIRECTIONS key, heading
+    jittered by ±10 degrees) and emotion, with per-subject style variation.
+
+    Returns (N, T, 16, 3) float32 gait-frame joints with the camera above the origin (floor y = 0, the camera
+    looks along −z), (N,) labels (labels.GAIT_EMOTIONS index) and a description of each walk.
+    """
+    rng = np.random.default_rng(seed)
+    walks, labels, descriptions = [], [], []
+    for height in heights:
+        for distance in distances:
+            for direction in directions:
+                for emotion in emotions:
+                    heading = WALK_DIRECTIONS[direction] + float(rng.uniform(-10.0, 10.0))
+                    walk = generate_gait(emotion, n_frames, fps, rng, height=height, heading_deg=heading)
+                    middle = (walk[0, 0] + walk[-1, 0]) / 2
+                    walks.append(walk - np.array([middle[0], 0.0, middle[2] + distance], dtype=np.float32))
+                    labels.append(GAIT_EMOTIONS.index(emotion))
+                    descriptions.append(f"{emotion} {height:.2f} m tall, {direction} at {distance:g} m")
+    return np.stack(walks), np.asarray(labels, dtype=np.int64), descriptions
+
+
+def camera_view(joints: np.ndarray, camera_height: float = 1.2, pitch_deg: float = 10.0) -> np.ndarray:
+    """Gait-frame joints (floor y = 0, camera above the origin) → the camera's optical frame (x right, y down,
+    z forward) [m], for a camera ``camera_height`` above the floor looking along −z, pitched down by ``pitch_deg``."""
+    pitch = np.deg2rad(pitch_deg)
+    relative = np.asarray(joints, dtype=np.float64) - np.array([0.0, camera_height, 0.0])
+    # optical axes in the gait frame: x right, y down and z forward, both turned down by the pitch
+    axes = np.array([[1.0, 0.0, 0.0],
+                     [0.0, -np.cos(pitch), np.sin(pitch)],
+                     [0.0, -np.sin(pitch), -np.cos(pitch)]])
+    return (relative @ axes.T).astype(np.float32)

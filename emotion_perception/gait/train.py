@@ -13,14 +13,18 @@ from tqdm import tqdm
 
 from ..labels import GAIT_EMOTIONS
 from ..weights import WeightsPassport, save_checkpoint
-from .models import GaitModel, build_network
+from .distribution import estimate_statistics
+from .models import STATISTICS_KEY, GaitModel, build_network
+from .preprocessing import PROXEMO_VIEW_ANGLES_DEG, newest_windows, view_group
+from .vsgcnn import NUM_VIEW_GROUPS
 
 
 @dataclass
 class TrainConfig:
     """Settings of `emotion-perception train-gait`."""
 
-    architecture: str = field(default="stgcn", metadata={"help": "stgcn or stgcn_affective (vsgcnn trains too, slowly on CPU)"})
+    architecture: str = field(default="stgcn", metadata={"help": "stgcn or stgcn_affective (vsgcnn trains too, slowly on CPU; "
+                                                                 "it takes every gait tiled to the file's longest)"})
     window_frames: int = field(default=75, metadata={"help": "frames per training window [frames]"})
     temporal_kernel: int = field(default=75, metadata={"help": "ST-GCN temporal kernel [frames] (odd; STEP: 75)"})
     fps: float = field(default=30.0, metadata={"help": "frame rate of the gaits [Hz]"})
@@ -34,23 +38,33 @@ class TrainConfig:
 
 def _untrained_model(config: TrainConfig) -> GaitModel:
     builder = {"temporal_kernel": config.temporal_kernel, "window_frames": config.window_frames, "fps": config.fps}
-    passport = WeightsPassport(
-        name="", architecture=config.architecture, labels=GAIT_EMOTIONS,
-        preprocessing=f"online: newest {config.window_frames} frames, tiled if fewer, root-centred, "
-                      "similarity-aligned to preprocessing.canonical_pose()",
-        joint_order=(), config=builder)
+    preprocessing = (f"vsgcnn: newest {config.window_frames} frames, tiled if fewer, 4 views (ProxEmo's image embedding)"
+                     if config.architecture == "vsgcnn" else
+                     f"online: newest {config.window_frames} frames, tiled if fewer, root-centred, the window's mean "
+                     f"pose similarity-aligned to config.{STATISTICS_KEY}.mean_pose in units of its std")
+    passport = WeightsPassport(name="", architecture=config.architecture, labels=GAIT_EMOTIONS,
+                               preprocessing=preprocessing, joint_order=(), config=builder)
     return GaitModel(build_network(config.architecture, builder), passport)
 
 
 def train_classifier(gaits: list[np.ndarray], labels: np.ndarray, config: TrainConfig,
                      progress: bool = True) -> tuple[GaitModel, list[float]]:
-    """Train a gait classifier from scratch; returns the model (eval mode) and the mean loss per epoch."""
+    """Train a gait classifier from scratch; returns the model (eval mode) and the mean loss per epoch.
+
+    ST-GCN models first get the statistics of their training windows (distribution.estimate_statistics):
+    every window is aligned to them, in training as later on live tracks. VS-GCNN learns each view's
+    (emotion, view group) output, ProxEmo's 16 classes.
+    """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model = _untrained_model(config).to(config.device)
+    if config.architecture != "vsgcnn":
+        model.statistics = estimate_statistics(newest_windows(list(gaits), config.window_frames))
     with torch.no_grad():
         inputs = model.network_input(list(gaits), config.window_frames, config.fps)
-    targets = torch.as_tensor(labels, dtype=torch.long)
+    targets = torch.as_tensor(labels, dtype=torch.long, device=model.device)
+    views = len(PROXEMO_VIEW_ANGLES_DEG)
+    view_groups = torch.as_tensor([view_group(a) for a in PROXEMO_VIEW_ANGLES_DEG], device=model.device)
     optimiser = torch.optim.Adam(model.network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
     losses = []
@@ -60,12 +74,15 @@ def train_classifier(gaits: list[np.ndarray], labels: np.ndarray, config: TrainC
         order = rng.permutation(len(targets))
         total = 0.0
         for start in range(0, len(order), config.batch_size):
-            batch = torch.from_numpy(order[start:start + config.batch_size])
+            batch = torch.from_numpy(order[start:start + config.batch_size]).to(model.device)
             if len(batch) < 2:  # BatchNorm needs two samples
                 continue
-            logits = model.logits(tuple(x[batch] for x in inputs)) if config.architecture != "vsgcnn" else \
-                model.network(inputs[0][batch].to(config.device))
-            loss = loss_fn(logits, targets[batch].to(config.device))
+            if config.architecture == "vsgcnn":  # each view image: class 4 · emotion + its view group
+                images = (batch[:, None] * views + torch.arange(views, device=model.device)).flatten()
+                classes = (targets[batch, None] * NUM_VIEW_GROUPS + view_groups).flatten()
+                loss = loss_fn(model.network(inputs[0][images]), classes)
+            else:
+                loss = loss_fn(model.logits(tuple(x[batch] for x in inputs)), targets[batch])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -131,10 +148,14 @@ def save_confusion_png(report: dict, path: str | Path) -> Path:
 
 
 def save_trained(model: GaitModel, config: TrainConfig, path: str | Path, trained_on: str) -> Path:
-    """Checkpoint NAME.pt + passport NAME.json (builder arguments and training settings in its config)."""
+    """Checkpoint NAME.pt + passport NAME.json (builder arguments, training settings and, for ST-GCN models,
+    the training inputs' statistics in its config)."""
     path = Path(path).with_suffix(".pt")
+    extra = {"training": asdict(config)}
+    if model.statistics is not None:
+        extra[STATISTICS_KEY] = model.statistics.to_config()
     passport = WeightsPassport(**{**asdict(model.passport), "name": path.stem, "trained_on": trained_on,
-                                  "config": {**model.passport.config, "training": asdict(config)}})
+                                  "config": {**model.passport.config, **extra}})
     return save_checkpoint(model.network.state_dict(), passport, path)
 
 
