@@ -5,9 +5,11 @@ import math
 import pytest
 import torch
 
+from emotion_perception.cli import build_parser
 from emotion_perception.context.losses import (
     ABSENT_CATEGORY_WEIGHT, STATIC_CATEGORY_WEIGHTS, ContinuousLoss, DiscreteLoss, EmoticLoss,
     dynamic_category_weights)
+from emotion_perception.context.train import TrainConfig
 
 
 def _targets() -> torch.Tensor:
@@ -63,9 +65,23 @@ def test_combined_loss_weights_the_parts_and_scales_vad():
     scores = torch.rand(3, 26)
     vad = torch.tensor([[2.0, 5.0, 9.0]] * 3)
     scaled = torch.tensor([[0.6, 0.5, 0.2]] * 3)  # x10: errors 4, 0, 7
-    combined = EmoticLoss(discrete_weight=0.3, continuous_weight=0.7)(scores, scaled, target, vad)
+    combined = EmoticLoss(discrete_weight=0.3, continuous_weight=0.7, continuous="l2")(scores, scaled, target, vad)
     expected = 0.3 * DiscreteLoss("dynamic")(scores, target) + 0.7 * 3 * (16.0 + 49.0)
     assert combined.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_defaults_are_the_reference_training_defaults():
+    # the reference trains with dynamic category weights and smooth-L1 for VAD, margin 1
+    target = _targets()
+    scores = torch.rand(3, 26)
+    vad = torch.tensor([[2.0, 5.0, 9.0]] * 3)
+    scaled = torch.tensor([[0.5, 0.55, 0.9]] * 3)  # x10: errors 3, 0.5, 0
+    expected = 0.5 * DiscreteLoss("dynamic")(scores, target) + 0.5 * 3 * (3.0 - 0.5)
+    assert EmoticLoss()(scores, scaled, target, vad).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert ContinuousLoss()(torch.tensor([[3.0]]), torch.zeros(1, 1)).item() == pytest.approx(2.5)
+    assert TrainConfig().continuous_loss == "smooth_l1" and TrainConfig().category_weighting == "dynamic"
+    parser = build_parser()
+    assert parser.parse_args(["train-context", "--data", "somewhere"]).continuous_loss == "smooth_l1"
 
 
 def test_unknown_loss_kinds_are_refused():

@@ -1,6 +1,9 @@
 """EMOTIC losses: weighted squared error over the 26 categories, margin losses over valence/arousal/dominance.
 
-Both sum over the batch, as the reference implementation does.
+Both sum over the batch, as the reference implementation does, and default to its training choices
+(dynamic category weights, smooth-L1 for VAD). One deliberate difference: errors under the margin cost
+nothing in both VAD losses, where the reference's smooth-L1 uses the margin as its L2/L1 switch point
+(docs/context.md).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class ContinuousLoss(nn.Module):
     """sum of L2 (error^2) or smooth-L1 (0.5 error^2 up to 1, error - 0.5 beyond) over the VAD errors;
     an error below ``margin`` costs nothing."""
 
-    def __init__(self, kind: str = "l2", margin: float = 1.0) -> None:
+    def __init__(self, kind: str = "smooth_l1", margin: float = 1.0) -> None:
         super().__init__()
         if kind not in CONTINUOUS_LOSSES:
             raise ValueError(f"continuous loss {kind!r} is not one of {CONTINUOUS_LOSSES}")
@@ -68,7 +71,7 @@ class EmoticLoss(nn.Module):
     """discrete_weight * DiscreteLoss + continuous_weight * ContinuousLoss, the latter on the 1-10 scale."""
 
     def __init__(self, discrete_weight: float = 0.5, continuous_weight: float = 0.5, weighting: str = "dynamic",
-                 continuous: str = "l2", margin: float = 1.0, vad_scale: float = 10.0) -> None:
+                 continuous: str = "smooth_l1", margin: float = 1.0, vad_scale: float = 10.0) -> None:
         super().__init__()
         self.discrete = DiscreteLoss(weighting)
         self.continuous = ContinuousLoss(continuous, margin)

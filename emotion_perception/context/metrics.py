@@ -55,14 +55,24 @@ def vad_mean_absolute_error(prediction: np.ndarray, target: np.ndarray) -> np.nd
 
 
 def equal_precision_recall_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
-    """The threshold where precision meets recall (the closest pair; the highest such threshold on a tie).
+    """The threshold where precision meets recall, among the thresholds that find at least one positive.
 
-    A category without positives gets +inf: it is never switched on.
+    Precision equals recall (with a true positive) exactly where as many examples score at or above the
+    threshold as there are positives; that crossing is unique, and it is the reference implementation's
+    choice. Thresholds above the first true positive are left out: their precision and recall are both 0,
+    an equality that says nothing and would put the threshold at the top score (the category would almost
+    never fire). Without an exact crossing (tied scores jump over it, or no positive is among the top
+    ``positives`` scores) the closest pair is taken, the lowest threshold on a tie. A category without
+    positives gets +inf: it is never switched on.
     """
     precision, recall, thresholds = precision_recall(labels, scores)
     if np.isnan(recall).any():
         return float("inf")
-    return float(thresholds[int(np.argmin(np.abs(precision - recall)))])
+    finds_one = recall > 0
+    gap = np.abs(precision - recall)[finds_one]
+    # thresholds run from highest to lowest: the last of the smallest gaps is the lowest threshold
+    closest = len(gap) - 1 - int(np.argmin(gap[::-1]))
+    return float(thresholds[finds_one][closest])
 
 
 def choose_thresholds(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:

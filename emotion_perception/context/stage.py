@@ -1,17 +1,23 @@
-"""The pipeline's context stage: every person in a frame through the EMOTIC network in one forward pass."""
+"""The pipeline's context stage: every person in a frame through the EMOTIC network in one forward pass.
+
+The frame goes to the network's device once, as uint8; the scene and all body crops are cut and resized
+there in one sampling pass (preprocessing.device_inputs), so no per-person copies cross to the device.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..configuration import setting
+from ..cue import fusion_weight_setting, interval_setting
 from ..labels import EMOTIC_CATEGORIES
 from ..types import ContextResult
 from ..weights import WeightsError
 from .model import VAD_SCALE, EmoticNet, load_emotic
-from .preprocessing import EmoticPreprocessing, clip_box, crop, resize_square
+from .preprocessing import EmoticPreprocessing, clip_box
 
 GET_WEIGHTS_HINT = ("train with `emotion-perception train-context`, or convert the reference EMOTIC models with "
                     "`emotion-perception import-context` (docs/context.md), and set context.weights to the .pt")
@@ -21,11 +27,12 @@ GET_WEIGHTS_HINT = ("train with `emotion-perception train-context`, or convert t
 class ContextConfig:
     """Settings of the context (EMOTIC) stage."""
 
-    weights: str = field(default="", metadata={
-        "help": "EMOTIC checkpoint NAME.pt with its passport NAME.json beside it; empty switches the stage off"})
-    device: str = field(default="cpu", metadata={"help": "torch device of the network: cpu, cuda or cuda:N"})
-    min_box_size: float = field(default=4.0, metadata={
-        "help": "boxes narrower or lower than this after clipping to the image get no result [px]"})
+    weights: str = setting("", "EMOTIC checkpoint NAME.pt with its passport NAME.json beside it; empty switches the "
+                               "stage off")
+    min_box_size: float = setting(4.0, "boxes narrower or lower than this after clipping to the image get no "
+                                       "result [px]", min=0.0)
+    fusion_weight: float = fusion_weight_setting(0.4)
+    min_interval_s: float = interval_setting(0.2)
 
 
 class ContextEmotion:
@@ -35,8 +42,9 @@ class ContextEmotion:
     every call returns invalid results carrying that status.
     """
 
-    def __init__(self, config: ContextConfig | None = None) -> None:
+    def __init__(self, config: ContextConfig | None = None, device: torch.device | str = "cpu") -> None:
         self.config = config or ContextConfig()
+        self._device_name = str(device)
         self.model: EmoticNet | None = None
         self.thresholds = np.full(len(EMOTIC_CATEGORIES), np.inf, dtype=np.float32)
         self.preprocessing = EmoticPreprocessing()
@@ -63,9 +71,9 @@ class ContextEmotion:
 
     def _use(self, model: EmoticNet, thresholds: np.ndarray, preprocessing: EmoticPreprocessing,
              vad_scale: float, name: str) -> None:
-        device = torch.device(self.config.device)
+        device = self.device
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise WeightsError(f"device {self.config.device!r} asked for, but CUDA is not available")
+            raise WeightsError(f"device {self._device_name!r} asked for, but CUDA is not available")
         self.model = model.to(device).eval()
         self.thresholds = np.asarray(thresholds, dtype=np.float32).reshape(len(EMOTIC_CATEGORIES))
         self.preprocessing = preprocessing
@@ -75,9 +83,10 @@ class ContextEmotion:
 
     @classmethod
     def from_model(cls, model: EmoticNet, thresholds: np.ndarray, preprocessing: EmoticPreprocessing | None = None,
-                   config: ContextConfig | None = None, name: str = "in-memory model") -> ContextEmotion:
+                   config: ContextConfig | None = None, name: str = "in-memory model",
+                   device: torch.device | str = "cpu") -> ContextEmotion:
         """A stage around a model object the caller vouches for (tests, benchmarks, freshly trained nets)."""
-        stage = cls(config)
+        stage = cls(config, device)
         stage._use(model, thresholds, preprocessing or EmoticPreprocessing(), VAD_SCALE, name)
         return stage
 
@@ -87,7 +96,13 @@ class ContextEmotion:
 
     @property
     def device(self) -> torch.device:
-        return torch.device(self.config.device)
+        return torch.device(self._device_name)
+
+    def to(self, device: torch.device | str) -> None:
+        """Move the network (the node parks it on the CPU while inactive)."""
+        self._device_name = str(device)
+        if self.model is not None:
+            self.model.to(device)
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray) -> list[ContextResult]:
         """One result per box, in order. ``image`` (H, W, 3) uint8 RGB; ``boxes`` (N, 4) xyxy pixels."""
@@ -117,11 +132,14 @@ class ContextEmotion:
         return results
 
     def _forward(self, image: np.ndarray, pixel_boxes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        pre = self.preprocessing
-        scene = pre.context_tensor(resize_square(image, pre.context_size)[None])
-        bodies = pre.body_tensor(np.stack([resize_square(crop(image, box), pre.body_size) for box in pixel_boxes]))
+        device = self.device
+        dtype = next(self.model.parameters()).dtype
         with torch.inference_mode():
-            scores, scaled_vad = self.model(scene.to(self.device), bodies.to(self.device),
-                                            torch.zeros(len(pixel_boxes), dtype=torch.long, device=self.device))
-        vad = (scaled_vad.float().cpu().numpy() * self.vad_scale).astype(np.float32)
-        return scores.float().cpu().numpy().astype(np.float32), vad
+            frame = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+            boxes = torch.from_numpy(np.stack(pixel_boxes)).to(device)
+            scene, bodies = self.preprocessing.device_inputs(frame, boxes)
+            scores, scaled_vad = self.model(scene.to(dtype), bodies.to(dtype),
+                                            torch.zeros(len(pixel_boxes), dtype=torch.long, device=device))
+            outputs = torch.cat((scores, scaled_vad), dim=1).float().cpu().numpy()
+        categories = len(EMOTIC_CATEGORIES)
+        return outputs[:, :categories].copy(), outputs[:, categories:] * np.float32(self.vad_scale)

@@ -30,7 +30,8 @@ from .preprocessing import EmoticPreprocessing
 
 @dataclass
 class TrainConfig:
-    """Settings of `emotion-perception train-context` (defaults: the reference implementation's)."""
+    """Settings of `emotion-perception train-context` (defaults: the reference implementation's training
+    defaults; docs/context.md lists where the method itself differs)."""
 
     data: str = field(default="", metadata={"help": "folder with the EMOTIC split arrays or split CSVs"})
     images: str = field(default="", metadata={"help": "root of the EMOTIC images for CSV annotations (default: data)"})
@@ -45,7 +46,7 @@ class TrainConfig:
     discrete_weight: float = field(default=0.5, metadata={"help": "weight of the category loss"})
     continuous_weight: float = field(default=0.5, metadata={"help": "weight of the VAD loss"})
     category_weighting: str = field(default="dynamic", metadata={"help": "category loss weights: mean, static or dynamic"})
-    continuous_loss: str = field(default="l2", metadata={"help": "VAD loss: l2 or smooth_l1"})
+    continuous_loss: str = field(default="smooth_l1", metadata={"help": "VAD loss: smooth_l1 or l2"})
     margin: float = field(default=1.0, metadata={"help": "VAD errors under this cost nothing [1-10 scale units]"})
     body_backbone: str = field(default="imagenet", metadata={
         "help": "body ResNet-18 start: imagenet (torchvision download), a local weights file, or none"})
