@@ -1,0 +1,103 @@
+"""Face-clip sub-commands: train-face-clips, eval-face-clips, synth-face-clips (see docs/face_clips.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..gesture.cli import add_options, options_of
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    from ..gesture.train import FitSettings
+    from .clip_train import ClipTrainConfig
+
+    train = subparsers.add_parser("train-face-clips", help="train SISTCM + two-stream LSTM (or the frame_bag baseline) on labelled face videos")
+    _add_data_arguments(train)
+    train.add_argument("--out", type=Path, required=True, help="output directory (NAME.pt/.json, report.json, confusion.png, history.json)")
+    train.add_argument("--name", default="", help="checkpoint name (default: face_clips_ARCHITECTURE)")
+    train.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N")
+    add_options(train, ClipTrainConfig)
+    add_options(train, FitSettings)
+    train.set_defaults(func=_train)
+
+    evaluate = subparsers.add_parser("eval-face-clips", help="evaluate face-clip weights on labelled face videos (report.json + confusion.png)")
+    _add_data_arguments(evaluate)
+    evaluate.add_argument("--weights", type=Path, required=True, help="our NAME.pt (passport NAME.json beside it)")
+    evaluate.add_argument("--out", type=Path, required=True, help="output directory")
+    evaluate.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N")
+    evaluate.set_defaults(func=_evaluate)
+
+    synth = subparsers.add_parser("synth-face-clips", help="write the generated face-video task (known answers) as a face-clip .npz")
+    synth.add_argument("--out", type=Path, required=True, help=".npz to write (layout in docs/face_clips.md)")
+    synth.add_argument("--per-class", type=int, default=100, help="videos per class (5 classes)")
+    _add_synthetic_shape(synth, "")
+    synth.add_argument("--seed", type=int, default=0, help="random seed")
+    synth.set_defaults(func=_synth)
+
+
+def _add_synthetic_shape(parser: argparse.ArgumentParser, prefix: str) -> None:
+    from .clip_train import SYNTHETIC_FRAMES, SYNTHETIC_SIZE
+
+    parser.add_argument(f"--{prefix}frames", type=int, default=SYNTHETIC_FRAMES, help="frames per generated video")
+    parser.add_argument(f"--{prefix}size", type=int, default=SYNTHETIC_SIZE, help="side of the generated face crops [px]")
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="labelled face-clip .npz (layout in docs/face_clips.md)")
+    source.add_argument("--synthetic", type=int, metavar="PER_CLASS", help="use this many generated videos per class")
+    _add_synthetic_shape(parser, "synthetic-")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the generated data")
+
+
+def _load(args: argparse.Namespace):
+    from .clip_train import load_face_clips, synthetic_face_videos
+
+    if args.synthetic:
+        data = synthetic_face_videos(args.synthetic, args.synthetic_frames, args.synthetic_size, seed=args.data_seed)
+        return data, f"generated face videos ({args.synthetic} per class, seed {args.data_seed})"
+    return load_face_clips(args.data), str(args.data)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ..gait.train import write_report
+    from ..gesture.train import FitSettings, classification_report, save_model
+    from .clip_train import ClipTrainConfig, train_face_clips
+
+    data, source = _load(args)
+    config = options_of(args, ClipTrainConfig)
+    network, passport, fit = train_face_clips(data, config, options_of(args, FitSettings), args.device,
+                                              progress=True, trained_on=source)
+    name = args.name or f"face_clips_{config.architecture}"
+    checkpoint = save_model(network, passport, args.out / f"{name}.pt")
+    report = classification_report(fit.val_labels, fit.val_probabilities, passport.labels)
+    report.update(split="validation", best_epoch=fit.best_epoch, train_seconds=round(fit.seconds, 2))
+    json_path, png_path = write_report(report, args.out)
+    (args.out / "history.json").write_text(json.dumps(fit.history, indent=2) + "\n")
+    print(f"checkpoint {checkpoint}; best epoch {fit.best_epoch}; validation accuracy {report['accuracy']:.1%} "
+          f"on {report['n']}; {fit.seconds:.1f} s; {json_path}, {png_path}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ..gait.train import write_report
+    from .clip_model import load_clip_model
+    from .clip_train import evaluate_face_clips
+
+    data, _ = _load(args)
+    network, passport = load_clip_model(args.weights, args.device)
+    report = evaluate_face_clips(network, passport, data, args.device)
+    json_path, png_path = write_report(report, args.out)
+    print(f"accuracy {report['accuracy']:.1%} on {report['n']} videos; {json_path}, {png_path}")
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from .clip_train import save_face_clips, synthetic_face_videos
+
+    data = synthetic_face_videos(args.per_class, args.frames, args.size, seed=args.seed)
+    path = save_face_clips(args.out, data.videos, data.labels, data.label_names)
+    print(f"{len(data.labels)} generated face videos ({args.frames} frames of {args.size}x{args.size}) → {path}")
+    return 0
