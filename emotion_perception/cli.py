@@ -17,6 +17,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "emotion_perception.cli",
     "emotion_perception.gait.cli",
     "emotion_perception.context.cli",
+    "emotion_perception.gesture.cli",
+    "emotion_perception.face.cli",
+    "emotion_perception.export",
+    "emotion_perception.run_cli",
     "emotion_perception.ros.cli",
 )
 """Modules whose ``add_commands`` register sub-commands (imported lazily, in this order)."""

@@ -1,95 +1,156 @@
-"""One emotion estimate per person from whichever cues are valid.
+"""One stable estimate per tracked person from whichever cues speak, filtered over time.
 
 The rule (documented in the README, "Fusion"):
 
-1. Each valid cue becomes a distribution over labels.GAIT_EMOTIONS and a (valence, arousal) point in
-   [-1, 1]^2:
-   - gait: its probabilities; valence/arousal = the probability-weighted mean of each emotion's place on
-     the circumplex (EMOTION_CIRCUMPLEX);
-   - context: the positive category scores summed per emotion group (CONTEXT_GROUPS; categories outside the
-     groups count towards "neutral"), normalised to sum 1 (uniform when every score is <= 0); valence and
-     arousal = EMOTIC's 1-10 VAD mapped linearly onto [-1, 1].
-2. The fused distribution and point are the weighted means over the valid cues (weights from
-   FusionConfig, renormalised over the cues present).
-3. emotion = the argmax; confidence = its probability times the share of the configured weight that was
-   present, so an estimate from fewer cues says so in its confidence. Missing cues are listed by name.
+1. Each valid cue result becomes :class:`~emotion_perception.types.Evidence`: a distribution over
+   labels.EMOTIONS, a (valence, arousal) point in [-1, 1]^2 and a reliability in [0, 1] (how much of the
+   cue's fusion weight it deserves, e.g. gait input far from its training data gets less).
+2. Per track and per cue, an exponential filter with half-life ``half_life_s`` (on the frames' stamps)
+   keeps ``presence`` (the filtered reliability, 0 in frames where the cue said nothing) and the filtered
+   presence-weighted distribution and point. A cue that drops out for a moment fades over a few
+   half-lives instead of vanishing at once, and one that starts speaking gains weight as it goes on.
+3. The fused distribution and point are the means over the cues, each weighted by its ``fusion_weight``
+   times its presence. ``coverage`` = that total weight / the total fusion weight of the running cues:
+   how much of what could speak did speak. The estimate is valid while coverage >= ``min_coverage``.
+4. The stable label changes only when another label's fused probability beats it by ``switch_margin``
+   for at least ``min_hold_s`` (hysteresis); ``label_since`` is when it last changed. ``confidence`` is the
+   fused probability of the stable label: a probability among the cues present, never scaled down by cues
+   that are absent (that is what ``coverage`` says).
+
+With ``half_life_s`` 0 there is no filtering: every frame's estimate stands alone.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .labels import EMOTIC_CATEGORIES, GAIT_EMOTIONS
-from .types import ContextResult, FusedEstimate, GaitResult
+from .configuration import setting
+from .labels import EMOTIONS, UNKNOWN
+from .types import Evidence, FusedEstimate
 
-EMOTION_CIRCUMPLEX: dict[str, tuple[float, float]] = {
-    "happy": (0.8, 0.5),
-    "sad": (-0.7, -0.5),
-    "angry": (-0.6, 0.8),
-    "neutral": (0.0, 0.0),
-}
-"""(valence, arousal) of each gait emotion on Russell's circumplex, both in [-1, 1]."""
-
-CONTEXT_GROUPS: dict[str, tuple[str, ...]] = {
-    "happy": ("Happiness", "Pleasure", "Excitement", "Affection", "Esteem", "Confidence"),
-    "sad": ("Sadness", "Suffering", "Pain", "Fatigue", "Disconnection", "Yearning", "Embarrassment"),
-    "angry": ("Anger", "Annoyance", "Disapproval", "Aversion"),
-}
-"""EMOTIC categories that speak for each gait emotion; the rest count towards "neutral"."""
-
-_GROUP_OF_CATEGORY = np.array(
-    [next((GAIT_EMOTIONS.index(emotion) for emotion, names in CONTEXT_GROUPS.items() if name in names),
-          GAIT_EMOTIONS.index("neutral")) for name in EMOTIC_CATEGORIES])
+MAX_TRACKS = 1024
+"""Per-track filters kept at most (the least recently updated go first)."""
 
 
 @dataclass
 class FusionConfig:
-    """How much each cue counts in the fused estimate."""
+    """How cues are filtered over time and combined (each cue's weight is its own group's fusion_weight)."""
 
-    gait_weight: float = field(default=0.6, metadata={"help": "weight of the gait cue in the fused estimate (>= 0)"})
-    context_weight: float = field(default=0.4, metadata={"help": "weight of the context cue in the fused estimate (>= 0)"})
-
-
-def context_distribution(scores: np.ndarray) -> np.ndarray:
-    """Positive category scores pooled per emotion group and normalised; uniform when none is positive."""
-    pooled = np.zeros(len(GAIT_EMOTIONS))
-    np.add.at(pooled, _GROUP_OF_CATEGORY, np.clip(np.asarray(scores, dtype=np.float64), 0.0, None))
-    total = pooled.sum()
-    return pooled / total if total > 0 else np.full(len(GAIT_EMOTIONS), 1.0 / len(GAIT_EMOTIONS))
+    half_life_s: float = setting(0.5, "half-life of the per-track temporal filter over each cue and the fused "
+                                 "result [s]; 0 = no filtering", min=0.0, max=60.0, runtime=True)
+    switch_margin: float = setting(0.15, "hysteresis: the stable label changes only when another label's fused "
+                                   "probability exceeds it by this much [0-1]", min=0.0, max=1.0, runtime=True)
+    min_hold_s: float = setting(0.3, "... and has led for at least this long [s]", min=0.0, max=60.0, runtime=True)
+    min_coverage: float = setting(0.1, "the fused estimate is invalid while less than this share of the running "
+                                  "cues' weight stands behind it [0-1]", above=0.0, max=1.0, runtime=True)
 
 
-def fuse(gait: GaitResult, context: ContextResult, config: FusionConfig | None = None) -> FusedEstimate:
-    """Combine the valid cues of one person into a FusedEstimate (see the module docstring)."""
-    config = config or FusionConfig()
-    circumplex = np.array([EMOTION_CIRCUMPLEX[e] for e in GAIT_EMOTIONS])
-    cues: list[tuple[str, float, np.ndarray, np.ndarray]] = []
-    missing: list[str] = []
-    if gait.valid and gait.probabilities is not None:
-        probabilities = np.asarray(gait.probabilities, dtype=np.float64)
-        cues.append(("gait", config.gait_weight, probabilities, probabilities @ circumplex))
-    else:
-        missing.append("gait")
-    if context.valid and context.scores is not None and context.vad is not None:
-        point = (np.asarray(context.vad[:2], dtype=np.float64) - 5.5) / 4.5
-        cues.append(("context", config.context_weight, context_distribution(context.scores), np.clip(point, -1, 1)))
-    else:
-        missing.append("context")
-    missing.append("face")
-    total_weight = config.gait_weight + config.context_weight
-    present_weight = sum(weight for _, weight, _, _ in cues)
-    if not cues or present_weight <= 0:
-        return FusedEstimate(valid=False, cues=[], missing_cues=missing)
-    distribution = sum(weight * dist for _, weight, dist, _ in cues) / present_weight
-    point = sum(weight * va for _, weight, _, va in cues) / present_weight
-    best = int(np.argmax(distribution))
-    return FusedEstimate(
-        valid=True,
-        emotion=GAIT_EMOTIONS[best],
-        confidence=float(distribution[best] * present_weight / total_weight),
-        valence=float(point[0]),
-        arousal=float(point[1]),
-        cues=[name for name, _, _, _ in cues],
-        missing_cues=missing,
-    )
+@dataclass
+class _CueFilter:
+    presence: float = 0.0
+    weighted_distribution: np.ndarray = field(default_factory=lambda: np.zeros(len(EMOTIONS)))
+    weighted_point: np.ndarray = field(default_factory=lambda: np.zeros(2))
+
+
+@dataclass
+class _TrackState:
+    stamp_ns: int
+    cues: dict[str, _CueFilter] = field(default_factory=dict)
+    label: str = ""
+    label_since_ns: int = 0
+    challenger: str = ""
+    challenger_since_ns: int = 0
+
+
+class TemporalFusion:
+    """Fuses each track's cue evidence frame after frame (see the module docstring)."""
+
+    def __init__(self, config: FusionConfig | None = None) -> None:
+        self.config = config or FusionConfig()
+        self._tracks: OrderedDict[int, _TrackState] = OrderedDict()
+
+    def update(self, track_id: int, stamp_ns: int, evidence: dict[str, Evidence | None],
+               weights: dict[str, float]) -> FusedEstimate:
+        """This frame's estimate for a track from each running cue's evidence (None: the cue said nothing).
+
+        ``weights``: the fusion weight of every running cue (the keys of ``evidence``).
+        """
+        state = self._tracks.get(track_id)
+        first = state is None
+        if first:
+            state = _TrackState(stamp_ns)
+            while len(self._tracks) >= MAX_TRACKS:
+                self._tracks.popitem(last=False)
+            self._tracks[track_id] = state
+        self._tracks.move_to_end(track_id)
+        keep = self._decay(stamp_ns - state.stamp_ns) if not first else 0.0
+        state.stamp_ns = stamp_ns
+        for name, said in evidence.items():
+            cue = state.cues.setdefault(name, _CueFilter())
+            cue.presence *= keep
+            cue.weighted_distribution *= keep
+            cue.weighted_point *= keep
+            if said is not None:
+                new = (1.0 - keep) * said.reliability
+                cue.presence += new
+                cue.weighted_distribution = cue.weighted_distribution + new * np.asarray(said.distribution, np.float64)
+                cue.weighted_point = cue.weighted_point + new * np.array([said.valence, said.arousal])
+        speaking = [name for name, said in evidence.items() if said is not None]
+        missing = [name for name, said in evidence.items() if said is None]
+        total = sum(weights.get(name, 0.0) for name in evidence)
+        present = sum(weights.get(name, 0.0) * state.cues[name].presence for name in evidence)
+        coverage = present / total if total > 0 else 0.0
+        if coverage < self.config.min_coverage or present <= 0:
+            state.label, state.challenger = "", ""
+            return FusedEstimate(valid=False, coverage=float(coverage), cues=speaking, missing_cues=missing)
+        distribution = sum(weights.get(n, 0.0) * state.cues[n].weighted_distribution for n in evidence) / present
+        point = sum(weights.get(n, 0.0) * state.cues[n].weighted_point for n in evidence) / present
+        label = self._stable_label(state, distribution, stamp_ns)
+        return FusedEstimate(
+            valid=True, emotion=label, confidence=float(distribution[EMOTIONS.index(label)]),
+            probabilities=distribution.astype(np.float32), valence=float(np.clip(point[0], -1, 1)),
+            arousal=float(np.clip(point[1], -1, 1)), coverage=float(min(coverage, 1.0)),
+            label_since_ns=state.label_since_ns, cues=speaking, missing_cues=missing)
+
+    def _decay(self, elapsed_ns: int) -> float:
+        """Share of the filtered state that survives ``elapsed_ns`` (0 without filtering)."""
+        half_life = self.config.half_life_s
+        if half_life <= 0:
+            return 0.0
+        return float(0.5 ** (max(elapsed_ns, 0) * 1e-9 / half_life))
+
+    def _stable_label(self, state: _TrackState, distribution: np.ndarray, stamp_ns: int) -> str:
+        leader = EMOTIONS[int(np.argmax(distribution))]
+        if not state.label:
+            state.label, state.label_since_ns, state.challenger = leader, stamp_ns, ""
+            return leader
+        margin = distribution[EMOTIONS.index(leader)] - distribution[EMOTIONS.index(state.label)]
+        if leader == state.label or margin < self.config.switch_margin:
+            state.challenger = ""
+            return state.label
+        if state.challenger != leader:
+            state.challenger, state.challenger_since_ns = leader, stamp_ns
+        if (stamp_ns - state.challenger_since_ns) * 1e-9 >= self.config.min_hold_s:
+            state.label, state.label_since_ns, state.challenger = leader, stamp_ns, ""
+        return state.label
+
+    def forget(self, track_ids) -> None:
+        """Drop the filters of tracks that ended."""
+        for track_id in track_ids:
+            self._tracks.pop(track_id, None)
+
+    def reset(self) -> None:
+        """Drop every filter (time jumped)."""
+        self._tracks.clear()
+
+    @property
+    def track_ids(self) -> list[int]:
+        return list(self._tracks)
+
+
+def invalid_estimate(cue_names: list[str]) -> FusedEstimate:
+    """The estimate of a person no cue may judge this frame (every running cue missing)."""
+    return FusedEstimate(valid=False, emotion=UNKNOWN, missing_cues=list(cue_names))

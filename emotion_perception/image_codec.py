@@ -7,6 +7,8 @@ and raises :class:`ImageDecodeError` with a clear reason for anything else.
 
 from __future__ import annotations
 
+import io
+
 import cv2
 import numpy as np
 
@@ -78,11 +80,72 @@ def to_rgb8(array: np.ndarray, encoding: str) -> np.ndarray:
     raise ImageDecodeError(f"encoding {encoding!r} is not a colour image encoding; use one of {', '.join(COLOR_ENCODINGS)}")
 
 
+_JPEG_SIZE_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+"""JPEG start-of-frame markers, whose segment holds the image height and width."""
+
+
+def _jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a segment
+            position += 2
+            continue
+        length = int.from_bytes(data[position + 2:position + 4], "big")
+        if marker in _JPEG_SIZE_MARKERS and position + 9 <= len(data):
+            height = int.from_bytes(data[position + 5:position + 7], "big")
+            width = int.from_bytes(data[position + 7:position + 9], "big")
+            return width, height
+        if marker == 0xDA or length < 2:  # scan data begins: no frame header came first
+            return None
+        position += 2 + length
+    return None
+
+
+def compressed_dimensions(buffer: np.ndarray) -> tuple[int, int]:
+    """(width, height) read from a JPEG or PNG header, without decoding any pixel.
+
+    A small file can declare an enormous image (a decompression bomb): the size must be known before
+    decoding. Other formats are read by Pillow, which also reads only the header.
+    """
+    data = buffer.tobytes()
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24 and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] == b"\xff\xd8":
+        dimensions = _jpeg_dimensions(data)
+        if dimensions is None:
+            raise ImageDecodeError(f"JPEG of {len(data)} bytes has no readable frame header (corrupt)")
+        return dimensions
+    from PIL import Image as PilImage
+
+    try:
+        with PilImage.open(io.BytesIO(data)) as header:
+            return int(header.width), int(header.height)
+    except PilImage.DecompressionBombError as exc:  # declares far more pixels than any camera gives
+        raise ImageDecodeError(f"compressed image declares an enormous size ({exc}); refused before decoding") from exc
+    except Exception as exc:  # Pillow raises many types for unreadable headers
+        raise ImageDecodeError(f"compressed image of {len(data)} bytes has no readable header "
+                               f"(corrupt, or not an image format): {exc}") from exc
+
+
 def decode_compressed(data: bytes | memoryview | np.ndarray, max_pixels: int = 0) -> np.ndarray:
-    """An (H, W, 3) uint8 RGB image from JPEG/PNG bytes (sensor_msgs/CompressedImage)."""
+    """An (H, W, 3) uint8 RGB image from JPEG/PNG bytes (sensor_msgs/CompressedImage).
+
+    With ``max_pixels``, an image declaring more pixels is refused from its header, before decoding.
+    """
     buffer = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).ravel()
     if buffer.size == 0:
         raise ImageDecodeError("empty compressed image")
+    if max_pixels:
+        width, height = compressed_dimensions(buffer)
+        if width * height > max_pixels:
+            raise ImageDecodeError(f"compressed image declares {width}x{height}, over the limit of {max_pixels} "
+                                   "pixels; refused before decoding")
     bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ImageDecodeError(f"compressed image of {buffer.size} bytes could not be decoded (corrupt or not JPEG/PNG)")

@@ -5,8 +5,22 @@ weight passports and map to these tuples explicitly; messages carry these names 
 no subscriber ever needs an index table.
 """
 
-GAIT_EMOTIONS: tuple[str, ...] = ("happy", "sad", "angry", "neutral")
-"""Gait emotion labels, in the order our code and messages use."""
+EMOTIONS: tuple[str, ...] = ("happy", "sad", "angry", "neutral")
+"""The fused vocabulary a behaviour acts on: every cue expresses itself over these four, in this order."""
+
+UNKNOWN = "unknown"
+"""The fused label of a person no cue has said anything about yet."""
+
+EMOTION_CIRCUMPLEX: dict[str, tuple[float, float]] = {
+    "happy": (0.8, 0.5),
+    "sad": (-0.7, -0.5),
+    "angry": (-0.6, 0.8),
+    "neutral": (0.0, 0.0),
+}
+"""(valence, arousal) of each emotion on Russell's circumplex, both in [-1, 1]."""
+
+GAIT_EMOTIONS: tuple[str, ...] = EMOTIONS
+"""Gait emotion labels (the gait networks' four classes are the fused vocabulary itself)."""
 
 EMOTIC_CATEGORIES: tuple[str, ...] = (
     "Affection", "Anger", "Annoyance", "Anticipation", "Aversion", "Confidence", "Disapproval",
@@ -15,6 +29,13 @@ EMOTIC_CATEGORIES: tuple[str, ...] = (
     "Sensitivity", "Suffering", "Surprise", "Sympathy", "Yearning",
 )
 """The 26 discrete EMOTIC categories, in the data set's (and our messages') order."""
+
+CONTEXT_EMOTION_GROUPS: dict[str, tuple[str, ...]] = {
+    "happy": ("Happiness", "Pleasure", "Excitement", "Affection", "Esteem", "Confidence"),
+    "sad": ("Sadness", "Suffering", "Pain", "Fatigue", "Disconnection", "Yearning", "Embarrassment"),
+    "angry": ("Anger", "Annoyance", "Disapproval", "Aversion"),
+}
+"""EMOTIC categories that speak for each emotion; the rest count towards "neutral"."""
 
 VAD_DIMENSIONS: tuple[str, ...] = ("valence", "arousal", "dominance")
 """EMOTIC's continuous dimensions, each on a 1-10 scale."""
@@ -40,3 +61,25 @@ COCO_KEYPOINTS: tuple[str, ...] = (
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
 """The 17 COCO person keypoints, in the order COCO-trained detectors (Keypoint R-CNN) output them."""
+
+FACE_EXPRESSIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+"""The 7 facial expressions (the basic emotions of FER2013 and most face data sets), in our messages' order."""
+
+FACE_EXPRESSION_EMOTIONS: dict[str, dict[str, float]] = {
+    "angry": {"angry": 1.0},
+    "disgust": {"angry": 0.6, "sad": 0.4},
+    "fear": {"sad": 0.6, "angry": 0.4},
+    "happy": {"happy": 1.0},
+    "sad": {"sad": 1.0},
+    "surprise": {"happy": 0.5, "neutral": 0.5},
+    "neutral": {"neutral": 1.0},
+}
+"""How each facial expression speaks for the four emotions (rows sum to 1). Disgust and fear, negative
+expressions the four-label vocabulary lacks, are split between angry and sad (aversion leaning angry, fear
+leaning sad); surprise, of uncertain valence, between happy and neutral."""
+
+FACE_EXPRESSION_CIRCUMPLEX: dict[str, tuple[float, float]] = {
+    "angry": (-0.6, 0.8), "disgust": (-0.7, 0.3), "fear": (-0.6, 0.7), "happy": (0.8, 0.5),
+    "sad": (-0.7, -0.5), "surprise": (0.2, 0.8), "neutral": (0.0, 0.0),
+}
+"""(valence, arousal) of each facial expression on Russell's circumplex, both in [-1, 1]."""

@@ -1,8 +1,8 @@
 """The pipeline: frame -> people -> cues -> fused emotions, composed from the stages.
 
-It owns the device (one setting for every network), batching (every person of a frame goes through each
-network in one call) and per-stage timings. It runs the same way in the node, in offline bag processing
-and in the benchmarks.
+It owns the device and precision (one setting each for every network), batching (every person of a frame
+goes through each network in one call), time (stamps that jump reset every stage that keeps state) and
+per-stage timings. It runs the same way in the node, in offline bag processing and in the benchmarks.
 """
 
 from __future__ import annotations
@@ -16,18 +16,24 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from .context import ContextEmotion
+from .cue import Cue, CueFrame
+from .cues import cue_classes
 from .detection import build_detector
-from .fusion import fuse
-from .gait import GaitEmotion
-from .pose import JointHistory, make_skeleton
+from .device import apply_precision, inference_context, own_stream, release_memory, resolve_device
+from .fusion import TemporalFusion, invalid_estimate
+from .pose import JointHistory, PositionTracker, make_skeleton, skeleton_problem
 from .settings import Settings
 from .tracking import ByteTracker
-from .types import (CameraIntrinsics, ContextResult, ExternalSkeleton, Frame, FrameResult, GaitResult, PersonEmotion,
-                    PositionSource, Skeleton, TrackedPerson)
+from .types import (CameraIntrinsics, CueResult, ExternalSkeleton, Frame, FrameResult, PersonEmotion, PositionSource,
+                    Skeleton, TrackedPerson)
+
 
 class FrameRejected(ValueError):
-    """A frame the pipeline cannot use (too small, ...); the caller drops it and counts it."""
+    """A frame that cannot be used; ``reason`` is the short counter name, the message the detail."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
 
 
 class StageTimings:
@@ -44,144 +50,315 @@ class StageTimings:
                 for stage, values in self._seconds.items() if values}
 
 
-def resolve_device(requested: str, log: Callable[[str], None]) -> str:
-    """The device to use: the requested one, or cpu (with a warning) when CUDA is not available."""
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        log(f"device {requested!r} requested but CUDA is not available; running on cpu")
-        return "cpu"
-    return requested
+class StampGuard:
+    """Tells, for each frame stamp, whether time went on, slipped back a little, or jumped.
+
+    A stamp older than the last processed one by at most ``tolerance_ns`` is out of order (dropped); older
+    than that, time jumped back (a bag replayed, a clock reset); newer by more than ``forward_jump_ns``,
+    time jumped forward beyond anything a stage keeps. A jump resets every stage; nothing stops for good.
+    """
+
+    def __init__(self, tolerance_ns: int, forward_jump_ns: int):
+        self.tolerance_ns = tolerance_ns
+        self.forward_jump_ns = forward_jump_ns
+        self.last_ns: int | None = None
+        self.jumps = 0
+
+    def classify(self, stamp_ns: int) -> str:
+        """"" (time goes on), "out_of_order", "back" or "forward"."""
+        if self.last_ns is None:
+            return ""
+        if stamp_ns <= self.last_ns:
+            return "out_of_order" if self.last_ns - stamp_ns <= self.tolerance_ns else "back"
+        return "forward" if stamp_ns - self.last_ns > self.forward_jump_ns else ""
+
+
+@dataclasses.dataclass
+class Observation:
+    """A frame as the front end left it for the cues (see :meth:`Pipeline.observe`)."""
+
+    frame: Frame
+    people: list[TrackedPerson]
+    judged: list[TrackedPerson]
+    """The people the cues may judge (no issue)."""
+    prepared: dict[str, list]
+    """Per running cue, what it took for each judged person (Cue.prepare)."""
+    time_jump: str
+    alive: set[int]
+    """Track ids the front end still keeps (per-track state of others can go)."""
+    seconds: dict[str, float]
+    started: float
+
+
+@dataclasses.dataclass
+class ComponentStatus:
+    """Whether one part of the pipeline runs, whether the settings ask for it, and why (not)."""
+
+    available: bool
+    configured: bool
+    status: str
 
 
 class Pipeline:
-    """Composes detection, tracking, skeletons, gait, context and fusion for one camera."""
+    """Composes detection, tracking, skeletons, the cues and fusion for one camera."""
 
     def __init__(self, settings: Settings | None = None, log: Callable[[str], None] = print, *,
-                 detector=None, gait: GaitEmotion | None = None, context: ContextEmotion | None = None):
-        """Build every stage from ``settings``; tests and benchmarks may pass ready stages instead."""
+                 detector=None, cues: dict[str, Cue] | None = None, download_weights: bool = True):
+        """Build every stage from ``settings``; tests and benchmarks may pass ready stages instead.
+
+        ``cues``: ready cue objects by name, replacing those the settings would build.
+        ``download_weights``: whether DEFAULT detector weights may be downloaded (else only the cache).
+        """
         self.settings = settings = settings or Settings()
         config = settings.pipeline
-        if config.pose_source not in ("detector", "skeletons"):
-            raise ValueError(f"pipeline.pose_source must be 'detector' or 'skeletons', not {config.pose_source!r}")
-        self.device = resolve_device(config.device, log)
-
-        def on_device(stage_config):
-            return dataclasses.replace(stage_config, device=self.device)
-
+        self.device, self.device_note = resolve_device(config.device, log)
+        self.home_device = self.device
+        """Where the networks run while working (``device`` differs while the node parks them on the CPU)."""
+        apply_precision(config.precision)
+        if config.cpu_threads:
+            torch.set_num_threads(config.cpu_threads)  # process-wide in torch, like the precision switches
         self.detector = None
         if config.pose_source == "detector":
-            self.detector = detector or build_detector(on_device(settings.detector))
+            self.detector = detector or build_detector(settings.detector, self.device, download=download_weights)
         self.tracker = ByteTracker(settings.tracker)
         self.history = JointHistory(settings.history)
-        self.gait = gait or GaitEmotion(on_device(settings.gait))
-        self.context = context or ContextEmotion(on_device(settings.context))
+        self.positions = PositionTracker(settings.history.min_confidence)
+        given = cues or {}
+        self.cues: list[Cue] = [given.get(cue.name) or cue(settings[cue.name], self.device) for cue in cue_classes()]
+        self.fusion = TemporalFusion(settings.fusion)
+        self.stamps = StampGuard(int(config.reorder_tolerance_s * 1e9),
+                                 int(max(settings.history.max_age_seconds, settings.tracker.max_lost_seconds) * 1e9))
         self.timings = StageTimings()
-        self._stage_seconds: dict[str, float] = {}
+        self._streams: dict[str, torch.cuda.Stream] = {}
+        """One CUDA stream for the front end and one for the cues, so the two can overlap on a GPU."""
+        self._recent: dict[tuple[str, int], tuple[int, CueResult]] = {}
+        """(cue, track) -> (stamp, its last valid result), reused within the cue's min_interval_s."""
 
-    def branch_status(self) -> dict[str, tuple[bool, str]]:
-        """Which branches run, and why not where one does not."""
-        if self.detector is not None:
-            people = (self.detector.available, self.detector.status)
-        else:
-            people = (True, "tracked skeletons from the 'skeletons' topic")
-        return {"people": people, "gait": (self.gait.available, self.gait.status),
-                "context": (self.context.available, self.context.status), "face": (False, "no face branch yet")}
+    # --- state of the parts ------------------------------------------------------------------------------
+    def people_status(self) -> ComponentStatus:
+        """Where people come from, and whether that works."""
+        if self.detector is None:
+            return ComponentStatus(True, True, "tracked skeletons from the 'skeletons' topic")
+        return ComponentStatus(self.detector.available, True, self.detector.status)
+
+    def cue_status(self) -> dict[str, ComponentStatus]:
+        return {cue.name: ComponentStatus(cue.available, cue.configured, cue.status) for cue in self.cues}
+
+    def running_cues(self) -> list[Cue]:
+        return [cue for cue in self.cues if cue.available]
+
+    def update_settings(self, settings: Settings) -> None:
+        """Apply settings that may change at run time (fusion, cue weights) without rebuilding anything."""
+        self.settings = settings
+        self.fusion.config = settings.fusion
+        for cue in self.cues:
+            cue.update_config(settings[cue.name])
+
+    def to(self, device: torch.device | str) -> None:
+        """Move every network to ``device`` (the node parks them on the CPU while inactive, freeing GPU memory)."""
+        previous = self.device
+        self.device = torch.device(device)
+        if self.detector is not None and self.detector.model is not None:
+            self.detector.model.to(self.device)
+            self.detector.device = self.device
+        for cue in self.cues:
+            cue.to(self.device)
+        if previous != self.device:
+            release_memory(previous)
+
+    def reset(self) -> None:
+        """Forget everything kept over time: tracks, histories, positions, filters (time jumped)."""
+        self._reset_front()
+        self._reset_back()
+        self.stamps.last_ns = None
+
+    def _reset_front(self) -> None:
+        self.tracker.reset()
+        self.history.clear()
+
+    def _reset_back(self) -> None:
+        self.positions.reset()
+        self.fusion.reset()
+        self._recent.clear()
+        for cue in self.cues:
+            cue.reset()
+
+    # --- one frame -----------------------------------------------------------------------------------------
+    @contextmanager
+    def _networks(self, stream: str) -> Iterator[None]:
+        """Where and how the networks of one half of a frame run: the device's stream of that half, no
+        autograd, the configured precision."""
+        with own_stream(self.device, self._streams, stream), inference_context(self.device, self.settings.pipeline.precision):
+            yield
 
     @contextmanager
-    def _timed(self, stage: str) -> Iterator[None]:
+    def _timed(self, stage: str, seconds: dict[str, float]) -> Iterator[None]:
         start = time.perf_counter()
         try:
             yield
         finally:
-            self._stage_seconds[stage] = time.perf_counter() - start
-            self.timings.add(stage, self._stage_seconds[stage])
+            seconds[stage] = time.perf_counter() - start
+            self.timings.add(stage, seconds[stage])
 
     def process(self, frame: Frame, skeletons: list[ExternalSkeleton] | None = None) -> FrameResult:
         """Everything about the people in one frame. Raises FrameRejected for frames it cannot use."""
+        return self.judge(self.observe(frame, skeletons))
+
+    def observe(self, frame: Frame, skeletons: list[ExternalSkeleton] | None = None) -> Observation:
+        """The front end's half of a frame: people found, tracked and checked, their joints added to the
+        histories, and what each cue needs from those histories taken now. Raises FrameRejected.
+
+        A node may run :meth:`judge` for this frame on another thread while this runs for the next one;
+        frames must reach judge in the order they left observe.
+        """
+        start = time.perf_counter()
         height, width = frame.image.shape[:2]
         minimum = self.settings.pipeline.min_image_size
         if height < minimum or width < minimum:
-            raise FrameRejected(f"image {width}x{height} is smaller than pipeline.min_image_size={minimum}")
-        self._stage_seconds = {}
-        start = time.perf_counter()
-        with torch.inference_mode():
-            people = self._people(frame, skeletons)
-            with self._timed("gait"):
-                gait_results = self._gait(people)
-            with self._timed("context"):
-                context_results = self._context(frame, people)
-            with self._timed("fusion"):
-                results = [PersonEmotion(track_id=person.track_id, box=person.box, detection_score=person.score,
-                                         skeleton=person.skeleton, gait=gait, context=context,
-                                         fused=fuse(gait, context, self.settings.fusion))
-                           for person, gait, context in zip(people, gait_results, context_results)]
-        self.timings.add("total", time.perf_counter() - start)
-        return FrameResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, people=results,
-                           stage_seconds={**self._stage_seconds, "total": time.perf_counter() - start})
+            raise FrameRejected("too_small", f"image {width}x{height} is smaller than pipeline.min_image_size={minimum}")
+        jump = self.stamps.classify(frame.stamp_ns)
+        if jump == "out_of_order":
+            raise FrameRejected("out_of_order", f"stamp {frame.stamp_ns} ns is older than the last processed "
+                                                f"{self.stamps.last_ns} ns (within pipeline.reorder_tolerance_s)")
+        if jump:
+            self._reset_front()
+            self.stamps.jumps += 1
+        self.stamps.last_ns = frame.stamp_ns
+        seconds: dict[str, float] = {}
+        with self._networks("front"):
+            people = self._people(frame, skeletons, seconds)
+        judged = [person for person in people if not person.issue]
+        inputs = CueFrame(frame, judged, history=self.history)
+        prepared = {cue.name: cue.prepare(inputs) for cue in self.running_cues()}
+        alive = {person.track_id for person in people} | set(self.history.track_ids)
+        if self.detector is not None:
+            alive |= set(self.tracker.live_ids)
+            self.history.prune(alive)
+        return Observation(frame, people, judged, prepared, jump, alive, seconds, start)
 
-    def _people(self, frame: Frame, skeletons: list[ExternalSkeleton] | None) -> list[TrackedPerson]:
-        """Tracked people with skeletons, their joints added to the per-track history."""
+    def judge(self, observation: Observation) -> FrameResult:
+        """The cues' half of a frame: every cue on the judged people (each network once, all people batched),
+        then fusion over time and positions."""
+        frame, seconds = observation.frame, observation.seconds
+        if observation.time_jump:
+            self._reset_back()
+        running = [cue for cue in self.running_cues() if cue.name in observation.prepared]
+        verdicts: dict[str, list[CueResult]] = {}
+        with self._networks("cues"):
+            for cue in running:
+                with self._timed(cue.name, seconds):
+                    verdicts[cue.name] = self._run_cue(cue, frame, observation.judged, observation.prepared[cue.name])
+        by_person = {id(person): {name: results[index] for name, results in verdicts.items()}
+                     for index, person in enumerate(observation.judged)}
+        with self._timed("fusion", seconds):
+            results = [self._person_result(person, frame.stamp_ns, running, by_person.get(id(person)))
+                       for person in observation.people]
+        self._forget_ended_tracks(observation.alive)
+        total = time.perf_counter() - observation.started
+        self.timings.add("total", total)
+        return FrameResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, people=results,
+                           stage_seconds={**seconds, "total": total}, time_jump=observation.time_jump)
+
+    def _run_cue(self, cue: Cue, frame: Frame, people: list[TrackedPerson], prepared: list) -> list[CueResult]:
+        """The cue's results for ``people``: decided ones as prepared, a track's recent valid result again
+        within the cue's ``min_interval_s``, the rest from one batched call."""
+        interval_ns = int(getattr(cue.config, "min_interval_s", 0.0) * 1e9)
+        results: list[CueResult | None] = []
+        due: list[int] = []
+        for index, (person, item) in enumerate(zip(people, prepared)):
+            recent = self._recent.get((cue.name, person.track_id))
+            if isinstance(item, CueResult):
+                results.append(item)
+            elif recent is not None and 0 <= frame.stamp_ns - recent[0] < interval_ns:
+                results.append(recent[1])
+            else:
+                results.append(None)
+                due.append(index)
+        if due:
+            fresh = cue(CueFrame(frame, [people[i] for i in due], prepared=[prepared[i] for i in due]))
+            for index, result in zip(due, fresh):
+                results[index] = result
+                if result.valid:
+                    self._recent[(cue.name, people[index].track_id)] = (frame.stamp_ns, result)
+        return results
+
+    def _person_result(self, person: TrackedPerson, stamp_ns: int, running: list[Cue],
+                       verdicts: dict[str, CueResult] | None) -> PersonEmotion:
+        result = PersonEmotion(track_id=person.track_id, box=person.box, detection_score=person.score,
+                               skeleton=person.skeleton)
+        if person.issue:
+            result.cues = {cue.name: cue.invalid(person.issue) for cue in running}
+            result.fused = invalid_estimate([cue.name for cue in running])
+            return result
+        result.cues = {cue.name: verdicts[cue.name] for cue in running}
+        result.position = self.positions.update(person.track_id, stamp_ns, person.skeleton)
+        result.fused = self.fusion.update(
+            person.track_id, stamp_ns, {name: verdict.evidence() for name, verdict in result.cues.items()},
+            {cue.name: cue.config.fusion_weight for cue in running})
+        return result
+
+    def _people(self, frame: Frame, skeletons: list[ExternalSkeleton] | None,
+                seconds: dict[str, float]) -> list[TrackedPerson]:
+        """Tracked people with checked skeletons, their joints added to the per-track history."""
         max_people = self.settings.pipeline.max_people
         if self.detector is None:
-            with self._timed("pose"):
+            with self._timed("pose", seconds):
                 people = [person_from_external(s, frame.intrinsics) for s in (skeletons or [])][:max_people]
-            alive = {person.track_id for person in people}
         else:
-            with self._timed("detection"):
+            with self._timed("detection", seconds):
                 detections = self.detector.detect([frame.image])[0] if self.detector.available else []
             detections = sorted(detections, key=lambda d: -float((d.box[2] - d.box[0]) * (d.box[3] - d.box[1])))
-            with self._timed("tracking"):
+            with self._timed("tracking", seconds):
                 people = self.tracker.update(detections[:max_people], frame.stamp_ns)
-            alive = self.tracker.live_ids
-            with self._timed("pose"):
+            with self._timed("pose", seconds):
                 for person in people:
                     if person.keypoints_coco is not None:
                         person.skeleton = make_skeleton(person.keypoints_coco, frame.depth, frame.intrinsics)
+        counts = collections.Counter(person.track_id for person in people)
+        self.history.start_frame(frame.stamp_ns, frame.input_gap_s)
+        min_confidence = self.settings.history.min_confidence
         for person in people:
-            if person.skeleton is not None:
-                self.history.add(person.track_id, frame.stamp_ns, person.skeleton)
-        self.history.prune(alive)
+            if counts[person.track_id] > 1:
+                person.issue = f"duplicate track id {person.track_id} in this frame: input ignored"
+                continue
+            skeleton = person.skeleton
+            if skeleton is None:
+                continue
+            problem = skeleton_problem(skeleton.joints_2d, skeleton.confidence, skeleton.joints_3d, min_confidence)
+            if problem:
+                person.skeleton, person.skeleton_issue = None, problem
+            else:
+                self.history.add(person.track_id, frame.stamp_ns, skeleton)
         return people
 
-    def _gait(self, people: list[TrackedPerson]) -> list[GaitResult]:
-        """One batched gait call for every track with at least min_frames of history (up to a full window)."""
-        min_frames = self.gait.config.min_frames
-        sequences = []
-        for person in people:
-            frames = min(self.gait.window_frames, self.history.available_frames(person.track_id))
-            sequences.append(self.history.sequence(person.track_id, frames)
-                             if self.gait.available and frames >= min_frames else None)
-        ready = [sequence for sequence in sequences if sequence is not None]
-        verdicts = iter(self.gait(ready) if ready else [])
-        results = []
-        for person, sequence in zip(people, sequences):
-            if sequence is not None:
-                results.append(next(verdicts))
-            else:
-                observed = self.history.frames_observed(person.track_id)
-                status = (f"collecting: {observed}/{min_frames} frames" if self.gait.available
-                          else self.gait.status)
-                results.append(GaitResult(valid=False, status=status, frames_observed=observed))
-        return results
-
-    def _context(self, frame: Frame, people: list[TrackedPerson]) -> list[ContextResult]:
-        if not people:
-            return []
-        if not self.context.available:
-            return [ContextResult(valid=False, status=self.context.status) for _ in people]
-        boxes = np.stack([person.box for person in people]).astype(np.float32)
-        return self.context(frame.image, boxes)
+    def _forget_ended_tracks(self, alive: set[int]) -> None:
+        """Drop the cues' and fusion's per-track state of tracks the front end no longer keeps."""
+        ended = [track_id for track_id in self.fusion.track_ids if track_id not in alive]
+        if ended:
+            self.fusion.forget(ended)
+            self.positions.forget(ended)
+            for key in [key for key in self._recent if key[1] in ended]:
+                del self._recent[key]
+            for cue in self.cues:
+                cue.forget(ended)
 
 
 def person_from_external(skeleton: ExternalSkeleton, intrinsics: CameraIntrinsics | None) -> TrackedPerson:
     """A tracked person from an external tracker's skeleton: joints projected into the image for the box.
 
-    Without intrinsics the joints cannot be placed in the image: the box and 2D joints are then zero, and
-    the context branch (which needs a body crop) gets nothing useful from this person.
+    Joints with confidence 0 or non-finite positions are unseen (confidence 0, position 0). Without
+    intrinsics the joints cannot be placed in the image: the box and 2D joints are then zero, and the
+    image-based cues (context, face) get nothing useful from this person.
     """
     joints = np.asarray(skeleton.joints_3d, dtype=np.float32)
     confidence = np.asarray(skeleton.confidence, dtype=np.float32).copy()
-    visible = (confidence > 0) & np.isfinite(joints).all(axis=1) & (joints[:, 2] > 1e-3)
+    if joints.shape != (16, 3) or confidence.shape != (16,):
+        raise FrameRejected("bad_skeletons", f"skeleton of track {skeleton.track_id} has joints {joints.shape} "
+                                             f"and confidence {confidence.shape}, expected (16, 3) and (16,)")
+    with np.errstate(invalid="ignore"):
+        visible = (confidence > 0) & np.isfinite(confidence) & np.isfinite(joints).all(axis=1) & (joints[:, 2] > 1e-3)
     joints_2d = np.zeros((len(joints), 2), dtype=np.float32)
+    box = np.zeros(4, dtype=np.float32)
     if intrinsics is not None and visible.any():
         z = joints[visible, 2]
         joints_2d[visible, 0] = intrinsics.fx * joints[visible, 0] / z + intrinsics.cx
@@ -189,8 +366,6 @@ def person_from_external(skeleton: ExternalSkeleton, intrinsics: CameraIntrinsic
         low, high = joints_2d[visible].min(axis=0), joints_2d[visible].max(axis=0)
         margin = 0.1 * (high - low) + 4.0
         box = np.concatenate([low - margin, high + margin]).astype(np.float32)
-    else:
-        box = np.zeros(4, dtype=np.float32)
     confidence[~visible] = 0.0
     return TrackedPerson(track_id=skeleton.track_id, box=box, score=1.0,
                          skeleton=Skeleton(joints_2d=joints_2d, confidence=confidence,

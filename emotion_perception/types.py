@@ -12,10 +12,14 @@ Conventions shared by every stage:
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
+
+from .labels import CONTEXT_EMOTION_GROUPS, EMOTIC_CATEGORIES, EMOTION_CIRCUMPLEX, EMOTIONS, GAIT_EMOTIONS, UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,9 @@ class Frame:
     intrinsics: CameraIntrinsics | None = None
     depth: np.ndarray | None = None
     """H x W float32 metres, aligned to image; NaN where there is no measurement."""
+    input_gap_s: float | None = None
+    """Largest stamp gap between frames *received* since the previous processed frame (frames skipped under
+    load count as seen); None when every received frame is processed (offline), so gaps are stamp differences."""
 
 
 @dataclass
@@ -97,6 +104,10 @@ class TrackedPerson:
     skeleton: Skeleton | None = None
     keypoints_coco: np.ndarray | None = None
     """(17, 3) COCO keypoints of the matched detection, when there was one this frame."""
+    issue: str = ""
+    """Why no cue may judge this person this frame (e.g. a track id used twice in one frame); "" if none."""
+    skeleton_issue: str = ""
+    """Why this frame's skeleton was set aside (NaN, collapsed, too few joints); skeleton cues then say so."""
 
 
 @dataclass
@@ -112,10 +123,76 @@ class JointSequence:
     position_source: PositionSource = PositionSource.NONE
 
 
+CIRCUMPLEX = np.array([EMOTION_CIRCUMPLEX[emotion] for emotion in EMOTIONS], dtype=np.float64)
+
+
 @dataclass
-class GaitResult:
+class Evidence:
+    """What one cue says about one person, in the fused vocabulary."""
+
+    distribution: np.ndarray
+    """(4,) over labels.EMOTIONS, summing to 1."""
+    valence: float
+    """[-1, 1]."""
+    arousal: float
+    """[-1, 1]."""
+    reliability: float = 1.0
+    """[0, 1]; scales the cue's fusion weight for this result (e.g. gait input far from its training data)."""
+
+    @classmethod
+    def from_distribution(cls, distribution: np.ndarray, reliability: float = 1.0) -> Evidence:
+        """Evidence whose valence/arousal is the probability-weighted circumplex position of each emotion."""
+        distribution = np.asarray(distribution, dtype=np.float64)
+        valence, arousal = distribution @ CIRCUMPLEX
+        return cls(distribution, float(valence), float(arousal), reliability)
+
+
+class CueResult:
+    """Mixin of every cue's per-person result dataclass (which has at least ``valid``, ``status``, ``model``).
+
+    Results with a probability vector name it ``probabilities`` (over ``labels``); others override
+    ``label``/``confidence``. A result expresses itself to fusion with :meth:`evidence`, to CSV and the debug
+    image with :meth:`summary`, and to its typed message with :meth:`message_fields`.
+    """
+
+    labels: ClassVar[tuple[str, ...]] = ()
+    """The result's label vocabulary (the order of its probabilities)."""
+
+    def _probabilities(self) -> np.ndarray | None:
+        probabilities = getattr(self, "probabilities", None)
+        return probabilities if self.valid and probabilities is not None and len(probabilities) else None
+
+    @property
+    def label(self) -> str:
+        """The most probable label, "" when not valid."""
+        probabilities = self._probabilities()
+        return "" if probabilities is None else self.labels[int(np.argmax(probabilities))]
+
+    @property
+    def confidence(self) -> float:
+        """Probability of ``label`` (0 when not valid)."""
+        probabilities = self._probabilities()
+        return 0.0 if probabilities is None else float(np.max(probabilities))
+
+    def evidence(self) -> Evidence | None:
+        """This result in the fused vocabulary; None when it has nothing to say."""
+        return None
+
+    def summary(self) -> str:
+        """One short line for the CSV and the debug image."""
+        return f"{self.label} {self.confidence:.2f}" if self.label else self.status
+
+    def message_fields(self) -> dict[str, Any]:
+        """Values for the cue's typed message, by field name (fields the message lacks are ignored)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {**values, "labels": list(self.labels), "label": self.label, "confidence": self.confidence}
+
+
+@dataclass
+class GaitResult(CueResult):
     """The gait branch's verdict on one track in one frame."""
 
+    labels: ClassVar[tuple[str, ...]] = GAIT_EMOTIONS
     valid: bool
     status: str
     probabilities: np.ndarray | None = None
@@ -123,20 +200,48 @@ class GaitResult:
     frames_observed: int = 0
     frames_used: int = 0
     model: str = ""
+    input_z_mean: float = float("nan")
+    """Mean over the 48 joint coordinates c of |z_c|, z_c = (the window's mean network input c − training mean c)
+    / training std c, from the weights' input statistics [std]; NaN when the model has none (vsgcnn) or not valid."""
+    input_z_max: float = float("nan")
+    """Largest |z_c| over the 48 joint coordinates [std]; NaN as input_z_mean."""
+    out_of_distribution: bool = False
+    """input_z_max exceeded gait.max_input_z: valid, but the input is unlike the training data."""
+    measured_3d: bool = False
+    """The window came from measured 3D joints; False for the planar no-depth fallback (PositionSource.NONE)."""
 
-    @property
-    def label(self) -> str:
-        from .labels import GAIT_EMOTIONS
+    def evidence(self) -> Evidence | None:
+        """Its probabilities; a window out of the training distribution counts OUT_OF_DISTRIBUTION_RELIABILITY."""
+        probabilities = self._probabilities()
+        if probabilities is None:
+            return None
+        reliability = OUT_OF_DISTRIBUTION_RELIABILITY if self.out_of_distribution else 1.0
+        return Evidence.from_distribution(np.asarray(probabilities)[[GAIT_EMOTIONS.index(e) for e in EMOTIONS]],
+                                          reliability)
 
-        if not self.valid or self.probabilities is None:
-            return ""
-        return GAIT_EMOTIONS[int(np.argmax(self.probabilities))]
+
+OUT_OF_DISTRIBUTION_RELIABILITY = 0.3
+"""Share of its fusion weight a gait result keeps when its input lies beyond gait.max_input_z (docs/gait.md)."""
+
+
+_EMOTION_OF_CATEGORY = np.array(
+    [next((EMOTIONS.index(emotion) for emotion, names in CONTEXT_EMOTION_GROUPS.items() if name in names),
+          EMOTIONS.index("neutral")) for name in EMOTIC_CATEGORIES])
+
+
+def context_distribution(scores: np.ndarray) -> np.ndarray:
+    """Positive category scores pooled per emotion group and normalised; uniform when none is positive."""
+    pooled = np.zeros(len(EMOTIONS))
+    np.add.at(pooled, _EMOTION_OF_CATEGORY, np.clip(np.asarray(scores, dtype=np.float64), 0.0, None))
+    total = pooled.sum()
+    return pooled / total if total > 0 else np.full(len(EMOTIONS), 1.0 / len(EMOTIONS))
 
 
 @dataclass
-class ContextResult:
+class ContextResult(CueResult):
     """The context branch's verdict on one person in one frame."""
 
+    labels: ClassVar[tuple[str, ...]] = EMOTIC_CATEGORIES
     valid: bool
     status: str
     scores: np.ndarray | None = None
@@ -156,28 +261,79 @@ class ContextResult:
     @property
     def active_categories(self) -> list[str]:
         """Names of the active categories, highest score first."""
-        from .labels import EMOTIC_CATEGORIES
-
         active = self.active
         if active.size == 0:
             return []
         order = np.argsort(-self.scores, kind="stable")
         return [EMOTIC_CATEGORIES[i] for i in order if active[i]]
 
+    @property
+    def label(self) -> str:
+        """The highest-scoring active category ("" when none is active)."""
+        active = self.active_categories
+        return active[0] if active else ""
+
+    @property
+    def confidence(self) -> float:
+        return float(self.scores[EMOTIC_CATEGORIES.index(self.label)]) if self.label else 0.0
+
+    def evidence(self) -> Evidence | None:
+        """Category scores pooled into the four emotions; valence/arousal from EMOTIC's 1-10 VAD."""
+        if not self.valid or self.scores is None or self.vad is None:
+            return None
+        valence, arousal = np.clip((np.asarray(self.vad[:2], dtype=np.float64) - 5.5) / 4.5, -1.0, 1.0)
+        return Evidence(context_distribution(self.scores), float(valence), float(arousal))
+
+    def summary(self) -> str:
+        return ",".join(self.active_categories[:3]) if self.valid else self.status
+
+    def message_fields(self) -> dict[str, Any]:
+        fields = {"valid": self.valid, "status": self.status, "model": self.model, "categories": list(EMOTIC_CATEGORIES)}
+        if self.valid and self.scores is not None:
+            fields.update(scores=self.scores, thresholds=self.thresholds, active=self.active,
+                          active_categories=self.active_categories)
+            fields["valence"], fields["arousal"], fields["dominance"] = (float(v) for v in self.vad)
+        return fields
+
 
 @dataclass
 class FusedEstimate:
-    """One estimate per person from the valid cues (see fusion.py for the rule)."""
+    """One estimate per person from the cues, filtered over time (see fusion.py for the rule)."""
 
     valid: bool
-    emotion: str = "unknown"
+    emotion: str = UNKNOWN
+    """The stable label (hysteresis over the filtered distribution); labels.UNKNOWN when not valid."""
     confidence: float = 0.0
+    """Probability of ``emotion`` in the filtered distribution over the cues present [0, 1]."""
+    probabilities: np.ndarray | None = None
+    """(4,) over labels.EMOTIONS, the filtered fused distribution; None when not valid."""
     valence: float = 0.0
     """[-1, 1]."""
     arousal: float = 0.0
     """[-1, 1]."""
+    coverage: float = 0.0
+    """Share of the running cues' fusion weight that stood behind this estimate [0, 1]."""
+    label_since_ns: int = 0
+    """Stamp since which ``emotion`` has been the stable label (0 when not valid)."""
     cues: list[str] = field(default_factory=list)
+    """Cues valid in this frame."""
     missing_cues: list[str] = field(default_factory=list)
+    """Running cues without a valid result in this frame."""
+
+
+@dataclass
+class PersonPosition:
+    """Where a tracked person is: a robust 3D point of their body and its planar velocity."""
+
+    valid: bool = False
+    """False for people seen in 2D only (no depth, no 3D skeleton)."""
+    point: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.float32))
+    """(3,) [m] camera optical frame (x right, y down, z forward): the median of the torso's 3D joints."""
+    distance: float = 0.0
+    """Euclidean distance from the camera's optical centre [m]."""
+    velocity_valid: bool = False
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.float32))
+    """(3,) [m/s] in the optical frame, on the ground plane (x, z; y = 0), fitted over the last half second."""
 
 
 @dataclass
@@ -188,8 +344,9 @@ class PersonEmotion:
     box: np.ndarray
     detection_score: float
     skeleton: Skeleton | None = None
-    gait: GaitResult = field(default_factory=lambda: GaitResult(False, "no gait branch"))
-    context: ContextResult = field(default_factory=lambda: ContextResult(False, "no context branch"))
+    position: PersonPosition = field(default_factory=PersonPosition)
+    cues: dict[str, CueResult] = field(default_factory=dict)
+    """Each running cue's result for this person, by cue name."""
     fused: FusedEstimate = field(default_factory=lambda: FusedEstimate(False))
 
 
@@ -201,3 +358,5 @@ class FrameResult:
     frame_id: str
     people: list[PersonEmotion] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    time_jump: str = ""
+    """Set when this frame's stamp jumped (backwards, or far forwards) and every stage reset its state."""

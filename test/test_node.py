@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from pathlib import Path
-
 import numpy as np
 from builtin_interfaces.msg import Time
 from rcl_interfaces.srv import ListParameters
@@ -15,15 +11,6 @@ from std_msgs.msg import Header
 from emotion_perception.msg import EmotionArray
 from emotion_perception.settings import Settings
 
-REPO = Path(__file__).resolve().parent.parent
-NODE = Path(sys.prefix) / "lib" / "emotion_perception" / "emotion_perception_node"
-CONFIG = Path(sys.prefix) / "share" / "emotion_perception" / "config" / "emotion_perception.yaml"
-
-
-def start_node(processes, env, *arguments: str):
-    assert NODE.is_file(), f"{NODE} is not installed (scripts/setup.sh installs it)"
-    return processes([str(NODE), "--ros-args", "--params-file", str(CONFIG), *arguments], env)
-
 
 def image(stamp_ns: int, frame_id: str) -> Image:
     pixels = np.random.default_rng(stamp_ns % 1000).integers(0, 255, (48, 64, 3), dtype=np.uint8)
@@ -31,10 +18,10 @@ def image(stamp_ns: int, frame_id: str) -> Image:
                  height=48, width=64, encoding="rgb8", step=64 * 3, data=pixels.tobytes())
 
 
-def test_node_publishes_one_emotion_array_per_image_with_its_header(ros_env, processes, rclpy_context, spin):
+def test_node_publishes_one_emotion_array_per_image_with_its_header(start_node, rclpy_context, spin):
     import rclpy
 
-    node_process = start_node(processes, ros_env, "-r", "image:=/test_cam/image_raw", "-r", "__ns:=/robot")
+    node_process = start_node("-r", "image:=/test_cam/image_raw", "-r", "__ns:=/robot")
     node = rclpy.create_node("test_camera", context=rclpy_context)
     publisher = node.create_publisher(Image, "/test_cam/image_raw", 10)
     received: list[EmotionArray] = []
@@ -59,10 +46,10 @@ def test_node_publishes_one_emotion_array_per_image_with_its_header(ros_env, pro
         assert array.people == []  # no detector weights configured here: nobody is reported
 
 
-def test_node_declares_every_setting_as_a_parameter(ros_env, processes, rclpy_context, spin):
+def test_node_declares_every_setting_as_a_parameter(start_node, rclpy_context, spin):
     import rclpy
 
-    start_node(processes, ros_env, "-p", "input.sync_slop_s:=1", "-r", "__node:=ep_under_test")
+    start_node("-p", "input.sync_slop_s:=1", "-r", "__node:=ep_under_test")
     node = rclpy.create_node("test_parameters", context=rclpy_context)
     client = node.create_client(ListParameters, "/ep_under_test/list_parameters")
     assert spin(node, client.service_is_ready, 60), "the node's parameter services did not appear"
@@ -72,10 +59,10 @@ def test_node_declares_every_setting_as_a_parameter(ros_env, processes, rclpy_co
     assert set(Settings().flat()) <= names, sorted(set(Settings().flat()) - names)
 
 
-def test_node_warns_when_no_image_arrives_naming_topic_and_qos(ros_env, processes, rclpy_context, spin):
+def test_node_warns_when_no_image_arrives_naming_topic_and_qos(start_node, rclpy_context, spin):
     import rclpy
 
-    node_process = start_node(processes, ros_env, "-p", "input.no_image_warning_s:=1.0", "-r", "image:=/quiet/camera")
+    node_process = start_node("-p", "input.no_image_warning_s:=1.0", "-r", "image:=/quiet/camera")
     node = rclpy.create_node("test_watchdog", context=rclpy_context)
     subscription = node.create_subscription(EmotionArray, "/emotions", lambda msg: None, 10)
     assert spin(node, lambda: subscription.get_publisher_count() > 0, 60), "the node did not come up"

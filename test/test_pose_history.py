@@ -8,6 +8,7 @@ from emotion_perception.pose import HistoryConfig, JointHistory
 from emotion_perception.types import PositionSource, Skeleton
 
 SECOND = 1_000_000_000
+FPS = 30.0
 BASE = np.random.default_rng(3).uniform(-0.4, 0.4, (16, 3)).astype(np.float32) + [0.0, 0.0, 3.0]
 VELOCITY = np.array([0.6, 0.1, -0.3], dtype=np.float32)  # metres per second, optical frame
 
@@ -28,10 +29,10 @@ def feed(history: JointHistory, track_id: int, times: np.ndarray, **kwargs) -> N
 
 
 def test_sequence_is_resampled_to_the_configured_rate_in_the_gait_frame():
-    history = JointHistory(HistoryConfig(fps=30.0))
+    history = JointHistory(HistoryConfig())
     times = np.arange(0, 1.0, 1 / 12)  # a 12 Hz camera
     feed(history, 7, times)
-    sequence = history.sequence(7, 20)
+    sequence = history.sequence(7, 20, FPS)
     assert sequence.joints.shape == (20, 16, 3) and sequence.joints.dtype == np.float32
     assert sequence.fps == 30.0 and sequence.track_id == 7 and sequence.frames_observed == len(times)
     assert sequence.position_source is PositionSource.DEPTH
@@ -43,18 +44,18 @@ def test_sequence_is_resampled_to_the_configured_rate_in_the_gait_frame():
 def test_sequence_is_none_until_the_history_covers_the_window():
     history = JointHistory()
     feed(history, 1, np.arange(10) / 30)
-    assert history.sequence(1, 11) is None
-    assert history.sequence(1, 10) is not None
-    assert history.sequence(99, 2) is None
+    assert history.sequence(1, 11, FPS) is None
+    assert history.sequence(1, 10, FPS) is not None
+    assert history.sequence(99, 2, FPS) is None
     with pytest.raises(ValueError):
-        history.sequence(1, 0)
+        history.sequence(1, 0, FPS)
 
 
 def test_without_3d_the_sequence_is_the_flagged_planar_fallback():
     config = HistoryConfig(planar_torso_length_m=0.5)
     history = JointHistory(config)
     feed(history, 1, np.arange(30) / 30, with_3d=False)
-    sequence = history.sequence(1, 30)
+    sequence = history.sequence(1, 30, FPS)
     assert sequence.position_source is PositionSource.NONE
     np.testing.assert_array_equal(sequence.joints[..., 2], 0.0)
     root, neck = GAIT_JOINTS.index("root"), GAIT_JOINTS.index("neck")
@@ -72,12 +73,12 @@ def test_one_frame_without_3d_turns_the_whole_window_planar():
     times = np.arange(20) / 30
     for index, t in enumerate(times):
         history.add(1, int(round(t * SECOND)), skeleton_at(t, with_3d=index != 10))
-    assert history.sequence(1, 20).position_source is PositionSource.NONE
-    assert history.sequence(1, 9).position_source is PositionSource.DEPTH
+    assert history.sequence(1, 20, FPS).position_source is PositionSource.NONE
+    assert history.sequence(1, 9, FPS).position_source is PositionSource.DEPTH
 
 
 def test_low_confidence_joints_are_interpolated_and_unseen_joints_take_their_parent():
-    history = JointHistory(HistoryConfig(fps=30.0))
+    history = JointHistory(HistoryConfig())
     hand, elbow = GAIT_JOINTS.index("right_hand"), GAIT_JOINTS.index("right_elbow")
     times = np.arange(10) / 30
     for index, t in enumerate(times):
@@ -89,7 +90,7 @@ def test_low_confidence_joints_are_interpolated_and_unseen_joints_take_their_par
         if index in (4, 5):
             skeleton.joints_3d[hand] = 100.0  # garbage where unseen
         history.add(1, int(round(t * SECOND)), skeleton)
-    joints = history.sequence(1, 10).joints
+    joints = history.sequence(1, 10, FPS).joints
     np.testing.assert_allclose(joints[:, hand], np.stack([skeleton_at(t).joints_3d[hand] for t in times]) * [1, -1, -1],
                                atol=1e-5)
     np.testing.assert_allclose(joints[:, GAIT_JOINTS.index("left_foot")], joints[:, GAIT_JOINTS.index("left_knee")])
@@ -101,7 +102,7 @@ def test_a_long_gap_restarts_the_history_but_not_the_observation_count():
     feed(history, 1, np.arange(30) / 30)
     feed(history, 1, 2.0 + np.arange(5) / 30)
     assert history.frames_observed(1) == 35 and history.frames_buffered(1) == 5
-    assert history.sequence(1, 6) is None and history.sequence(1, 5) is not None
+    assert history.sequence(1, 6, FPS) is None and history.sequence(1, 5, FPS) is not None
 
 
 def test_stale_or_non_finite_observations_are_dropped_and_counted():
@@ -141,11 +142,11 @@ def test_prune_forgets_tracks_that_died():
 
 
 def test_available_frames_tells_the_longest_window_a_faster_camera_can_fill():
-    history = JointHistory(HistoryConfig(fps=30.0))
+    history = JointHistory(HistoryConfig())
     feed(history, 1, np.arange(31) / 60)  # 0.5 s at 60 Hz
-    assert history.frames_buffered(1) == 31 and history.available_frames(1) == 16
-    assert history.sequence(1, 16) is not None and history.sequence(1, 17) is None
-    assert history.available_frames(2) == 0
+    assert history.frames_buffered(1) == 31 and history.available_frames(1, FPS) == 16
+    assert history.sequence(1, 16, FPS) is not None and history.sequence(1, 17, FPS) is None
+    assert history.available_frames(2, FPS) == 0
 
 
 def test_time_going_back_further_than_max_age_clears_the_history():

@@ -1,8 +1,9 @@
 """Person detection: boxes and COCO-17 keypoints per image (torchvision Keypoint R-CNN backend)."""
 
 from .keypoint_rcnn import (
-    ARCHITECTURE, DetectorConfig, PersonDetector, build_detector, build_keypoint_rcnn, load_detector_weights,
+    ARCHITECTURE, FETCH_DEFAULT_COMMAND, DetectorConfig, PersonDetector, build_detector, build_keypoint_rcnn,
+    default_weights_cache_path, fetch_default_weights, load_detector_weights,
 )
 
-__all__ = ["ARCHITECTURE", "DetectorConfig", "PersonDetector", "build_detector", "build_keypoint_rcnn",
-           "load_detector_weights"]
+__all__ = ["ARCHITECTURE", "FETCH_DEFAULT_COMMAND", "DetectorConfig", "PersonDetector", "build_detector",
+           "build_keypoint_rcnn", "default_weights_cache_path", "fetch_default_weights", "load_detector_weights"]

@@ -1,8 +1,9 @@
 """Person boxes and COCO-17 keypoints in one pass: torchvision's Keypoint R-CNN (ResNet-50 FPN).
 
 Weights come from one of three places, named by ``DetectorConfig.weights``:
-- ``"DEFAULT"``: torchvision's published COCO weights, fetched and cached by torch.hub the standard way
-  (``$TORCH_HOME/hub/checkpoints``, default ~/.cache/torch); an offline robot can copy the file there;
+- ``"DEFAULT"`` (the default): torchvision's published COCO weights, fetched and cached by torch.hub the
+  standard way (``$TORCH_HOME/hub/checkpoints``, default ~/.cache/torch) on first use, or beforehand with
+  ``emotion-perception weights fetch keypointrcnn``; an offline robot copies the file there;
 - a local file: a plain state_dict (for example that same torchvision file), or a ``NAME.pt`` with a
   ``NAME.json`` passport beside it (``weights.save_checkpoint``), whose sha256 is then verified;
 - ``""``: none; the detector reports itself unavailable. Random weights exist only for tests and
@@ -11,13 +12,14 @@ Weights come from one of three places, named by ``DetectorConfig.weights``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torchvision.models.detection import KeypointRCNN, KeypointRCNN_ResNet50_FPN_Weights, keypointrcnn_resnet50_fpn
 
+from ..configuration import setting, validate_config
 from ..types import Detection
 from ..weights import WeightsError, load_checkpoint, load_state_dict
 
@@ -30,21 +32,24 @@ PERSON_LABEL = 1
 
 @dataclass
 class DetectorConfig:
-    """Person detector settings."""
+    """Person detector settings (its device and precision are the pipeline's)."""
 
-    weights: str = field(
-        default="", metadata={"help": "'' none (stage off), 'DEFAULT' torchvision COCO, or a state_dict file path"})
-    device: str = field(default="cpu", metadata={"help": "torch device: 'cpu' or 'cuda' / 'cuda:N'"})
-    fp16: bool = field(default=True, metadata={"help": "half-precision autocast when the device is CUDA"})
-    score_threshold: float = field(
-        default=0.3, metadata={"help": "least person score reported, at most the tracker's high threshold [0-1]"})
-    nms_threshold: float = field(
-        default=0.5, metadata={"help": "IoU above which overlapping person boxes are suppressed [0-1]"})
-    min_size: int = field(
-        default=800, metadata={"help": "the image's short side is resized to this before the network [px]"})
-    max_size: int = field(default=1333, metadata={"help": "cap on the resized image's long side [px]"})
-    max_detections: int = field(
-        default=20, metadata={"help": "people reported per image at most (keypoint head cost grows with it)"})
+    weights: str = setting(
+        "DEFAULT", "'DEFAULT' torchvision's published COCO Keypoint R-CNN weights (downloaded and cached on first "
+                   "use; `emotion-perception weights fetch keypointrcnn` pre-fetches them), a state_dict file path, "
+                   "or '' for none (the detector is off and /diagnostics says ERROR)")
+    score_threshold: float = setting(
+        0.3, "least person score reported, at most the tracker's high threshold [0-1]", min=0.0, max=1.0)
+    nms_threshold: float = setting(
+        0.5, "IoU above which overlapping person boxes are suppressed [0-1]", above=0.0, max=1.0)
+    min_size: int = setting(800, "the image's short side is resized to this before the network [px]", min=32)
+    max_size: int = setting(1333, "cap on the resized image's long side [px]", min=32)
+    max_detections: int = setting(
+        20, "people reported per image at most (keypoint head cost grows with it)", min=1, max=1000)
+
+    def check(self) -> None:
+        if self.max_size < self.min_size:
+            raise ValueError(f"max_size ({self.max_size}) must be at least min_size ({self.min_size})")
 
 
 def build_keypoint_rcnn(config: DetectorConfig) -> KeypointRCNN:
@@ -55,18 +60,49 @@ def build_keypoint_rcnn(config: DetectorConfig) -> KeypointRCNN:
         box_nms_thresh=config.nms_threshold, box_detections_per_img=config.max_detections)
 
 
-def load_detector_weights(spec: str) -> tuple[dict[str, torch.Tensor], str]:
+def default_weights_cache_path() -> Path:
+    """Where torch.hub keeps torchvision's published Keypoint R-CNN weights (``$TORCH_HOME/hub/checkpoints``)."""
+    url = KeypointRCNN_ResNet50_FPN_Weights.DEFAULT.url
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+
+
+FETCH_DEFAULT_COMMAND = "emotion-perception weights fetch keypointrcnn"
+"""What a user runs (on a machine with internet) to cache the DEFAULT weights."""
+
+
+def fetch_default_weights(download: bool = True) -> Path:
+    """torchvision's published weights in the torch.hub cache, downloaded first when ``download`` and absent.
+
+    WeightsError (naming the cache file and the command that fetches it) when they are neither cached nor
+    obtainable: an offline robot copies the file into the cache or points ``detector.weights`` at a file.
+    """
+    published = KeypointRCNN_ResNet50_FPN_Weights.DEFAULT
+    cache = default_weights_cache_path()
+    if cache.is_file() or not download:
+        if not cache.is_file():
+            raise WeightsError(f"torchvision {published} is not cached at {cache} and this start does not download; "
+                               f"run `{FETCH_DEFAULT_COMMAND}` on a machine with internet (or copy the file there)")
+        return cache
+    match = torch.hub.HASH_REGEX.search(cache.name)  # torchvision names carry a sha256 prefix, checked on download
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(published.url, str(cache), hash_prefix=match.group(1) if match else None,
+                                       progress=False)
+    except Exception as exc:  # network failures of every kind mean the same to the user
+        raise WeightsError(f"cannot download torchvision {published} from {published.url} ({exc}); offline robots: "
+                           f"run `{FETCH_DEFAULT_COMMAND}` where there is internet and copy {cache.name} to "
+                           f"{cache.parent}, or set detector.weights to a local file") from exc
+    return cache
+
+
+def load_detector_weights(spec: str, download: bool = True) -> tuple[dict[str, torch.Tensor], str]:
     """State dict and a description for ``DEFAULT`` or a file path; WeightsError naming the file on failure."""
     if spec == "DEFAULT":
-        published = KeypointRCNN_ResNet50_FPN_Weights.DEFAULT
+        path = fetch_default_weights(download)
         try:
-            state = torch.hub.load_state_dict_from_url(published.url, progress=False, check_hash=True,
-                                                       weights_only=True)
-        except Exception as exc:  # network, hash or format failures all mean the same to the user
-            cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(published.url).name
-            raise WeightsError(f"cannot obtain torchvision {published} from {published.url} ({exc}); "
-                               f"offline, copy that file to {cache} or set weights to a local path") from exc
-        return state, f"torchvision {published}"
+            return load_state_dict(path), f"torchvision {KeypointRCNN_ResNet50_FPN_Weights.DEFAULT} ({path})"
+        except WeightsError as exc:
+            raise WeightsError(f"{exc}; delete it and run `{FETCH_DEFAULT_COMMAND}`") from exc
     path = Path(spec).expanduser()
     if path.with_suffix(".json").is_file():
         state, passport = load_checkpoint(path, ARCHITECTURE)
@@ -75,17 +111,27 @@ def load_detector_weights(spec: str) -> tuple[dict[str, torch.Tensor], str]:
 
 
 class PersonDetector:
-    """Finds people and their COCO-17 keypoints in RGB images, several images per forward pass."""
+    """Finds people and their COCO-17 keypoints in RGB images, several images per forward pass.
 
-    def __init__(self, config: DetectorConfig, model: KeypointRCNN | None, status: str) -> None:
+    Precision (fp16 autocast or not) is the caller's: the pipeline runs every network inside
+    device.inference_context.
+    """
+
+    def __init__(self, config: DetectorConfig, model: KeypointRCNN | None, status: str,
+                 device: torch.device | str = "cpu") -> None:
         self.config = config
         self.model = model
         self.status = status
-        self.device = torch.device(config.device) if model is not None else torch.device("cpu")
+        self.device = torch.device(device)
 
     @property
     def available(self) -> bool:
         return self.model is not None
+
+    def release(self) -> None:
+        """Drop the network (a deactivated node frees its GPU memory); the detector is then unavailable."""
+        self.model = None
+        self.status = "released"
 
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
         """One list of people per image (H x W x 3 uint8 RGB), best score first.
@@ -101,8 +147,7 @@ class PersonDetector:
                 raise ValueError(f"image {index}: too small ({image.shape[1]}x{image.shape[0]} px)")
         if self.model is None or not images:
             return [[] for _ in images]
-        autocast = torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda" and self.config.fp16)
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode():
             tensors = [torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1).float().div_(255)
                        for image in images]
             outputs = self.model(tensors)
@@ -120,37 +165,30 @@ class PersonDetector:
         return [Detection(boxes[i].astype(np.float32), float(scores[i]), keypoints[i]) for i in range(len(scores))]
 
 
-def build_detector(config: DetectorConfig, random_weights: bool = False) -> PersonDetector:
+def build_detector(config: DetectorConfig, device: torch.device | str = "cpu", random_weights: bool = False,
+                   download: bool = True) -> PersonDetector:
     """The detector the config asks for; unavailable (with the reason in ``status``) when it cannot be built.
 
-    ``random_weights=True`` builds it with random weights, for tests and benchmarks only. Settings that
-    make no sense (sizes, thresholds) raise ValueError.
+    ``random_weights=True`` builds it with random weights, for tests and benchmarks only. ``download=False``
+    never reaches the network for DEFAULT weights (only the torch.hub cache). Settings that make no sense
+    (sizes, thresholds) raise ValueError.
     """
-    if config.min_size < 1 or config.max_size < config.min_size or config.max_detections < 1:
-        raise ValueError(f"DetectorConfig needs 1 <= min_size <= max_size and max_detections >= 1, got {config}")
-    if not (0.0 <= config.score_threshold <= 1.0 and 0.0 < config.nms_threshold <= 1.0):
-        raise ValueError(f"DetectorConfig thresholds must lie in [0, 1], got {config}")
-    try:
-        device = torch.device(config.device)
-    except RuntimeError as exc:
-        return PersonDetector(config, None, f"invalid device {config.device!r} ({exc}); use 'cpu' or 'cuda'")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        return PersonDetector(config, None, f"device {config.device!r} requested but CUDA is not available; "
-                                            "set device to 'cpu' or run on a GPU machine")
+    validate_config(config, "detector")
+    device = torch.device(device)
     if random_weights:
         model, status = build_keypoint_rcnn(config), "RANDOM WEIGHTS (tests and benchmarks only)"
     elif not config.weights:
-        return PersonDetector(config, None, "no detector weights configured: set weights to 'DEFAULT' "
-                                            "(torchvision COCO Keypoint R-CNN) or to a local state_dict file")
+        return PersonDetector(config, None, "no detector weights configured: set detector.weights to 'DEFAULT' "
+                                            "(torchvision COCO Keypoint R-CNN) or to a local state_dict file", device)
     else:
         try:
-            state, description = load_detector_weights(config.weights)
+            state, description = load_detector_weights(config.weights, download)
             model = build_keypoint_rcnn(config)
             model.load_state_dict(state)
         except WeightsError as exc:
-            return PersonDetector(config, None, str(exc))
+            return PersonDetector(config, None, str(exc), device)
         except RuntimeError as exc:
             return PersonDetector(config, None, f"{config.weights}: not Keypoint R-CNN weights "
-                                                f"({str(exc).splitlines()[0]})")
+                                                f"({str(exc).splitlines()[0]})", device)
         status = f"ok: {description}"
-    return PersonDetector(config, model.eval().to(device), status)
+    return PersonDetector(config, model.eval().to(device), status, device)

@@ -5,6 +5,12 @@ at most ``max_frames`` observations per track, and a track unseen for ``max_age_
 the newest stamp added) is dropped. A gap longer than ``max_gap_seconds`` inside a track starts its
 buffer afresh, so a window never interpolates across a long gap.
 
+Gaps are measured on the **input stream**, not on the frames that happened to be processed: the caller
+announces each processed frame with :meth:`JointHistory.start_frame`, giving the largest stamp gap between
+the frames it *received* since the previous processed one. A track seen in the previous processed frame is
+continuous unless the input itself had a long gap, so a node that skips frames under load (newest frame
+wins) keeps its gait windows; a track missing from processed frames is judged by its own last stamp.
+
 Sequences are in the gait frame (metres, x right, y up, z towards the camera). When every observation in
 the window has 3D joints the sequence is those joints (position_source of the newest one). Otherwise the
 sequence is the **planar fallback**, flagged with position_source NONE: the 2D joints with image y turned
@@ -15,11 +21,12 @@ up, translated so the first frame's root is the origin, scaled so the median roo
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..labels import GAIT_EDGES, GAIT_JOINTS
+from ..configuration import setting, validate_config
 from ..types import JointSequence, PositionSource, Skeleton
 from .skeleton import optical_to_gait
 
@@ -44,17 +51,16 @@ _JOINT_ORDER = _joints_from_root()
 class HistoryConfig:
     """Per-track joint history settings."""
 
-    fps: float = field(default=30.0, metadata={"help": "rate joint sequences are resampled to [Hz]"})
-    max_frames: int = field(default=512, metadata={"help": "observations kept per track [frames]"})
-    max_tracks: int = field(
-        default=64, metadata={"help": "tracks kept at once; the least recently seen is dropped first"})
-    max_age_seconds: float = field(default=2.0, metadata={"help": "a track not seen for this long is dropped [s]"})
-    max_gap_seconds: float = field(
-        default=0.5, metadata={"help": "a longer gap between a track's observations restarts its history [s]"})
-    min_confidence: float = field(
-        default=0.05, metadata={"help": "joints below this confidence are missing and interpolated across [0-1]"})
-    planar_torso_length_m: float = field(
-        default=0.5, metadata={"help": "root-to-neck length the planar no-depth fallback is scaled to [m]"})
+    max_frames: int = setting(512, "observations kept per track [frames]", min=2, max=100_000)
+    max_tracks: int = setting(64, "tracks kept at once; the least recently seen is dropped first", min=1, max=10_000)
+    max_age_seconds: float = setting(2.0, "a track not seen for this long (on the input stream) is dropped [s]",
+                                     above=0.0)
+    max_gap_seconds: float = setting(0.5, "a longer gap in a track's observations on the input stream restarts "
+                                     "its history [s]", above=0.0)
+    min_confidence: float = setting(0.05, "joints below this confidence are missing and interpolated across [0-1]",
+                                    min=0.0, max=1.0)
+    planar_torso_length_m: float = setting(0.5, "root-to-neck length the planar no-depth fallback is scaled to [m]",
+                                           above=0.0)
 
 
 class _TrackBuffer:
@@ -78,11 +84,14 @@ class JointHistory:
 
     def __init__(self, config: HistoryConfig | None = None) -> None:
         self.config = config or HistoryConfig()
-        if self.config.fps <= 0 or self.config.max_frames < 2 or self.config.max_tracks < 1:
-            raise ValueError("HistoryConfig needs fps > 0, max_frames >= 2 and max_tracks >= 1")
+        validate_config(self.config, "history")
         self._tracks: OrderedDict[int, _TrackBuffer] = OrderedDict()
         self._newest_stamp: int | None = None
+        self._previous_frame_ns: int | None = None
+        self._frame_ns: int | None = None
+        self._input_gap_ns = 0
         self._max_age_ns = int(self.config.max_age_seconds * 1e9)
+        self._max_gap_ns = int(self.config.max_gap_seconds * 1e9)
         self.dropped = 0
         """Observations refused because their stamp was not after the track's previous one, or non-finite."""
         self.time_jumps = 0
@@ -110,8 +119,7 @@ class JointHistory:
             self.dropped += 1
             return False
         if self._newest_stamp is not None and stamp_ns < self._newest_stamp - self._max_age_ns:
-            self._tracks.clear()  # time jumped backwards (a bag looping): nothing kept is comparable
-            self._newest_stamp = None
+            self.clear()  # time jumped backwards (a bag looping): nothing kept is comparable
             self.time_jumps += 1
         track = self._tracks.get(track_id)
         if track is not None and track.stamps and stamp_ns <= track.stamps[-1]:
@@ -119,11 +127,12 @@ class JointHistory:
             return False
         self._newest_stamp = stamp_ns if self._newest_stamp is None else max(self._newest_stamp, stamp_ns)
         self._drop_old()
+        track = self._tracks.get(track_id)
         if track is None:
             while len(self._tracks) >= self.config.max_tracks:
                 self._tracks.popitem(last=False)
             track = self._tracks[track_id] = _TrackBuffer(self.config.max_frames)
-        elif track.stamps and (stamp_ns - track.stamps[-1]) * 1e-9 > self.config.max_gap_seconds:
+        elif track.stamps and self._gap_ns(track.stamps[-1], stamp_ns) > self._max_gap_ns:
             track.clear()
         self._tracks.move_to_end(track_id)
         track.stamps.append(int(stamp_ns))
@@ -139,13 +148,13 @@ class JointHistory:
         track = self._tracks.get(track_id)
         return track.frames_observed if track else 0
 
-    def available_frames(self, track_id: int) -> int:
+    def available_frames(self, track_id: int, fps: float) -> int:
         """The largest ``n_frames`` that ``sequence`` can serve now for a track (0 for an unknown track)."""
         track = self._tracks.get(track_id)
         if track is None or not track.stamps:
             return 0
         span_s = (track.stamps[-1] - track.stamps[0]) * 1e-9
-        return int(np.floor(span_s * self.config.fps + 0.5)) + 1
+        return int(np.floor(span_s * fps + 0.5)) + 1
 
     def frames_buffered(self, track_id: int) -> int:
         """Observations currently held for a track (at most ``max_frames``; 0 for an unknown track)."""
@@ -160,8 +169,8 @@ class JointHistory:
             del self._tracks[track_id]
         return gone
 
-    def sequence(self, track_id: int, n_frames: int) -> JointSequence | None:
-        """The last ``n_frames`` at ``config.fps`` ending at the track's newest observation, or None.
+    def sequence(self, track_id: int, n_frames: int, fps: float) -> JointSequence | None:
+        """The last ``n_frames`` at ``fps`` (the cue's own rate) ending at the track's newest observation, or None.
 
         None when the track is unknown, its uninterrupted history is shorter than the window, or its root
         joint is never seen in the window. Missing joints are interpolated in time; a joint missing in the
@@ -173,7 +182,9 @@ class JointHistory:
         if track is None or not track.stamps:
             return None
         stamps = np.asarray(track.stamps, dtype=np.int64)
-        period = 1.0 / self.config.fps
+        if not fps > 0:
+            raise ValueError(f"fps must be > 0, got {fps}")
+        period = 1.0 / fps
         end = stamps[-1]
         times = (stamps - end) * 1e-9  # seconds, newest = 0
         targets = (np.arange(n_frames) - (n_frames - 1)) * period
@@ -193,7 +204,7 @@ class JointHistory:
             source = PositionSource.NONE
         if resampled is None:
             return None
-        return JointSequence(track_id, resampled, self.config.fps, track.frames_observed, source)
+        return JointSequence(track_id, resampled, float(fps), track.frames_observed, source)
 
     @staticmethod
     def _resample(times: np.ndarray, joints: np.ndarray, valid: np.ndarray, targets: np.ndarray) -> np.ndarray | None:
@@ -219,7 +230,37 @@ class JointHistory:
         planar = (joints_px - joints_px[0, _ROOT]) * scale * np.array([1.0, -1.0], dtype=np.float32)
         return np.concatenate([planar, np.zeros(planar.shape[:2] + (1,))], axis=2).astype(np.float32)
 
+    def start_frame(self, stamp_ns: int, input_gap_s: float | None = None) -> None:
+        """Announce the processed frame whose skeletons come next.
+
+        ``input_gap_s``: the largest stamp gap between frames received since the previous processed frame
+        (None when every received frame was processed: the gap is then the stamp difference itself).
+        """
+        self._previous_frame_ns, self._frame_ns = self._frame_ns, int(stamp_ns)
+        if input_gap_s is None or self._previous_frame_ns is None:
+            self._input_gap_ns = 0 if self._previous_frame_ns is None else self._frame_ns - self._previous_frame_ns
+        else:
+            self._input_gap_ns = int(input_gap_s * 1e9)
+
+    def _gap_ns(self, last_ns: int, stamp_ns: int) -> int:
+        """A track's gap on the input stream: the input's own gap when the previous processed frame saw it."""
+        if self._frame_ns == stamp_ns and last_ns == self._previous_frame_ns:
+            return self._input_gap_ns
+        return stamp_ns - last_ns
+
+    def newest_stamp(self, track_id: int) -> int | None:
+        """Stamp of a track's newest observation (None for an unknown track)."""
+        track = self._tracks.get(track_id)
+        return track.stamps[-1] if track and track.stamps else None
+
+    def clear(self) -> None:
+        """Forget every track (a time jump: nothing kept is comparable with what comes)."""
+        self._tracks.clear()
+        self._newest_stamp = self._previous_frame_ns = self._frame_ns = None
+
     def _drop_old(self) -> None:
-        horizon = self._newest_stamp - self._max_age_ns
-        for track_id in [tid for tid, track in self._tracks.items() if track.stamps and track.stamps[-1] < horizon]:
+        newest = self._newest_stamp
+        stale = [tid for tid, track in self._tracks.items()
+                 if track.stamps and self._gap_ns(track.stamps[-1], newest) > self._max_age_ns]
+        for track_id in stale:
             del self._tracks[track_id]

@@ -71,3 +71,40 @@ def optical_to_gait(points: np.ndarray) -> np.ndarray:
     if points.shape[-1:] != (3,):
         raise ValueError(f"points must have shape (..., 3), got {points.shape}")
     return points * np.array([1.0, -1.0, -1.0], dtype=np.float32)
+
+
+MIN_CONFIDENT_JOINTS = 6
+"""Fewest confident joints (root among them) for a skeleton to describe a body at all."""
+MIN_BODY_EXTENT_M = 0.2
+"""Smallest spread of a 3D skeleton's confident joints [m]; below it the joints are collapsed (a tracker fault)."""
+MIN_BODY_EXTENT_PX = 4.0
+"""Smallest spread of a 2D skeleton's confident joints [px]."""
+
+
+def skeleton_problem(joints_2d: np.ndarray, confidence: np.ndarray, joints_3d: np.ndarray | None,
+                     min_confidence: float) -> str:
+    """Why a skeleton cannot describe a body ("" when it can): wrong shape, non-finite, too few or collapsed joints.
+
+    Emotion cues must never label a person from such input; the reason becomes their status.
+    """
+    joints_2d, confidence = np.asarray(joints_2d), np.asarray(confidence)
+    if joints_2d.shape != (len(GAIT_JOINTS), 2) or confidence.shape != (len(GAIT_JOINTS),):
+        return f"malformed skeleton: joints {joints_2d.shape}, confidence {confidence.shape}"
+    if joints_3d is not None and np.shape(joints_3d) != (len(GAIT_JOINTS), 3):
+        return f"malformed skeleton: 3D joints {np.shape(joints_3d)}"
+    if not np.isfinite(confidence).all():
+        return "skeleton has non-finite confidences"
+    confident = confidence >= min_confidence
+    points = np.asarray(joints_3d if joints_3d is not None else joints_2d, dtype=np.float64)
+    finite = np.isfinite(points).all(axis=1)
+    if (confident & ~finite).any():
+        return f"skeleton has NaN/inf positions in {int((confident & ~finite).sum())} confident joints"
+    usable = confident & finite
+    if usable.sum() < MIN_CONFIDENT_JOINTS or not usable[GAIT_JOINTS.index("root")]:
+        return f"too few confident joints ({int(usable.sum())} of {len(GAIT_JOINTS)}, root {'seen' if usable[0] else 'unseen'})"
+    seen = points[usable]
+    extent = float(np.linalg.norm(seen.max(axis=0) - seen.min(axis=0)))
+    minimum, unit = (MIN_BODY_EXTENT_M, "m") if joints_3d is not None else (MIN_BODY_EXTENT_PX, "px")
+    if extent < minimum:
+        return f"collapsed skeleton: confident joints span {extent:.3g} {unit} (< {minimum:g} {unit})"
+    return ""

@@ -7,11 +7,12 @@ rclpy's own CDR code, so what goes through the pipeline offline is byte for byte
 from __future__ import annotations
 
 import collections
-import csv
+import contextlib
 import importlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,33 +23,31 @@ from geometry_msgs.msg import Point
 from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
-from sensor_msgs.msg import CameraInfo, CompressedImage
+from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import Header
 
 from emotion_perception.msg import TrackedSkeleton, TrackedSkeletonArray
 
+from ..detection import FETCH_DEFAULT_COMMAND, build_detector
+from ..ground_truth import ground_truth_from_scene, load_ground_truth, save_ground_truth
 from ..pipeline import FrameRejected, Pipeline
+from ..realtime import RealtimeReplay
+from ..paths import PACKAGE, share_dir
+from ..report import atomic_output_dir, csv_columns, frame_rows, pipeline_summary, write_csv
+from ..scoring import write_scoring
 from ..settings import Settings
-from ..synthetic_scene import SceneConfig, render_scene
-from .conversions import emotion_array_msg, ns_to_stamp
-from .frames import FrameAssembler, FrameDropped
+from ..synthetic_scene import SAMPLE_SCENE, SceneConfig, render_scene
+from .conversions import camera_info_msg, emotion_array_msg, ns_to_stamp, stamp_to_ns
+from .frames import FrameAssembler
 from .sync import ApproximateTimeSync
 
-PACKAGE = "emotion_perception"
-EMOTIONS_TOPIC = "/emotion_perception/emotions"
+EMOTIONS_TOPIC = "/emotions"
+"""Where the node publishes with its defaults (no namespace): the offline output uses the same topic."""
 SAMPLE_TOPICS = {"image": "/camera/color/image_raw/compressed", "camera_info": "/camera/color/camera_info",
                  "skeletons": "/body_tracker/skeletons"}
+ACK_TIMEOUT_S = 5.0
+"""How long bag play waits for subscribers to acknowledge the last messages before closing its publishers."""
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
-
-
-def share_dir() -> Path:
-    """The package's installed share directory (msg definitions, config, sample data)."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return Path(get_package_share_directory(PACKAGE))
-    except (ImportError, LookupError, OSError):  # not found, or no AMENT_PREFIX_PATH (a plain virtualenv)
-        return Path(sys.prefix) / "share" / PACKAGE
 
 
 def typestore():
@@ -61,10 +60,38 @@ def typestore():
     return store
 
 
-def message_class(msgtype: str) -> type:
-    """The rclpy message class for a type name such as 'sensor_msgs/msg/Image'."""
-    package, kind, name = msgtype.split("/")
-    return getattr(importlib.import_module(f"{package}.{kind}"), name)
+def message_class(msgtype: str, store=None) -> type:
+    """The rclpy message class for a registered message type name such as 'sensor_msgs/msg/Image'.
+
+    Only types the typestore knows (ROS 2 Kilted's and this package's) are resolved: a bag naming any other
+    type must not make us import whatever module its name points at.
+    """
+    store = store or typestore()
+    parts = msgtype.split("/")
+    if msgtype not in store.fielddefs or len(parts) != 3 or parts[1] != "msg":
+        raise ValueError(f"the bag names message type {msgtype!r}, which is not a registered ROS message type")
+    package, kind, name = parts
+    try:
+        return getattr(importlib.import_module(f"{package}.{kind}"), name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"message type {msgtype} is registered but its Python package is not installed "
+                         f"({exc}); install ros-{package.replace('_', '-')}") from exc
+
+
+@contextlib.contextmanager
+def open_bag(path: Path) -> Iterator[Reader]:
+    """A rosbag2 reader, with a clear error for a path that is not a readable bag."""
+    if not (Path(path) / "metadata.yaml").is_file():
+        raise ValueError(f"{path} is not a rosbag2 directory (no metadata.yaml)")
+    try:
+        reader = Reader(path)
+        reader.open()
+    except Exception as exc:  # rosbags raises ReaderError, and lower-level errors for corrupt files
+        raise ValueError(f"{path}: cannot read the bag ({exc})") from exc
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
 def _storage(path: Path) -> StoragePlugin:
@@ -72,7 +99,7 @@ def _storage(path: Path) -> StoragePlugin:
 
 
 # --- the sample bag -----------------------------------------------------------------------------------
-def write_sample_bag(path: Path, config: SceneConfig = SceneConfig(), jpeg_quality: int = 85) -> Path:
+def write_sample_bag(path: Path, config: SceneConfig = SAMPLE_SCENE, jpeg_quality: int = 85) -> Path:
     """Render the synthetic scene and write it as a rosbag2 (mcap): compressed images, camera info, skeletons.
 
     Beside the bag's files, ground_truth.json names the emotion each track id's walk was generated with.
@@ -80,10 +107,6 @@ def write_sample_bag(path: Path, config: SceneConfig = SceneConfig(), jpeg_quali
     intrinsics, frames = render_scene(config)
     store = typestore()
     frame_id = "camera_color_optical_frame"
-    info = CameraInfo(width=intrinsics.width, height=intrinsics.height, distortion_model="plumb_bob",
-                      d=[0.0] * 5, k=[intrinsics.fx, 0.0, intrinsics.cx, 0.0, intrinsics.fy, intrinsics.cy, 0.0, 0.0, 1.0],
-                      r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
-                      p=[intrinsics.fx, 0.0, intrinsics.cx, 0.0, 0.0, intrinsics.fy, intrinsics.cy, 0.0, 0.0, 0.0, 1.0, 0.0])
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
         connections = {
             "image": writer.add_connection(SAMPLE_TOPICS["image"], "sensor_msgs/msg/CompressedImage", typestore=store),
@@ -94,25 +117,22 @@ def write_sample_bag(path: Path, config: SceneConfig = SceneConfig(), jpeg_quali
             header = Header(stamp=ns_to_stamp(frame.stamp_ns), frame_id=frame_id)
             ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
             assert ok, "OpenCV could not encode a JPEG"
-            info.header = header
             skeletons = TrackedSkeletonArray(header=header, skeletons=[
                 TrackedSkeleton(id=s.track_id, joints=[Point(x=float(x), y=float(y), z=float(z)) for x, y, z in s.joints_3d],
                                 confidence=s.confidence.astype(np.float32))
                 for s in frame.skeletons])
-            writer.write(connections["camera_info"], frame.stamp_ns, serialize_message(info))
+            writer.write(connections["camera_info"], frame.stamp_ns, serialize_message(camera_info_msg(intrinsics, header)))
             writer.write(connections["skeletons"], frame.stamp_ns, serialize_message(skeletons))
             writer.write(connections["image"], frame.stamp_ns,
                          serialize_message(CompressedImage(header=header, format="jpeg", data=jpeg.tobytes())))
-    truth = {"note": "synthetic scene: procedural walks drawn as solid figures (see emotion_perception/synthetic_scene.py)",
-             "scene": {k: getattr(config, k) for k in config.__dataclass_fields__},
-             "emotions_by_track_id": {str(k): v for k, v in frames[0].emotions.items()}}
-    (path / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n")
+    note = ("synthetic scene: procedural walks drawn as solid figures (emotion_perception/synthetic_scene.py), "
+            "each labelled with the emotion style it was generated with")
+    if config.photo_seconds:
+        note += ("; then a real photograph (scikit-image's astronaut, NASA, public domain) whose smiling person is "
+                 "labelled happy by hand, with hand-placed joints")
+    metadata = {"note": note, "scene": {k: getattr(config, k) for k in config.__dataclass_fields__}}
+    save_ground_truth(ground_truth_from_scene(intrinsics, frames, metadata), path / "ground_truth.json")
     return path
-
-
-def sample_bag_path() -> Path:
-    """The bundled sample bag (installed with the package)."""
-    return share_dir() / "data" / "sample_walk"
 
 
 # --- reading ------------------------------------------------------------------------------------------
@@ -152,95 +172,122 @@ def choose_topics(reader: Reader, settings: Settings, image: str | None = None, 
 
 
 # --- offline processing -------------------------------------------------------------------------------
+def people_source(settings: Settings, reader: Reader, log) -> tuple[Settings, Any]:
+    """Settings whose people source can see someone in this bag, and the detector if it is the source.
+
+    Without a usable detector, a bag that carries tracked skeletons is processed from them (said through
+    ``log``); one that carries none is refused, since every frame would come out empty.
+    """
+    if settings.pipeline.pose_source != "detector":
+        return settings, None
+    detector = build_detector(settings.detector)
+    if detector.available:
+        return settings, detector
+    skeleton_topics = [c.topic for c in reader.connections if c.msgtype == f"{PACKAGE}/msg/TrackedSkeletonArray"]
+    if not skeleton_topics:
+        raise ValueError(f"no person detector ({detector.status}) and the bag has no "
+                         f"{PACKAGE}/msg/TrackedSkeletonArray topic: nobody could be seen. Fetch the detector "
+                         f"weights (`{FETCH_DEFAULT_COMMAND}`) or set detector.weights to a file")
+    log(f"no person detector ({detector.status}); people come from the bag's tracked skeletons on "
+        f"{skeleton_topics[0]} (pipeline.pose_source=skeletons)")
+    return settings.with_values({"pipeline.pose_source": "skeletons"}), None
+
+
 def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str | None] | None = None,
-                pipeline: Pipeline | None = None, progress: bool = True) -> dict[str, Any]:
-    """Run the pipeline over every image of ``bag`` without DDS; write ``out`` (a bag with EmotionArray)
-    and ``out``/summary.json + people.csv. Returns the summary."""
+                pipeline: Pipeline | None = None, progress: bool = True, log=None,
+                ground_truth: Path | None = None, realtime: RealtimeReplay | None = None) -> dict[str, Any]:
+    """Run the pipeline over the images of ``bag`` without DDS; write ``out`` (a bag with EmotionArray on the
+    live node's topic), ``out``/summary.json and people.csv, all at once when the run succeeds.
+
+    Every frame is processed, unless ``realtime`` emulates a live node of that speed (newest frame wins, the
+    rest dropped and counted). With ``ground_truth`` (docs/replay_testing.md) the output is scored against it:
+    summary["scoring"], scoring.md and plots. Frames that cannot be used and messages that cannot be decoded
+    are skipped and counted in the summary.
+    """
     from tqdm import tqdm
 
-    if out.exists():
-        raise ValueError(f"{out} exists; choose a new output path")
-    pipeline = pipeline or Pipeline(settings, log=lambda text: print(f"warning: {text}", file=sys.stderr))
-    assembler = FrameAssembler(settings.input)
+    log = log or (lambda text: print(f"note: {text}", file=sys.stderr))
+    truth = load_ground_truth(ground_truth) if ground_truth is not None else None
     counts: collections.Counter[str] = collections.Counter()
     rows: list[dict[str, Any]] = []
+    processed_stamps: list[int] = []
     store = typestore()
-    with Reader(bag) as reader:
-        chosen = choose_topics(reader, settings, **(topics or {}))
+    with open_bag(bag) as reader, atomic_output_dir(out) as partial:  # partial: a staging dir named like out
+        if pipeline is None:
+            settings, detector = people_source(settings, reader, log)
+            pipeline = Pipeline(settings, log=log, detector=detector)
+        chosen = choose_topics(reader, pipeline.settings, **(topics or {}))
         secondary = chosen.skeletons or chosen.depth
         wanted = [c for c in reader.connections if c.topic in {chosen.image, chosen.camera_info, secondary}]
-        classes = {c.topic: message_class(c.msgtype) for c in wanted}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with Writer(out, version=9, storage_plugin=_storage(out)) as writer:
+        classes = {c.topic: message_class(c.msgtype, store) for c in wanted}
+        assembler = FrameAssembler(pipeline.settings.input)
+        cue_names = [cue.name for cue in pipeline.running_cues()]
+        with Writer(partial, version=9, storage_plugin=_storage(out)) as writer:
             emotions = writer.add_connection(EMOTIONS_TOPIC, f"{PACKAGE}/msg/EmotionArray", typestore=store)
 
-            def on_frame(image_msg: Any, *others: Any) -> None:
+            def handle(image_msg: Any, *others: Any, input_gap_s: float | None = None) -> None:
                 try:
                     frame, skeletons, notes = assembler.assemble(image_msg, *others)
                     counts.update(reason for reason, _ in notes)
+                    frame.input_gap_s = input_gap_s
                     result = pipeline.process(frame, skeletons)
-                except (FrameDropped, FrameRejected) as exc:
-                    counts[getattr(exc, "reason", "rejected")] += 1
+                except FrameRejected as exc:
+                    counts[exc.reason] += 1
                     return
-                assembler.processed(frame)
                 counts["processed"] += 1
-                writer.write(emotions, frame.stamp_ns, serialize_message(emotion_array_msg(result, image_msg.header)))
-                rows.extend(_summary_rows(result))
+                counts["time_jumps"] += bool(result.time_jump)
+                processed_stamps.append(result.stamp_ns)
+                writer.write(emotions, max(frame.stamp_ns, 0),  # bags keep unsigned times; stamps can be anything
+                             serialize_message(emotion_array_msg(result, image_msg.header, cue_names)))
+                rows.extend(frame_rows(result, processed_stamps[0]))
 
-            sync = ApproximateTimeSync(2 if secondary else 1, settings.input.queue_depth * 2,
-                                       settings.input.sync_slop_s, on_frame)
+            def work(handoffs) -> None:
+                for handoff in handoffs:
+                    start = time.perf_counter()
+                    handle(*handoff.item, input_gap_s=handoff.input_gap_s)
+                    realtime.processed(time.perf_counter() - start)
+
+            def on_frame(image_msg: Any, *others: Any) -> None:
+                if realtime is None:
+                    handle(image_msg, *others)
+                else:
+                    work(realtime.arrive(stamp_to_ns(image_msg.header.stamp), (image_msg, *others)))
+
+            streams = [chosen.image] + ([secondary] if secondary else [])
+            sync = ApproximateTimeSync(streams, pipeline.settings.input.queue_depth * 2,
+                                       pipeline.settings.input.sync_slop_s, on_frame,
+                                       optional=[False, bool(chosen.depth)],
+                                       timeout_s=pipeline.settings.input.depth_timeout_s,
+                                       jump_tolerance_s=pipeline.settings.pipeline.reorder_tolerance_s)
             total = sum(c.msgcount for c in wanted if c.topic == chosen.image)
             with tqdm(total=total, unit="frame", disable=not progress, desc=bag.name) as bar:
                 for connection, _, raw in reader.messages(connections=wanted):
-                    msg = deserialize_message(raw, classes[connection.topic])
+                    try:
+                        msg = deserialize_message(raw, classes[connection.topic])
+                    except Exception:  # a corrupt message costs itself, never the run
+                        counts[f"undecodable {connection.topic}"] += 1
+                        continue
                     if connection.topic == chosen.camera_info:
-                        assembler.camera_info(msg)
+                        if assembler.camera_info(msg):
+                            counts["ignored_camera_info"] += 1
                     elif connection.topic == chosen.image:
                         sync.add(0, msg)
                         bar.update(1)
                     else:
                         sync.add(1, msg)
-    counts["unmatched"] = sync.unmatched
-    summary = {"bag": str(bag), "topics": chosen.__dict__, "frames": dict(counts),
-               "branches": {k: {"active": a, "status": s} for k, (a, s) in pipeline.branch_status().items()},
-               "latency_ms": {k: dict(zip(("p50", "p95", "p99"), v)) for k, v in pipeline.timings.percentiles_ms().items()},
-               "people": _people_summary(rows)}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    _write_csv(out / "people.csv", rows)
+                if realtime is not None:
+                    work(realtime.finish())
+                    counts["superseded"] = realtime.frames_dropped
+        counts.update({f"unpaired_by {reason}": n for reason, n in sync.unmatched.items()})
+        counts["images"] = total
+        summary = {"bag": str(bag), "topics": chosen.__dict__, **pipeline_summary(pipeline, counts, rows)}
+        if realtime is not None:
+            summary["realtime"] = realtime.summary()
+        if truth is not None:
+            summary["scoring"] = write_scoring(partial, rows, truth, processed_stamps)
+        (partial / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        write_csv(partial / "people.csv", rows, csv_columns({cue.name: cue.labels for cue in pipeline.running_cues()}))
     return summary
-
-
-def _summary_rows(result) -> list[dict[str, Any]]:
-    rows = []
-    for person in result.people:
-        rows.append({"stamp_ns": result.stamp_ns, "track_id": person.track_id,
-                     "gait_label": person.gait.label, "gait_status": person.gait.status,
-                     "gait_frames_observed": person.gait.frames_observed,
-                     "context_active": "|".join(person.context.active_categories),
-                     "fused_emotion": person.fused.emotion, "fused_confidence": round(person.fused.confidence, 6),
-                     "fused_valence": round(person.fused.valence, 6), "fused_arousal": round(person.fused.arousal, 6)})
-    return rows
-
-
-def _people_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per track id: frames seen and the last valid gait and fused labels."""
-    people: dict[str, Any] = {}
-    for row in rows:
-        entry = people.setdefault(str(row["track_id"]), {"frames": 0, "gait_label": "", "fused_emotion": "unknown"})
-        entry["frames"] += 1
-        if row["gait_label"]:
-            entry["gait_label"] = row["gait_label"]
-        if row["fused_emotion"] != "unknown":
-            entry["fused_emotion"] = row["fused_emotion"]
-    return people
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    fields = list(rows[0]) if rows else ["stamp_ns", "track_id"]
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 # --- replay onto DDS ----------------------------------------------------------------------------------
@@ -252,15 +299,17 @@ def play_bag(node: Any, bag: Path, rate: float = 1.0, clock: bool = False, topic
     ``wait_for_subscribers_s``, waits up to that long until every image topic has a subscriber.
     Returns the number of messages published. The node must be spun elsewhere if it also subscribes.
     """
+    from rclpy.duration import Duration
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rosgraph_msgs.msg import Clock
 
     remap = remap or {}
     published = 0
-    with Reader(bag) as reader:
+    store = typestore()
+    with open_bag(bag) as reader:
         wanted = [c for c in reader.connections if not topics or c.topic in topics]
         qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-        publishers = {c.topic: node.create_publisher(message_class(c.msgtype), remap.get(c.topic, c.topic), qos)
+        publishers = {c.topic: node.create_publisher(message_class(c.msgtype, store), remap.get(c.topic, c.topic), qos)
                       for c in wanted}
         clock_pub = node.create_publisher(Clock, "/clock", 10) if clock else None
         image_publishers = [publishers[c.topic] for c in wanted if c.msgtype in IMAGE_TYPES]
@@ -268,14 +317,20 @@ def play_bag(node: Any, bag: Path, rate: float = 1.0, clock: bool = False, topic
         while time.monotonic() < deadline and not all(p.get_subscription_count() > 0 for p in image_publishers):
             time.sleep(0.05)
         start_wall, start_bag = time.monotonic(), None
-        for connection, timestamp, raw in reader.messages(connections=wanted):
-            start_bag = timestamp if start_bag is None else start_bag
-            if rate > 0:
-                delay = start_wall + (timestamp - start_bag) / 1e9 / rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            if clock_pub is not None:
-                clock_pub.publish(Clock(clock=ns_to_stamp(timestamp)))
-            publishers[connection.topic].publish(raw)  # rclpy publishes serialised bytes as they are
-            published += 1
+        try:
+            for connection, timestamp, raw in reader.messages(connections=wanted):
+                start_bag = timestamp if start_bag is None else start_bag
+                if rate > 0:
+                    delay = start_wall + (timestamp - start_bag) / 1e9 / rate - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                if clock_pub is not None:
+                    clock_pub.publish(Clock(clock=ns_to_stamp(timestamp)))
+                publishers[connection.topic].publish(raw)  # rclpy publishes serialised bytes as they are
+                published += 1
+        finally:
+            for publisher in [*publishers.values(), clock_pub]:
+                if publisher is not None:
+                    publisher.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT_S))  # reliable: deliver the tail
+                    node.destroy_publisher(publisher)
     return published

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
+
+from ..settings import load_settings
+from ..synthetic_scene import SAMPLE_SCENE
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -30,44 +34,55 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     process.add_argument("--camera-info-topic")
     process.add_argument("--depth-topic")
     process.add_argument("--skeletons-topic")
+    process.add_argument("--ground-truth", type=Path, metavar="FILE",
+                         help="score the output against this ground truth (docs/replay_testing.md); "
+                              "the bundled sample has its ground_truth.json beside it")
+    process.add_argument("--realtime", action="store_true",
+                         help="drop frames as a live node of this machine's speed would (newest frame wins)")
+    process.add_argument("--speed", type=float, default=1.0,
+                         help="with --realtime: the emulated machine's speed relative to this one (0.5 = half as fast)")
+    process.add_argument("--frame-cost", type=float, metavar="SECONDS",
+                         help="with --realtime: a fixed processing cost per frame instead of the measured one "
+                              "(makes the run repeatable)")
     process.add_argument("--no-progress", action="store_true")
     process.set_defaults(func=_process)
 
-    sample = bag_sub.add_parser("make-sample", help="render the synthetic walking scene and write it as a bag")
+    sample = bag_sub.add_parser("make-sample", help="render the synthetic walking scene and write it as a bag "
+                                                   "(the bundled data/sample_walk with the defaults)")
     sample.add_argument("out", type=Path)
-    sample.add_argument("--people", type=int, default=3)
-    sample.add_argument("--seconds", type=float, default=4.0)
-    sample.add_argument("--seed", type=int, default=7)
+    sample.add_argument("--people", type=int, default=SAMPLE_SCENE.people, help="people crossing the room")
+    sample.add_argument("--seconds", type=float, default=SAMPLE_SCENE.seconds, help="length of the walking part")
+    sample.add_argument("--seed", type=int, default=SAMPLE_SCENE.seed)
+    sample.add_argument("--no-approach", action="store_true", help="leave out the angry walker coming up to the camera")
+    sample.add_argument("--photo-seconds", type=float, default=SAMPLE_SCENE.photo_seconds,
+                        help="seconds of the real photograph at the end (0: none; needs scikit-image)")
     sample.set_defaults(func=_make_sample)
+
+    from_video = bag_sub.add_parser("from-video", help="write a video file as a bag of camera images and camera info")
+    from_video.add_argument("video", type=Path)
+    from_video.add_argument("-o", "--out", type=Path, required=True, help="output bag directory (mcap; must not exist)")
+    transport = from_video.add_mutually_exclusive_group()
+    transport.add_argument("--compressed", dest="compressed", action="store_true", default=True,
+                           help="sensor_msgs/CompressedImage JPEG on PREFIX/image_raw/compressed (default)")
+    transport.add_argument("--raw", dest="compressed", action="store_false", help="sensor_msgs/Image on PREFIX/image_raw")
+    from_video.add_argument("--encoding", choices=("rgb8", "bgr8"), default="rgb8", help="raw image encoding")
+    from_video.add_argument("--jpeg-quality", type=int, default=90)
+    camera = from_video.add_mutually_exclusive_group()
+    camera.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help="camera intrinsics in pixels for camera_info")
+    camera.add_argument("--hfov", type=float, metavar="DEG", help="camera_info from this horizontal field of view "
+                                                                  "(default 60; square pixels, centred principal point)")
+    from_video.add_argument("--topic-prefix", default="/camera/color", help="topics PREFIX/image_raw[/compressed], PREFIX/camera_info")
+    from_video.add_argument("--max-frames", type=int, metavar="N", help="only the first N frames")
+    from_video.add_argument("--fps", type=float, help="frame rate of the stamps (default: the video's)")
+    from_video.add_argument("--start-time", metavar="SECONDS", help="stamp of the first frame in seconds (default 1700000000)")
+    from_video.add_argument("--no-progress", action="store_true")
+    from_video.set_defaults(func=_from_video)
 
     demo = subparsers.add_parser("demo", help="run the node on the bundled sample bag and show what it publishes")
     demo.add_argument("--bag", type=Path, help="bag to play (default: the bundled sample)")
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="directory for the annotated contact sheet and results")
     demo.add_argument("--rate", type=float, default=1.0, help="playback speed factor")
     demo.set_defaults(func=_demo)
-
-
-def settings_from_args(config: Path | None, overrides: list[str]):
-    """Settings from a params file (default: the installed one) with GROUP.FIELD=VALUE overrides."""
-    import yaml
-
-    from ..settings import Settings, apply_overrides
-    from .bag import share_dir
-
-    path = config or share_dir() / "config" / "emotion_perception.yaml"
-    settings = Settings.from_yaml(path) if path.is_file() else Settings()
-    nested: dict[str, dict] = {}
-    for item in overrides:
-        key, _, value = item.partition("=")
-        group, _, name = key.partition(".")
-        if not name or not _:
-            raise ValueError(f"override {item!r} is not GROUP.FIELD=VALUE")
-        nested.setdefault(group, {})[name] = yaml.safe_load(value)
-    for group, values in nested.items():
-        if group not in settings:
-            raise ValueError(f"unknown settings group {group!r}")
-        settings[group] = apply_overrides(settings[group], values, group)
-    return settings
 
 
 def _play(args: argparse.Namespace) -> int:
@@ -88,23 +103,48 @@ def _play(args: argparse.Namespace) -> int:
 
 
 def _process(args: argparse.Namespace) -> int:
-    from .bag import process_bag
+    from ..realtime import RealtimeReplay
+    from .bag import EMOTIONS_TOPIC, process_bag
 
-    settings = settings_from_args(args.config, args.set)
+    if not args.realtime and (args.speed != 1.0 or args.frame_cost is not None):
+        raise ValueError("--speed and --frame-cost only apply with --realtime")
+    settings = load_settings(args.config, args.set)
     topics = {"image": args.image_topic, "camera_info": args.camera_info_topic, "depth": args.depth_topic,
               "skeletons": args.skeletons_topic}
-    summary = process_bag(args.bag, args.out, settings, topics, progress=not args.no_progress)
+    realtime = RealtimeReplay(args.speed, args.frame_cost) if args.realtime else None
+    summary = process_bag(args.bag, args.out, settings, topics, progress=not args.no_progress,
+                          ground_truth=args.ground_truth, realtime=realtime)
     print(json.dumps({"frames": summary["frames"], "people": summary["people"]}, indent=2))
-    print(f"wrote {args.out} (EmotionArray on /emotion_perception/emotions), {args.out / 'summary.json'}, {args.out / 'people.csv'}")
+    if "scoring" in summary:
+        overall = summary["scoring"]["overall"]
+        print(f"scoring against {args.ground_truth}: " + json.dumps(overall))
+    print(f"wrote {args.out} (EmotionArray on {EMOTIONS_TOPIC}), {args.out / 'summary.json'}, {args.out / 'people.csv'}"
+          + (f", {args.out / 'scoring.md'} and its plots" if "scoring" in summary else ""))
     return 0
 
 
 def _make_sample(args: argparse.Namespace) -> int:
-    from ..synthetic_scene import SceneConfig
     from .bag import write_sample_bag
 
-    path = write_sample_bag(args.out, SceneConfig(people=args.people, seconds=args.seconds, seed=args.seed))
+    config = dataclasses.replace(SAMPLE_SCENE, people=args.people, seconds=args.seconds, seed=args.seed,
+                                 approaching=not args.no_approach, photo_seconds=args.photo_seconds)
+    path = write_sample_bag(args.out, config)
     print(f"wrote {path}")
+    return 0
+
+
+def _from_video(args: argparse.Namespace) -> int:
+    from ..sources import DEFAULT_START_NS, parse_intrinsics, stamp_from_seconds
+    from .video_bag import write_video_bag
+
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ValueError(f"--max-frames must be at least 1, not {args.max_frames}")
+    written = write_video_bag(
+        args.video, args.out, compressed=args.compressed, encoding=args.encoding, jpeg_quality=args.jpeg_quality,
+        intrinsics=parse_intrinsics(args.intrinsics) if args.intrinsics else None, hfov_deg=args.hfov,
+        topic_prefix=args.topic_prefix, max_frames=args.max_frames, fps=args.fps, progress=not args.no_progress,
+        start_ns=DEFAULT_START_NS if args.start_time is None else stamp_from_seconds(args.start_time))
+    print(json.dumps(written, indent=2))
     return 0
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point
+from geometry_msgs.msg import Point, Vector3
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from emotion_perception.msg import (ContextEmotion, EmotionArray, FaceEmotion, FusedEmotion, GaitEmotion,
-                                    Keypoint, PersonEmotion, TrackedSkeletonArray)
+from emotion_perception.msg import (CueEstimate, EmotionArray, FusedEmotion, Keypoint, PersonEmotion,
+                                    TrackedSkeletonArray)
 
 from ..image_codec import ImageDecodeError, buffer_to_array, decode_compressed, encode_rgb8, to_rgb8
 from ..pose import depth_to_metres as raw_depth_to_metres
-from ..labels import EMOTIC_CATEGORIES, GAIT_EMOTIONS, GAIT_JOINTS
-from ..types import CameraIntrinsics, ContextResult, ExternalSkeleton, FrameResult, GaitResult, PersonEmotion as Person
+from ..labels import EMOTIONS, GAIT_JOINTS
+from ..types import CameraIntrinsics, ExternalSkeleton, FrameResult, PersonEmotion as Person
 
 try:  # on robots cv_bridge comes with ROS; our own decoder serves where it does not
     from cv_bridge import CvBridge
@@ -55,13 +55,31 @@ def depth_to_metres(msg: Image, max_range_m: float) -> np.ndarray:
     return raw_depth_to_metres(array, msg.encoding, max_depth_m=max_range_m)
 
 
-def intrinsics_from_camera_info(msg: CameraInfo) -> CameraIntrinsics | None:
-    """Pinhole intrinsics from K; None for an uncalibrated camera (K all zero)."""
+def intrinsics_from_camera_info(msg: CameraInfo) -> tuple[CameraIntrinsics | None, str]:
+    """Pinhole intrinsics from K, or None and why not (uncalibrated, non-finite, non-positive focal lengths)."""
     k = np.asarray(msg.k, dtype=np.float64)
-    if k.size != 9 or k[0] <= 0 or k[4] <= 0:
-        return None
-    return CameraIntrinsics(fx=float(k[0]), fy=float(k[4]), cx=float(k[2]), cy=float(k[5]),
-                            width=int(msg.width), height=int(msg.height))
+    if k.size != 9:
+        return None, f"camera_info K has {k.size} values, not 9"
+    if not np.isfinite(k).all():
+        return None, "camera_info K holds NaN or infinite values"
+    if not k.any():
+        return None, "camera_info K is all zero (uncalibrated camera)"
+    fx, fy, cx, cy = k[0], k[4], k[2], k[5]
+    if fx <= 0 or fy <= 0:
+        return None, f"camera_info focal lengths must be positive (fx={fx:g}, fy={fy:g})"
+    width, height = int(msg.width), int(msg.height)
+    if (width > 0) != (height > 0):
+        return None, f"camera_info size {width}x{height} is half given"
+    return CameraIntrinsics(fx=float(fx), fy=float(fy), cx=float(cx), cy=float(cy), width=width, height=height), ""
+
+
+def camera_info_msg(intrinsics: CameraIntrinsics, header: Header) -> CameraInfo:
+    """A CameraInfo for an undistorted pinhole camera (plumb_bob, zero distortion, identity rectification)."""
+    fx, fy, cx, cy = intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy
+    return CameraInfo(header=header, width=intrinsics.width, height=intrinsics.height, distortion_model="plumb_bob",
+                      d=[0.0] * 5, k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0],
+                      r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+                      p=[fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
 
 
 def skeletons_from_msg(msg: TrackedSkeletonArray) -> list[ExternalSkeleton]:
@@ -76,52 +94,84 @@ def rgb_to_image_msg(image: np.ndarray, header: Header) -> Image:
     return Image(header=header, height=height, width=width, encoding="rgb8", is_bigendian=0, step=step, data=data)
 
 
-def _gait_msg(result: GaitResult) -> GaitEmotion:
-    msg = GaitEmotion(valid=result.valid, status=result.status, labels=list(GAIT_EMOTIONS),
-                      label=result.label, frames_observed=int(result.frames_observed), model=result.model)
-    if result.valid and result.probabilities is not None:
-        msg.probabilities = [float(p) for p in result.probabilities]
-        msg.frames_used = int(result.frames_used)
-    return msg
+_SCALARS = {"boolean": bool, "string": str, "float": float, "double": float, "octet": int, "char": int}
+"""Python type of each rosidl scalar type name (every int*/uint* type is int)."""
 
 
-def _context_msg(result: ContextResult) -> ContextEmotion:
-    msg = ContextEmotion(valid=result.valid, status=result.status, categories=list(EMOTIC_CATEGORIES),
-                         model=result.model)
-    if result.valid and result.scores is not None:
-        msg.scores = [float(v) for v in result.scores]
-        msg.thresholds = [float(v) for v in result.thresholds]
-        msg.active = [bool(v) for v in result.active]
-        msg.active_categories = result.active_categories
-        msg.valence, msg.arousal, msg.dominance = (float(v) for v in result.vad)
-    return msg
+def _scalar(type_name: str) -> type | None:
+    return _SCALARS.get(type_name) or (int if "int" in type_name else None)
 
 
-def _person_msg(person: Person) -> PersonEmotion:
+def fill_message(msg, values: dict) -> None:
+    """Set each field of ``msg`` that ``values`` names (scalars and sequences of scalars), converting numpy
+    values to the message's types; keys the message lacks and None values are left out."""
+    for name, type_name in msg.get_fields_and_field_types().items():
+        value = values.get(name)
+        if value is None:
+            continue
+        sequence = type_name.startswith("sequence<") or type_name.endswith("]")
+        kind = _scalar(type_name.removeprefix("sequence<").split(",")[0].split("[")[0].rstrip(">"))
+        if kind is None:
+            continue
+        if sequence:
+            items = value if isinstance(value, (list, tuple)) else np.asarray(value).ravel().tolist()
+            setattr(msg, name, [kind(item) for item in items])
+        else:
+            setattr(msg, name, kind(value))
+
+
+def _cue_estimate_msg(name: str, result) -> CueEstimate:
+    probabilities = getattr(result, "probabilities", None) if result.valid else None
+    if probabilities is None and result.valid:
+        probabilities = getattr(result, "scores", None)
+    return CueEstimate(name=name, valid=bool(result.valid), status=result.status, label=result.label,
+                       confidence=float(result.confidence), labels=list(result.labels) if result.valid else [],
+                       probabilities=[] if probabilities is None else [float(v) for v in probabilities],
+                       summary=result.summary(), model=getattr(result, "model", ""))
+
+
+def _person_msg(person: Person, cue_names: list[str]) -> PersonEmotion:
     x_min, y_min, x_max, y_max = (float(v) for v in person.box)
     msg = PersonEmotion(track_id=int(person.track_id), box_x_min=x_min, box_y_min=y_min, box_x_max=x_max,
                         box_y_max=y_max, detection_score=float(person.detection_score))
     skeleton = person.skeleton
     if skeleton is not None:
-        has_3d = skeleton.joints_3d is not None
         for index, name in enumerate(GAIT_JOINTS):
             keypoint = Keypoint(name=name, x=float(skeleton.joints_2d[index, 0]), y=float(skeleton.joints_2d[index, 1]),
-                                confidence=float(skeleton.confidence[index]), has_position=has_3d)
-            if has_3d:
+                                confidence=float(skeleton.confidence[index]))
+            if skeleton.joints_3d is not None and skeleton.confidence[index] > 0 and np.isfinite(skeleton.joints_3d[index]).all():
                 x, y, z = (float(v) for v in skeleton.joints_3d[index])
-                keypoint.position = Point(x=x, y=y, z=z)
+                keypoint.has_position, keypoint.position = True, Point(x=x, y=y, z=z)
             msg.keypoints.append(keypoint)
         msg.position_source = int(skeleton.position_source)
-    msg.gait = _gait_msg(person.gait)
-    msg.context = _context_msg(person.context)
-    msg.face = FaceEmotion(valid=False, status="disabled: no face branch yet")
+    position = person.position
+    if position.valid:
+        msg.has_position, msg.distance = True, float(position.distance)
+        msg.position = Point(x=float(position.point[0]), y=float(position.point[1]), z=float(position.point[2]))
+        if position.velocity_valid:
+            msg.has_velocity = True
+            msg.velocity = Vector3(x=float(position.velocity[0]), y=float(position.velocity[1]), z=float(position.velocity[2]))
+    for name in cue_names:
+        result = person.cues.get(name)
+        if result is None:
+            continue
+        msg.cues.append(_cue_estimate_msg(name, result))
+        typed = getattr(msg, name, None)
+        if typed is not None:
+            fill_message(typed, result.message_fields())
     fused = person.fused
     msg.fused = FusedEmotion(valid=fused.valid, emotion=fused.emotion, confidence=float(fused.confidence),
-                             valence=float(fused.valence), arousal=float(fused.arousal), cues=list(fused.cues),
+                             valence=float(fused.valence), arousal=float(fused.arousal), coverage=float(fused.coverage),
+                             label_since=ns_to_stamp(fused.label_since_ns), cues=list(fused.cues),
                              missing_cues=list(fused.missing_cues))
+    if fused.valid and fused.probabilities is not None:
+        msg.fused.labels, msg.fused.probabilities = list(EMOTIONS), [float(p) for p in fused.probabilities]
     return msg
 
 
-def emotion_array_msg(result: FrameResult, header: Header) -> EmotionArray:
-    """The EmotionArray of one frame, with the source image's header copied unchanged."""
-    return EmotionArray(header=header, people=[_person_msg(person) for person in result.people])
+def emotion_array_msg(result: FrameResult, header: Header, cue_names: list[str]) -> EmotionArray:
+    """The EmotionArray of one frame, with the source image's header copied unchanged.
+
+    ``cue_names``: the running cues, in the order their results are listed.
+    """
+    return EmotionArray(header=header, people=[_person_msg(person, cue_names) for person in result.people])

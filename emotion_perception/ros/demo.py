@@ -3,7 +3,6 @@ is shown as a live table in the terminal and saved as an annotated contact sheet
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -23,16 +22,35 @@ from sensor_msgs.msg import Image
 from emotion_perception.msg import EmotionArray
 
 from ..detection import build_detector
-from .bag import SAMPLE_TOPICS, play_bag, sample_bag_path, share_dir
-from .cli import settings_from_args
+from ..ground_truth import GroundTruth, load_ground_truth
+from ..paths import default_params_file, sample_bag_path
+from ..settings import load_settings
+from ..scoring import score
+from .bag import SAMPLE_TOPICS, play_bag
+from .conversions import stamp_to_ns
 
 SHEET_FRAMES = 6
+
+
+def message_rows(msg: EmotionArray) -> list[dict]:
+    """A received EmotionArray as the rows scoring reads (the columns of people.csv it needs)."""
+    stamp = stamp_to_ns(msg.header.stamp)
+    rows = []
+    for person in msg.people:
+        row = {"stamp_ns": stamp, "track_id": person.track_id, "box_x_min": person.box_x_min,
+               "box_y_min": person.box_y_min, "box_x_max": person.box_x_max, "box_y_max": person.box_y_max,
+               "fused_valid": int(person.fused.valid), "fused_emotion": person.fused.emotion,
+               **{f"{cue.name}_valid": int(cue.valid) for cue in person.cues}}
+        if person.has_position:
+            row.update(x_m=person.position.x, y_m=person.position.y, z_m=person.position.z)
+        rows.append(row)
+    return rows
 
 
 class DemoObserver:
     """Collects what the node publishes and renders the live table."""
 
-    def __init__(self, truth: dict[str, str]):
+    def __init__(self, truth: GroundTruth | None):
         self.truth = truth
         self.arrays: list[EmotionArray] = []
         self.debug_images: list[Image] = []
@@ -44,28 +62,55 @@ class DemoObserver:
         with self.lock:
             self.arrays.append(msg)
             for person in msg.people:
+                fused = person.fused
                 self.people[person.track_id] = {
-                    "gait": (f"{person.gait.label} {max(person.gait.probabilities):.2f}" if person.gait.valid
-                             else person.gait.status),
-                    "context": ",".join(person.context.active_categories[:2]) if person.context.valid else person.context.status,
-                    "fused": f"{person.fused.emotion} {person.fused.confidence:.2f}" if person.fused.valid else "unknown",
+                    "cues": "; ".join(f"{cue.name}: {cue.summary}" for cue in person.cues),
+                    "fused": f"{fused.emotion} {fused.confidence:.2f}" if fused.valid else "unknown",
+                    "distance": f"{person.distance:.1f} m" if person.has_position else "2D",
                 }
 
     def table(self) -> str:
         with self.lock:
             lines = [f"frames received: {len(self.arrays)}",
-                     f"{'track':>5}  {'gait emotion':28s}  {'context':30s}  {'fused':14s}  walk generated as"]
+                     f"{'track':>5}  {'fused':14s}  {'where':8s}  cues"]
             for track_id in sorted(self.people):
                 row = self.people[track_id]
-                lines.append(f"{track_id:>5}  {row['gait'][:28]:28s}  {row['context'][:30]:30s}  {row['fused']:14s}  "
-                             f"{self.truth.get(str(track_id), '?')}")
+                lines.append(f"{track_id:>5}  {row['fused']:14s}  {row['distance']:8s}  {row['cues'][:100]}")
+        return "\n".join(lines)
+
+    def truth_table(self) -> str:
+        """Per ground-truth person: what the node said over the frames it answered, against the truth."""
+        if self.truth is None:
+            return "demo: no ground truth beside the bag: nothing to compare with"
+        with self.lock:
+            rows = [row for msg in self.arrays for row in message_rows(msg)]
+            stamps = [stamp_to_ns(msg.header.stamp) for msg in self.arrays]
+        report = score(rows, self.truth, stamps)
+        lines = ["demo: what the node said, against the ground truth (agreement over the frames with a valid "
+                 "fused label):", f"{'person':>6}  {'truth':8s}  {'agreement':>9s}  {'valid':>6s}  {'first valid':>11s}  "
+                 f"{'final label':11s}"]
+        for person in report["people"]:
+            agreement = "-" if person["agreement"] is None else f"{100 * person['agreement']:.0f} %"
+            first = "-" if person["seconds_to_first_valid"] is None else f"{person['seconds_to_first_valid']:.1f} s"
+            lines.append(f"{person['id']:>6}  {person['emotion']:8s}  {agreement:>9s}  "
+                         f"{100 * person['valid_share']['fused']:5.0f}%  {first:>11s}  {person['final_label']:11s}")
+        overall = report["overall"]
+        lines.append(f"overall: {100 * (overall['agreement'] or 0):.0f} % agreement over {overall['valid_frames']} "
+                     f"valid person-frames; {self.truth.metadata.get('note', '')}")
         return "\n".join(lines)
 
 
+SHEET_FROM = 0.4
+"""The sheet shows frames from this share of the recording on: by then every cue has had time to speak."""
+
+
 def _contact_sheet(images: list[Image], path: Path) -> bool:
+    """Frames of ~/debug_image nearest evenly spaced times over the later part of the recording."""
     if not images:
         return False
-    chosen = [images[int(i)] for i in np.linspace(0, len(images) - 1, min(SHEET_FRAMES, len(images)))]
+    stamps = np.array([stamp_to_ns(m.header.stamp) for m in images], dtype=np.float64)
+    targets = stamps.min() + np.linspace(SHEET_FROM, 1.0, SHEET_FRAMES) * (stamps.max() - stamps.min())
+    chosen = [images[i] for i in sorted({int(np.argmin(np.abs(stamps - target))) for target in targets})]
     tiles = [np.frombuffer(m.data, dtype=np.uint8).reshape(m.height, m.width, 3) for m in chosen]
     while len(tiles) % 3:
         tiles.append(np.zeros_like(tiles[0]))
@@ -79,20 +124,21 @@ def run_demo(bag: Path | None, out: Path, rate: float) -> int:
     if not (bag / "metadata.yaml").is_file():
         raise ValueError(f"{bag} is not a rosbag2 directory (no metadata.yaml)")
     truth_file = bag / "ground_truth.json"
-    truth = json.loads(truth_file.read_text())["emotions_by_track_id"] if truth_file.is_file() else {}
-    settings = settings_from_args(None, [])
-    detector = build_detector(settings.detector)
+    truth = load_ground_truth(truth_file) if truth_file.is_file() else None
+    settings = load_settings()
+    detector = build_detector(settings.detector, download=False)  # the demo never downloads: cached weights only
     pose_source = "detector" if detector.available else "skeletons"
     print(f"demo: playing {bag}")
     if pose_source == "skeletons":
         print("demo: NOTE no person-detector weights are configured on this machine "
               f"({detector.status}); the node takes people from the bag's tracked-skeleton topic "
               f"{SAMPLE_TOPICS['skeletons']} (pose_source: skeletons) instead of running the detector.")
-    print("demo: the sample is synthetic (procedural walks drawn as solid figures), not camera footage.")
+    if truth is not None:
+        print(f"demo: ground truth: {truth.metadata.get('note', truth_file)}")
     out.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "_ROS_WHEELS_BOOTSTRAP_COMPLETE"}
     command = [sys.executable, "-m", "emotion_perception.ros.node", "--ros-args",
-               "--params-file", str(share_dir() / "config" / "emotion_perception.yaml"),
+               "--params-file", str(default_params_file()),
                "-p", f"pipeline.pose_source:={pose_source}", "-p", "input.image_transport:=compressed",
                "-r", f"image/compressed:={SAMPLE_TOPICS['image']}", "-r", f"camera_info:={SAMPLE_TOPICS['camera_info']}",
                "-r", f"skeletons:={SAMPLE_TOPICS['skeletons']}"]
@@ -136,12 +182,13 @@ def run_demo(bag: Path | None, out: Path, rate: float) -> int:
         node.destroy_node()
         rclpy.try_shutdown()
     print(observer.table())
+    print(observer.truth_table())
     sheet = out / "debug_sheet.png"
     if _contact_sheet(observer.debug_images, sheet):
         print(f"demo: annotated frames from ~/debug_image: {sheet}")
     if observer.diagnostics is not None:
         for status in observer.diagnostics.status:
             print(f"demo: diagnostics [{status.message}]: " + "; ".join(f"{kv.key}={kv.value}" for kv in status.values
-                                                                       if kv.key.startswith(("branch_", "latency_total", "dropped"))))
+                                                                       if kv.key.startswith(("cue_", "people", "latency_total", "dropped"))))
     print(f"demo: published {published} bag messages; received {len(observer.arrays)} EmotionArray messages")
     return 0 if observer.arrays else 1

@@ -7,60 +7,81 @@ from typing import Any
 from emotion_perception.msg import TrackedSkeletonArray
 
 from ..image_codec import ImageDecodeError
+from ..pipeline import FrameRejected
 from ..settings import InputConfig
-from ..types import ExternalSkeleton, Frame
+from ..types import CameraIntrinsics, ExternalSkeleton, Frame
 from .conversions import depth_to_metres, image_to_rgb, intrinsics_from_camera_info, skeletons_from_msg, stamp_to_ns
 
+ASPECT_TOLERANCE = 0.01
+"""Relative aspect-ratio difference up to which intrinsics are rescaled to a differently sized image."""
 
-class FrameDropped(Exception):
-    """A frame that cannot be used; ``reason`` is the short counter name, the message the detail."""
 
-    def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
-        self.reason = reason
+def fit_intrinsics(intrinsics: CameraIntrinsics, width: int, height: int) -> tuple[CameraIntrinsics | None, str]:
+    """Intrinsics for a ``width`` x ``height`` image, and a note when they had to be changed or set aside.
+
+    A camera_info for another resolution with the same aspect ratio (a camera publishing a binned or
+    resized stream) is scaled; one with another aspect ratio cannot describe the image and is set aside.
+    """
+    if intrinsics.width <= 0 or intrinsics.height <= 0 or (intrinsics.width, intrinsics.height) == (width, height):
+        return CameraIntrinsics(intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy, width, height), ""
+    sx, sy = width / intrinsics.width, height / intrinsics.height
+    if abs(sx / sy - 1.0) > ASPECT_TOLERANCE:
+        return None, (f"camera_info is for {intrinsics.width}x{intrinsics.height} but the image is {width}x{height} "
+                      "(another aspect ratio): 3D from depth is off for this frame")
+    scaled = CameraIntrinsics(intrinsics.fx * sx, intrinsics.fy * sy, (intrinsics.cx + 0.5) * sx - 0.5,
+                              (intrinsics.cy + 0.5) * sy - 0.5, width, height)
+    return scaled, ""
 
 
 class FrameAssembler:
-    """Decodes an image (+ depth or skeletons) into a Frame with the latest camera intrinsics."""
+    """Decodes an image (+ depth or skeletons) into a Frame with the latest valid camera intrinsics."""
 
     def __init__(self, config: InputConfig):
         self.config = config
-        self.intrinsics = None
-        self.last_stamp_ns = -1
+        self.intrinsics: CameraIntrinsics | None = None
+        self.camera_info_problem = ""
+        """Why the latest camera_info was set aside ("" when it was valid)."""
 
-    def camera_info(self, msg: Any) -> None:
-        self.intrinsics = intrinsics_from_camera_info(msg)
+    def camera_info(self, msg: Any) -> str:
+        """Take a CameraInfo; returns why it was set aside ("" when it is used). The last valid one stays."""
+        intrinsics, problem = intrinsics_from_camera_info(msg)
+        self.camera_info_problem = problem
+        if intrinsics is not None:
+            self.intrinsics = intrinsics
+        return problem
 
     def assemble(self, image_msg: Any, *others: Any) -> tuple[Frame, list[ExternalSkeleton] | None, list[tuple[str, str]]]:
-        """The frame, the external skeletons (or None) and notes (reason, detail) on inputs ignored.
+        """The frame, the external skeletons (or None) and notes (counter, detail) on inputs set aside.
 
-        Raises FrameDropped for a frame that must be dropped (undecodable, older than the last one used).
+        Raises FrameRejected for a frame that must be dropped (undecodable image).
         """
-        stamp_ns = stamp_to_ns(image_msg.header.stamp)
-        if stamp_ns < self.last_stamp_ns:
-            raise FrameDropped("out_of_order", f"stamp {stamp_ns} ns is older than the last processed {self.last_stamp_ns} ns")
         try:
             rgb = image_to_rgb(image_msg, self.config.max_image_pixels)
         except ImageDecodeError as exc:
-            raise FrameDropped("bad_image", str(exc)) from exc
-        depth, skeletons, notes = None, None, []
+            raise FrameRejected("bad_image", str(exc)) from exc
+        height, width = rgb.shape[:2]
+        notes: list[tuple[str, str]] = []
+        intrinsics = None
+        if self.intrinsics is not None:
+            intrinsics, note = fit_intrinsics(self.intrinsics, width, height)
+            if note:
+                notes.append(("ignored_camera_info", note))
+        depth, skeletons = None, None
         for msg in others:
+            if msg is None:
+                continue
             if isinstance(msg, TrackedSkeletonArray):
                 skeletons = skeletons_from_msg(msg)
                 continue
             try:
                 depth = depth_to_metres(msg, self.config.max_depth_m)
             except ValueError as exc:  # ImageDecodeError, or an encoding that is not depth
-                notes.append(("depth_ignored", f"bad depth image ({exc}); the frame goes on without depth"))
+                notes.append(("ignored_depth", f"bad depth image ({exc}); the frame goes on without depth"))
                 continue
-            if depth.shape != rgb.shape[:2]:
-                notes.append(("depth_ignored", f"depth {depth.shape[1]}x{depth.shape[0]} is not aligned with the "
-                                               f"image {rgb.shape[1]}x{rgb.shape[0]}; the frame goes on without depth"))
+            if depth.shape != (height, width):
+                notes.append(("ignored_depth", f"depth {depth.shape[1]}x{depth.shape[0]} is not aligned with the "
+                                               f"image {width}x{height}; the frame goes on without depth"))
                 depth = None
-        frame = Frame(image=rgb, stamp_ns=stamp_ns, frame_id=image_msg.header.frame_id,
-                      intrinsics=self.intrinsics, depth=depth)
+        frame = Frame(image=rgb, stamp_ns=stamp_to_ns(image_msg.header.stamp), frame_id=image_msg.header.frame_id,
+                      intrinsics=intrinsics, depth=depth)
         return frame, skeletons, notes
-
-    def processed(self, frame: Frame) -> None:
-        """Record that ``frame`` went through the pipeline (later frames must not be older)."""
-        self.last_stamp_ns = frame.stamp_ns

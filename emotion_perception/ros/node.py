@@ -1,12 +1,20 @@
-"""The emotion_perception node: camera topics in, one EmotionArray per processed frame out.
+"""The emotion_perception node: a managed (lifecycle) node, camera topics in, one EmotionArray per processed frame out.
 
-Subscription callbacks only queue messages: a worker thread takes the newest frame (older ones waiting
-are dropped and counted), runs the pipeline and publishes, so inference never blocks the executor.
+Lifecycle: *configure* validates the parameters and loads every model; *activate* moves the networks to their
+device, subscribes and starts the worker; *deactivate* unsubscribes, stops the worker and parks the networks
+on the CPU (freeing GPU memory); *cleanup*/*shutdown* release everything. With ``autostart`` (the default, and
+what the launch file passes) the node configures and activates itself.
+
+Subscription callbacks only queue messages: a worker thread takes the newest frame (older ones waiting are
+dropped and counted), decodes it and finds and tracks its people; with ``pipeline.overlap`` a second worker
+runs the cues, fusion and publishing of that frame while the first goes on with the next one, so inference
+never blocks the executor and the detector and the cue networks work at the same time.
 """
 
 from __future__ import annotations
 
 import collections
+import queue
 import threading
 import time
 import traceback
@@ -14,30 +22,28 @@ from typing import Any
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
 
 from emotion_perception.msg import EmotionArray, TrackedSkeletonArray
 
 from ..pipeline import FrameRejected, Pipeline
 from ..settings import NODE_NAME, Settings
 from ..visualization import draw_people
-from .conversions import emotion_array_msg, rgb_to_image_msg
-from .frames import FrameAssembler, FrameDropped
-from .parameters import declare_settings
+from .conversions import emotion_array_msg, rgb_to_image_msg, stamp_to_ns
+from .frames import FrameAssembler
+from .markers import MarkerWriter
+from .parameters import ParameterError, declare_settings, read_settings, runtime_change_problem
 from .sync import ApproximateTimeSync
 
-try:  # robots have message_filters from ROS; our ApproximateTimeSync stands in elsewhere
-    import message_filters
-except ImportError:  # pragma: no cover - depends on the machine
-    message_filters = None
-
 RATE_WINDOW_S = 5.0
-IGNORED_INPUTS = ("depth_ignored",)
-"""Counted reasons where an input was set aside but its frame still went through."""
+EXIT_BAD_SETTINGS = 2
+"""Exit status of an autostarting node whose parameters are invalid."""
 
 
 class RateMeter:
@@ -56,91 +62,246 @@ class RateMeter:
         return len(self._times) / RATE_WINDOW_S
 
 
-class EmotionPerceptionNode(Node):
-    """Subscribes image (+ camera_info, depth or skeletons), publishes 'emotions', '~/debug_image', '/diagnostics'."""
+class EmotionPerceptionNode(LifecycleNode):
+    """Subscribes image (+ camera_info, depth or skeletons); publishes 'emotions', '~/debug_image', '~/markers',
+    '/diagnostics'."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(NODE_NAME, **kwargs)
-        self.settings: Settings = declare_settings(self)
-        self.pipeline = Pipeline(self.settings, log=self.get_logger().warning)
-        for branch, (active, why) in self.pipeline.branch_status().items():
-            self.get_logger().info(f"{branch}: {'active' if active else 'OFF'} ({why})")
-
-        inputs = self.settings.input
-        self._qos = qos_profile_sensor_data if inputs.qos == "sensor_data" else QoSProfile(
-            depth=inputs.queue_depth, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
-        if inputs.qos not in ("sensor_data", "reliable"):
-            raise ValueError(f"input.qos must be 'sensor_data' or 'reliable', not {inputs.qos!r}")
-        self.emotions_pub = self.create_publisher(EmotionArray, "emotions", 10)
-        self.debug_pub = (self.create_publisher(Image, "~/debug_image", qos_profile_sensor_data)
-                          if self.settings.output.debug_image else None)
-        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-
+        declare_settings(self)
+        self.autostart = bool(self.declare_parameter("autostart", True).value)
+        self.settings: Settings | None = None
+        self.pipeline: Pipeline | None = None
+        self.configure_problem = ""
+        """Why the last configure failed ("" when it did not)."""
+        self.notes: list[str] = []
+        """Things a user must know about how the node runs (device fallback, depth not used, ...)."""
+        self.drops: collections.Counter[str] = collections.Counter()
+        """Frames lost, by reason; inputs set aside are counted under ignored_*."""
+        self.time_jumps = 0
+        self.input_rate, self.output_rate = RateMeter(), RateMeter()
         self._lock = threading.Condition()
         self._pending: tuple | None = None
+        self._gap_ns = 0
+        self._last_received_ns: int | None = None
+        self._workers: list[threading.Thread] = []
+        self._handoff: queue.Queue = queue.Queue(maxsize=1)
         self._stopping = False
-        self.frames = FrameAssembler(self.settings.input)
+        self._subscriptions: list = []
+        self._sync: ApproximateTimeSync | None = None
         self._last_image_time = time.monotonic()
-        self._last_no_image_warning = 0.0
-        self.drops: collections.Counter[str] = collections.Counter()
-        self.input_rate, self.output_rate = RateMeter(), RateMeter()
-        self._subscribe()
-
-        self._worker = threading.Thread(target=self._work, name="emotion_perception_worker", daemon=True)
-        self._worker.start()
-        self.create_timer(self.settings.output.diagnostics_period_s, self._publish_diagnostics)
+        self._last_warning = 0.0
+        self._publishers: list = []
+        self.frames: FrameAssembler | None = None
+        self.emotions_pub = self.debug_pub = self.markers_pub = None
+        self.markers = MarkerWriter()
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
         self.create_timer(1.0, self._watch_input)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
 
-    # --- input -------------------------------------------------------------------------------------
+    # --- lifecycle -----------------------------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            return self._configure(state)
+        except ParameterError as exc:
+            self.configure_problem = str(exc)
+        except Exception as exc:  # a transition must fail with a reason, never take the node down
+            self.configure_problem = f"{type(exc).__name__}: {exc}"
+            self.get_logger().error(traceback.format_exc())
+        self.get_logger().error(f"configure refused: {self.configure_problem}")
+        self._release()
+        return TransitionCallbackReturn.FAILURE
+
+    def _configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        settings = read_settings(self)
+        self.configure_problem = ""
+        self.settings = settings
+        self.notes = []
+        if settings.input.use_depth and settings.pipeline.pose_source == "skeletons":
+            self._note("input.use_depth is set but pipeline.pose_source is 'skeletons': the external skeletons are "
+                       "already 3D, so the depth topic is not subscribed")
+        self.pipeline = Pipeline(settings, log=self._note)
+        self.pipeline.to("cpu")  # parked on the CPU until activated
+        self.frames = FrameAssembler(settings.input)
+        self._log_components()
+        outputs = settings.output
+        self.emotions_pub = self.create_lifecycle_publisher(EmotionArray, "emotions", 10)
+        debug_qos = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE if outputs.debug_image_reliable
+                               else ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
+        self.debug_pub = self.create_lifecycle_publisher(Image, "~/debug_image", debug_qos)
+        self.markers_pub = self.create_lifecycle_publisher(MarkerArray, "~/markers", 10)
+        self._publishers = [self.emotions_pub, self.debug_pub, self.markers_pub]
+        self.destroy_timer(self._diagnostics_timer)
+        self._diagnostics_timer = self.create_timer(outputs.diagnostics_period_s, self._publish_diagnostics)
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.pipeline.to(self.pipeline.home_device)
+        self._start_workers()
+        self._subscribe()
+        self._last_image_time = time.monotonic()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._unsubscribe()
+        self._stop_workers()
+        if self.markers_pub is not None:
+            self.markers_pub.publish(self.markers.clear(Header(frame_id="")))
+        result = super().on_deactivate(state)
+        self.pipeline.to("cpu")
+        return result
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._unsubscribe()
+        self._stop_workers()
+        self._release()
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._unsubscribe()
+        self._stop_workers()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        for publisher in self._publishers:
+            self.destroy_publisher(publisher)
+        self._publishers = []
+        self.emotions_pub = self.debug_pub = self.markers_pub = None
+        if self.pipeline is not None:
+            self.pipeline.to("cpu")
+        self.pipeline = None
+
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+        self.get_logger().warning(text)
+
+    def _log_components(self) -> None:
+        people = self.pipeline.people_status()
+        if people.available:
+            self.get_logger().info(f"people: {people.status}")
+        else:
+            self.get_logger().error(f"people: OFF, nobody will be seen: {people.status}")
+        for name, cue in self.pipeline.cue_status().items():
+            if cue.available:
+                self.get_logger().info(f"{name}: {cue.status}")
+            elif cue.configured:
+                self.get_logger().warning(f"{name}: OFF although configured: {cue.status}")
+            else:
+                self.get_logger().info(f"{name}: off ({cue.status})")
+
+    # --- parameters ----------------------------------------------------------------------------------------
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        state = self._state_machine.current_state[1]
+        problem = runtime_change_problem(self, parameters, configured=state in ("inactive", "active"))
+        if problem:
+            return SetParametersResult(successful=False, reason=problem)
+        if self.settings is not None and state in ("inactive", "active"):
+            changes = {p.name: p.value for p in parameters if "." in p.name}
+            if changes:
+                self.settings = self.settings.with_values(changes)
+                self.pipeline.update_settings(self.settings)
+        return SetParametersResult(successful=True)
+
+    # --- input ---------------------------------------------------------------------------------------------
     def _subscribe(self) -> None:
         inputs = self.settings.input
-        if inputs.image_transport not in ("raw", "compressed"):
-            raise ValueError(f"input.image_transport must be 'raw' or 'compressed', not {inputs.image_transport!r}")
+        qos = qos_profile_sensor_data if inputs.qos == "sensor_data" else QoSProfile(
+            depth=inputs.queue_depth, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
         image_type, image_topic = (Image, "image") if inputs.image_transport == "raw" else (CompressedImage, "image/compressed")
-        streams: list[tuple[type, str]] = [(image_type, image_topic)]
+        streams: list[tuple[type, str, bool]] = [(image_type, image_topic, False)]
         if self.settings.pipeline.pose_source == "skeletons":
-            streams.append((TrackedSkeletonArray, "skeletons"))
+            streams.append((TrackedSkeletonArray, "skeletons", False))
         elif inputs.use_depth:
-            streams.append((Image, "depth"))
+            streams.append((Image, "depth", True))
         self.image_topic = self.resolve_topic_name(image_topic)
-        self._streams = [kind for kind, _ in streams]
+        self.stream_topics = [self.resolve_topic_name(topic) for _, topic, _ in streams]
         if inputs.use_camera_info:
-            self.create_subscription(CameraInfo, "camera_info", self.frames.camera_info, self._qos)
-        if len(streams) == 1:
-            self.create_subscription(image_type, image_topic, self._on_frame, self._qos)
-        elif message_filters is not None:
-            subscribers = [message_filters.Subscriber(self, kind, topic, qos_profile=self._qos) for kind, topic in streams]
-            self._sync = message_filters.ApproximateTimeSynchronizer(subscribers, inputs.queue_depth * 2, inputs.sync_slop_s)
-            self._sync.registerCallback(self._on_frame)
-        else:
-            self._sync = ApproximateTimeSync(len(streams), inputs.queue_depth * 2, inputs.sync_slop_s, self._on_frame)
-            for index, (kind, topic) in enumerate(streams):
-                self.create_subscription(kind, topic, lambda msg, index=index: self._sync.add(index, msg), self._qos)
+            self._subscriptions.append(self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos))
+        self._sync = ApproximateTimeSync(self.stream_topics, inputs.queue_depth * 2, inputs.sync_slop_s, self._on_frame,
+                                         optional=[optional for _, _, optional in streams],
+                                         timeout_s=inputs.depth_timeout_s,
+                                         jump_tolerance_s=self.settings.pipeline.reorder_tolerance_s)
+        for index, (kind, topic, _) in enumerate(streams):
+            self._subscriptions.append(self.create_subscription(
+                kind, topic, lambda msg, index=index: self._on_message(index, msg), qos))
+
+    def _unsubscribe(self) -> None:
+        for subscription in self._subscriptions:
+            self.destroy_subscription(subscription)
+        self._subscriptions = []
+        self._sync = None
+
+    def _on_message(self, index: int, msg: Any) -> None:
+        if index == 0:
+            self._last_image_time = time.monotonic()
+        sync = self._sync
+        if sync is not None:
+            sync.add(index, msg)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        problem = self.frames.camera_info(msg)
+        if problem:
+            self._count("ignored_camera_info", f"{problem}; the last valid camera_info stays in use")
 
     def _on_frame(self, image_msg: Any, *others: Any) -> None:
-        """Queue the newest frame for the worker; a frame still waiting is superseded and counted."""
+        """Queue the newest frame for the worker; a frame still waiting is superseded and counted.
+
+        Also keeps the largest stamp gap between received frames since the last one handed to the worker:
+        joint histories measure gaps on the input stream, not on the frames that could be processed.
+        """
         self.input_rate.tick()
-        self._last_image_time = time.monotonic()
+        stamp = stamp_to_ns(image_msg.header.stamp)
         with self._lock:
+            if self._last_received_ns is not None:
+                self._gap_ns = max(self._gap_ns, abs(stamp - self._last_received_ns))
+            self._last_received_ns = stamp
             if self._pending is not None:
                 self.drops["superseded"] += 1
             self._pending = (image_msg, *others)
             self._lock.notify()
 
     def _watch_input(self) -> None:
-        silent = time.monotonic() - self._last_image_time
+        if self._sync is None or self.settings is None:
+            return
         limit = self.settings.input.no_image_warning_s
-        if silent > limit and time.monotonic() - self._last_no_image_warning > limit:
-            self._last_no_image_warning = time.monotonic()
+        now = time.monotonic()
+        if now - self._last_warning < limit:
+            return
+        silent = now - self._last_image_time
+        if silent > limit:
+            self._last_warning = now
             qos = "best effort (sensor_data)" if self.settings.input.qos == "sensor_data" else "reliable"
-            publishers = self.count_publishers(self.image_topic)
             self.get_logger().warning(
                 f"no image received on {self.image_topic} for {silent:.0f} s (subscription QoS: {qos}; "
-                f"{publishers} publisher(s) on that topic). Check the remapping (image:=/your/camera/topic), "
-                f"that the camera runs, and with `ros2 topic info -v {self.image_topic}` that its QoS is compatible.")
+                f"{self.count_publishers(self.image_topic)} publisher(s) on that topic). Check the remapping "
+                f"(image:=/your/camera/topic), that the camera runs, and with `ros2 topic info -v {self.image_topic}` "
+                "that its QoS is compatible.")
+        elif self._unpaired_problem():
+            self._last_warning = now
+            self.get_logger().warning(self._unpaired_problem())
 
-    # --- work ----------------------------------------------------------------------------------------
+    def _unpaired_problem(self) -> str:
+        """Why images arrive but none pairs with the other stream ("" when frames flow)."""
+        sync = self._sync
+        if (sync is None or len(sync.names) < 2 or not sync.received[0] or self.input_rate.rate() > 0
+                or time.monotonic() - self._last_image_time > RATE_WINDOW_S):
+            return ""
+        partners = ", ".join(f"{topic} ({sync.received[index]} messages received, {sync.unmatched[topic]} images "
+                             "left unpaired)" for index, topic in enumerate(sync.names[1:], start=1))
+        return (f"images arrive on {self.image_topic} but none paired in the last {RATE_WINDOW_S:.0f} s with "
+                f"{partners}; check that topic and that its stamps lie within input.sync_slop_s="
+                f"{self.settings.input.sync_slop_s:g} s of the images'")
+
+    # --- work ----------------------------------------------------------------------------------------------
     def _work(self) -> None:
+        """The front worker: newest frame -> decoded -> people found and tracked; then the cues (here, or on
+        the cue worker when pipeline.overlap, while this one goes on with the next frame)."""
         while True:
             with self._lock:
                 while self._pending is None and not self._stopping:
@@ -148,82 +309,168 @@ class EmotionPerceptionNode(Node):
                 if self._stopping:
                     return
                 bundle, self._pending = self._pending, None
-            try:
-                self._process(*bundle)
-            except Exception:  # the worker must outlive any single bad frame
-                self.drops["internal_error"] += 1
-                self.get_logger().error(f"frame dropped after an internal error:\n{traceback.format_exc()}",
-                                        throttle_duration_sec=5.0)
+                gap_s, self._gap_ns = self._gap_ns * 1e-9, 0
+            self._guarded(self._observe, bundle, gap_s)
+
+    def _judge_work(self) -> None:
+        """The cue worker (pipeline.overlap): frames in the order the front worker left them."""
+        while True:
+            item = self._handoff.get()
+            if item is None:
+                return
+            self._guarded(self._judge, *item)
+
+    def _guarded(self, step, *args) -> None:
+        try:
+            step(*args)
+        except Exception:  # a worker must outlive any single bad frame
+            self.drops["internal_error"] += 1
+            self.get_logger().error(f"frame dropped after an internal error:\n{traceback.format_exc()}",
+                                    throttle_duration_sec=5.0)
+
+    def _start_workers(self) -> None:
+        self._stopping = False
+        self._handoff = queue.Queue(maxsize=1)
+        self._workers = [threading.Thread(target=self._work, name="emotion_perception_front", daemon=True)]
+        if self.settings.pipeline.overlap:
+            self._workers.append(threading.Thread(target=self._judge_work, name="emotion_perception_cues", daemon=True))
+        for worker in self._workers:
+            worker.start()
+
+    def _stop_workers(self) -> None:
+        with self._lock:
+            self._stopping = True
+            self._pending = None
+            self._lock.notify()
+        if self._workers:
+            self._workers[0].join(timeout=10.0)
+            if len(self._workers) > 1:
+                self._handoff.put(None)
+                self._workers[1].join(timeout=10.0)
+        self._workers = []
 
     def _count(self, reason: str, detail: str) -> None:
-        """Count a dropped frame (or ignored input) and warn, at most every 5 s per call site."""
+        """Count a dropped frame (or an ignored input) and warn, at most every 5 s per call site."""
         self.drops[reason] += 1
         self.get_logger().warning(f"{reason}: {detail} [{self.drops[reason]} so far]", throttle_duration_sec=5.0)
 
-    def _process(self, image_msg: Any, *others: Any) -> None:
+    def _observe(self, bundle: tuple, gap_s: float) -> None:
+        image_msg, *others = bundle
         try:
             frame, skeletons, notes = self.frames.assemble(image_msg, *others)
             for reason, detail in notes:
                 self._count(reason, detail)
-            result = self.pipeline.process(frame, skeletons)
-        except FrameDropped as exc:
+            if any(other is None for other in others):
+                self._count("ignored_depth", f"no depth on {self.stream_topics[1]} for "
+                                             f"{self.settings.input.depth_timeout_s:g} s: frames go on without depth")
+            frame.input_gap_s = gap_s
+            observation = self.pipeline.observe(frame, skeletons)
+        except FrameRejected as exc:
             self._count(exc.reason, str(exc))
             return
-        except FrameRejected as exc:
-            self._count("rejected", str(exc))
-            return
-        self.frames.processed(frame)
-        self.emotions_pub.publish(emotion_array_msg(result, image_msg.header))
-        self.output_rate.tick()
-        if self.debug_pub is not None and self.debug_pub.get_subscription_count() > 0:
-            self.debug_pub.publish(rgb_to_image_msg(draw_people(frame.image, result), image_msg.header))
+        if len(self._workers) > 1:
+            while not self._stopping:  # the cue worker takes frames in order; wait for it, never drop one here
+                try:
+                    self._handoff.put((observation, image_msg.header), timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+        else:
+            self._judge(observation, image_msg.header)
 
-    # --- diagnostics ---------------------------------------------------------------------------------
-    def _publish_diagnostics(self) -> None:
-        frames_dropped = sum(count for reason, count in self.drops.items() if reason not in IGNORED_INPUTS)
-        values = {"input_rate_hz": f"{self.input_rate.rate():.2f}", "output_rate_hz": f"{self.output_rate.rate():.2f}",
-                  "frames_dropped": str(frames_dropped)}
-        values.update({f"dropped_{reason}": str(count) for reason, count in sorted(self.drops.items())})
-        for stage, (p50, p95, p99) in self.pipeline.timings.percentiles_ms().items():
-            values[f"latency_{stage}_ms"] = f"p50 {p50:.1f} p95 {p95:.1f} p99 {p99:.1f}"
-        branches = self.pipeline.branch_status()
-        for branch, (active, why) in branches.items():
-            values[f"branch_{branch}"] = f"{'active' if active else 'off'}: {why}"
-        silent = time.monotonic() - self._last_image_time > self.settings.input.no_image_warning_s
+    def _judge(self, observation, header) -> None:
+        result = self.pipeline.judge(observation)
+        if result.time_jump:
+            self.time_jumps += 1
+            self.get_logger().info(f"time jumped {result.time_jump} at stamp {result.stamp_ns} ns: tracks, histories "
+                                   f"and filters reset [{self.time_jumps} so far]")
+        cue_names = [cue.name for cue in self.pipeline.running_cues()]
+        self.emotions_pub.publish(emotion_array_msg(result, header, cue_names))
+        self.output_rate.tick()
+        outputs = self.settings.output
+        if outputs.markers and self.markers_pub.get_subscription_count() > 0:
+            self.markers_pub.publish(self.markers.markers(result, header))
+        if outputs.debug_image and self.debug_pub.get_subscription_count() > 0:
+            self.debug_pub.publish(rgb_to_image_msg(draw_people(observation.frame.image, result), header))
+
+    # --- diagnostics ---------------------------------------------------------------------------------------
+    def diagnostic_status(self) -> DiagnosticStatus:
+        """The node's health: ERROR when nobody can be seen, WARN when a configured cue is off, else OK."""
+        state = self._state_machine.current_state[1]
+        values = {"lifecycle_state": state, "input_rate_hz": f"{self.input_rate.rate():.2f}",
+                  "output_rate_hz": f"{self.output_rate.rate():.2f}", "time_jumps": str(self.time_jumps),
+                  "frames_dropped": str(sum(n for reason, n in self.drops.items() if not reason.startswith("ignored_")))}
+        values.update({(k if k.startswith("ignored_") else f"dropped_{k}"): str(n) for k, n in sorted(self.drops.items())})
+        if self._sync is not None:
+            for index, topic in enumerate(self._sync.names):
+                values[f"received {topic}"] = str(self._sync.received[index])
+            for reason, count in sorted(self._sync.unmatched.items()):
+                values[f"unpaired_by {reason}"] = str(count)
         level, message = DiagnosticStatus.OK, "ok"
-        if silent:
-            level, message = DiagnosticStatus.WARN, f"no image on {self.image_topic}"
-        elif not all(active for active, _ in branches.values()):
-            level, message = DiagnosticStatus.WARN, "running with branches off: " + ", ".join(
-                branch for branch, (active, _) in branches.items() if not active)
-        status = DiagnosticStatus(level=level, name=f"{self.get_name()}: pipeline", message=message,
-                                  hardware_id=self.get_fully_qualified_name(),
-                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        pipeline = self.pipeline
+        if pipeline is None:
+            level = DiagnosticStatus.ERROR if self.configure_problem else DiagnosticStatus.WARN
+            message = f"not configured: {self.configure_problem}" if self.configure_problem else f"{state}"
+        else:
+            for stage, (p50, p95, p99) in pipeline.timings.percentiles_ms().items():
+                values[f"latency_{stage}_ms"] = f"p50 {p50:.1f} p95 {p95:.1f} p99 {p99:.1f}"
+            people = pipeline.people_status()
+            values["people"] = f"{'active' if people.available else 'OFF'}: {people.status}"
+            cues = pipeline.cue_status()
+            for name, cue in cues.items():
+                values[f"cue_{name}"] = (f"active: {cue.status}" if cue.available else
+                                         f"{'OFF (configured)' if cue.configured else 'off'}: {cue.status}")
+            for cue in pipeline.running_cues():
+                values.update({f"cue_{cue.name}_{counter}": str(n) for counter, n in cue.counters().items()})
+            for index, note in enumerate(self.notes):
+                values[f"note_{index}"] = note
+            off = [name for name, cue in cues.items() if cue.configured and not cue.available]
+            silent = time.monotonic() - self._last_image_time > self.settings.input.no_image_warning_s
+            if not people.available:
+                level, message = DiagnosticStatus.ERROR, f"nobody can be seen: {people.status}"
+            elif off:
+                level, message = DiagnosticStatus.WARN, "configured cues off: " + ", ".join(off)
+            elif state == "active" and silent:
+                level, message = DiagnosticStatus.WARN, f"no image on {self.image_topic}"
+            elif state == "active" and self._unpaired_problem():
+                level, message = DiagnosticStatus.WARN, self._unpaired_problem()
+            elif self.notes:
+                level, message = DiagnosticStatus.WARN, self.notes[0]
+            elif state != "active":
+                message = state
+        name = self.get_fully_qualified_name()
+        return DiagnosticStatus(level=level, name=f"{name}: emotion perception", message=message, hardware_id=name,
+                                values=[KeyValue(key=k, value=v) for k, v in values.items()])
+
+    def _publish_diagnostics(self) -> None:
         header = Header(stamp=self.get_clock().now().to_msg())
-        self.diagnostics_pub.publish(DiagnosticArray(header=header, status=[status]))
+        self.diagnostics_pub.publish(DiagnosticArray(header=header, status=[self.diagnostic_status()]))
 
     def destroy_node(self) -> None:
-        with self._lock:
-            self._stopping = True
-            self._lock.notify()
-        self._worker.join(timeout=5.0)
+        self._unsubscribe()
+        self._stop_workers()
         super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     node = None
+    status = 0
     try:
         node = EmotionPerceptionNode()
+        if node.autostart:
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                node.get_logger().fatal(f"could not configure: {node.configure_problem}")
+                return EXIT_BAD_SETTINGS
+            node.trigger_activate()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         if node is not None:
             node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+        rclpy.try_shutdown()
+    return status
 
 
 if __name__ == "__main__":

@@ -1,72 +1,139 @@
-"""Pairing messages of several topics by header stamp (approximate time).
+"""Pairing messages of several topics by header stamp (approximate time), robust to lost messages and time jumps.
 
-On robots, message_filters.ApproximateTimeSynchronizer does this; :class:`ApproximateTimeSync` is our small
-equivalent for machines without message_filters, with the same contract: ``add(stream, msg)`` and a callback
-called with one message per stream whose stamps lie within ``slop`` seconds of each other. Each message is
-used at most once, sets come out in stamp order, and queues are bounded.
+The node and offline bag processing both use :class:`ApproximateTimeSync` (also where ROS's message_filters is
+installed: its approximate policy neither recovers from stamps jumping back nor lets images go on without a
+silent depth camera, and one implementation means the node and the offline tools pair alike).
+
+Rules: the first stream (images) drives. An image takes, from every other stream, the message closest to
+it within ``slop`` that is not closer to a later image (so one lost partner costs one image, not a cascade
+of wrong pairs); when a partner newer than the image is as close to the next image, it waits for that
+image (unless it is nearer than half the image period, so no later image can be closer). An image no partner can ever reach is dropped and counted per stream. An *optional* stream
+(depth) that has been silent for ``timeout_s`` of image time lets images through with None in its place.
+A stamp going back by more than ``jump_tolerance_s`` on any stream is a time jump: everything queued from
+before it is discarded and counted, and pairing goes on from the new time.
 """
 
 from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .conversions import stamp_to_ns
 
 
 class ApproximateTimeSync:
-    """Matches messages of ``streams`` streams whose stamps lie within ``slop_s`` of the first stream's."""
+    """Matches messages of several streams whose stamps lie within ``slop_s`` of the first stream's."""
 
-    def __init__(self, streams: int, queue_size: int, slop_s: float, callback: Callable[..., None]):
-        if streams < 1 or queue_size < 1:
-            raise ValueError("need at least one stream and a queue of at least one message")
-        self._queues = [collections.deque(maxlen=queue_size) for _ in range(streams)]
+    def __init__(self, names: Sequence[str], queue_size: int, slop_s: float, callback: Callable[..., None],
+                 optional: Sequence[bool] = (), timeout_s: float = 1.0, jump_tolerance_s: float = 0.5):
+        if not names or queue_size < 1 or slop_s < 0:
+            raise ValueError("need at least one stream, a queue of at least one message and a slop >= 0")
+        self.names = tuple(names)
+        self._queues = [collections.deque(maxlen=queue_size) for _ in names]
         self._slop_ns = int(slop_s * 1e9)
+        self._timeout_ns = int(timeout_s * 1e9)
+        self._jump_ns = int(jump_tolerance_s * 1e9)
+        self._optional = tuple(optional) + (False,) * (len(names) - len(optional))
         self._callback = callback
         self._lock = threading.Lock()
-        self.unmatched = 0
-        """Messages of the first stream discarded without a partner (counted for diagnostics)."""
+        self._last_ns: list[int | None] = [None] * len(names)
+        self._first_pivot_ns: int | None = None
+        self._blocked_by = ""
+        """The stream the oldest waiting image waits for."""
+        self._image_period_ns = 0
+        """Latest gap between images: a partner nearer than half of it can belong to no later image."""
+        self.received = [0] * len(names)
+        self.unmatched: collections.Counter[str] = collections.Counter()
+        """Images dropped because no message of the named stream could pair with them."""
+        self.time_jumps = 0
 
     def add(self, stream: int, msg: Any) -> None:
+        stamp = stamp_to_ns(msg.header.stamp)
         with self._lock:
+            self.received[stream] += 1
+            last = self._last_ns[stream]
+            if last is not None and stamp < last - self._jump_ns:
+                self._discard_after(stamp)
+            self._last_ns[stream] = stamp
             queue = self._queues[stream]
-            if stream == 0 and len(queue) == queue.maxlen:
-                self.unmatched += 1
-            queue.append((stamp_to_ns(msg.header.stamp), msg))
+            if stream == 0:
+                if len(queue) == queue.maxlen:  # the oldest image waited in vain for the stream that held it up
+                    self.unmatched[self._blocked_by or "queue_full"] += 1
+                if self._first_pivot_ns is None:
+                    self._first_pivot_ns = stamp
+                elif last is not None and stamp > last:
+                    self._image_period_ns = stamp - last
+            queue.append((stamp, msg))
             matched = self._match()
         for group in matched:
             self._callback(*group)
 
+    def silent(self, stream: int) -> bool:
+        """Whether a stream has said nothing for ``timeout_s`` of image time (or never, that long)."""
+        pivots = self._queues[0]
+        newest = self._last_ns[0]
+        if newest is None or not pivots:
+            return False
+        since = self._last_ns[stream] if self._last_ns[stream] is not None else self._first_pivot_ns
+        return since is not None and newest - since > self._timeout_ns
+
+    def _discard_after(self, stamp: int) -> None:
+        """Time jumped back to ``stamp``: drop what was queued from the old, later time."""
+        self.time_jumps += 1
+        for queue in self._queues:
+            kept = [item for item in queue if item[0] <= stamp + self._jump_ns]
+            queue.clear()
+            queue.extend(kept)
+        self._last_ns = [None if last is not None and last > stamp + self._jump_ns else last for last in self._last_ns]
+        self._first_pivot_ns = None
+
+    def _partner(self, stream: int, pivot_ns: int, next_pivot_ns: int | None) -> tuple[str, Any]:
+        """("match", msg), ("none", None) for a silent optional stream, ("wait", None) or ("never", None)."""
+        queue = self._queues[stream]
+        while queue and queue[0][0] < pivot_ns - self._slop_ns:
+            queue.popleft()  # too old for this image, so for every later one too
+        near = sorted((abs(stamp - pivot_ns), stamp, msg) for stamp, msg in queue if abs(stamp - pivot_ns) <= self._slop_ns)
+        for distance, stamp, msg in near:
+            if stamp <= pivot_ns or 2 * distance < self._image_period_ns or (
+                    next_pivot_ns is not None and distance <= abs(stamp - next_pivot_ns)):
+                return "match", msg
+            if next_pivot_ns is None:
+                return "wait", None  # it may belong to an image not yet arrived
+        if queue and queue[-1][0] > pivot_ns:
+            return "never", None  # the stream has moved past this image: no later message can be closer
+        if self._optional[stream] and self.silent(stream):
+            return "none", None
+        return "wait", None
+
     def _match(self) -> list[tuple[Any, ...]]:
-        """Every complete set now possible, oldest first; drops pivots that can no longer match."""
+        """Every complete set now possible, oldest first; drops images that can no longer pair."""
         matched = []
         pivots = self._queues[0]
         while pivots:
             pivot_ns, pivot = pivots[0]
-            chosen = [pivot]
-            waiting = False
-            for queue in self._queues[1:]:
-                best = min(queue, key=lambda item: abs(item[0] - pivot_ns), default=None)
-                if best is not None and abs(best[0] - pivot_ns) <= self._slop_ns:
-                    chosen.append(best[1])
-                elif queue and queue[-1][0] > pivot_ns + self._slop_ns:
-                    chosen = None  # this stream has moved past the pivot: it will never match
+            next_ns = pivots[1][0] if len(pivots) > 1 else None
+            chosen, verdict = [pivot], "match"
+            for stream in range(1, len(self._queues)):
+                verdict, msg = self._partner(stream, pivot_ns, next_ns)
+                if verdict == "never":
+                    self.unmatched[self.names[stream]] += 1
                     break
-                else:
-                    waiting = True
+                if verdict == "wait":
+                    self._blocked_by = self.names[stream]
                     break
-            if chosen is None:
-                pivots.popleft()
-                self.unmatched += 1
-                continue
-            if waiting:
+                chosen.append(msg)
+            if verdict == "wait":
                 break
             pivots.popleft()
-            for queue, msg in zip(self._queues[1:], chosen[1:]):
-                while queue and queue[0][1] is not msg:
+            if verdict == "never":
+                continue
+            for stream, msg in enumerate(chosen[1:], start=1):
+                if msg is not None:  # partners are used once; older ones can pair with nothing later
+                    queue = self._queues[stream]
+                    while queue and queue[0][1] is not msg:
+                        queue.popleft()
                     queue.popleft()
-                queue.popleft()
             matched.append(tuple(chosen))
         return matched

@@ -1,0 +1,80 @@
+"""Where the networks run and with which numerics: one device and one precision for every network.
+
+The pipeline resolves the device once (:func:`resolve_device`: CUDA asked for but absent means CPU, said
+once in the log and kept as a note for /diagnostics) and runs every forward pass inside
+:func:`inference_context`. Precision:
+
+- ``fp32`` (default, strict): TF32 off for matmuls and cuDNN convolutions. On an H200, cuDNN's default TF32
+  moved STEP's logits by 1.3e-2 and VS-GCNN's by 2.0e-2 from the authors' outputs; strict fp32 keeps them
+  within 2e-5, as on the CPU.
+- ``tf32``: TF32 allowed (faster on Ampere and newer; drift as above).
+- ``fp16``: autocast to half precision on CUDA (fastest; the largest drift). On the CPU it is plain fp32.
+
+The TF32 switches are process-wide in torch; :func:`apply_precision` sets them when a pipeline is built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import torch
+
+PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "fp16")
+
+
+def resolve_device(requested: str, log: Callable[[str], None] = print) -> tuple[torch.device, str]:
+    """The device to use and a note for diagnostics ("" when it is the one requested).
+
+    CUDA asked for on a machine without it falls back to the CPU with a warning, never an error.
+    """
+    device = torch.device(requested)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            note = f"device {requested!r} requested but CUDA is not available: running on cpu"
+            log(note)
+            return torch.device("cpu"), note
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            note = (f"device {requested!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist: "
+                    "running on cuda:0")
+            log(note)
+            return torch.device("cuda", 0), note
+    return device, ""
+
+
+def apply_precision(precision: str) -> None:
+    """Set torch's process-wide TF32 switches for ``precision`` (see the module docstring)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    allow_tf32 = precision != "fp32"
+    torch.backends.cuda.matmul.allow_tf32 = allow_tf32
+    torch.backends.cudnn.allow_tf32 = allow_tf32
+
+
+@contextlib.contextmanager
+def inference_context(device: torch.device, precision: str) -> Iterator[None]:
+    """No autograd, and fp16 autocast when ``precision`` is fp16 on a CUDA device."""
+    autocast = torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda" and precision == "fp16")
+    with torch.inference_mode(), autocast:
+        yield
+
+
+def release_memory(device: torch.device) -> None:
+    """Return cached GPU memory to the driver (after the networks on ``device`` were dropped)."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+@contextlib.contextmanager
+def own_stream(device: torch.device, streams: dict[str, torch.cuda.Stream], name: str) -> Iterator[None]:
+    """Run the block on the CUDA stream ``name`` of ``streams`` (made on first use), so that work of two
+    threads (the detector's and the cues') can overlap on the GPU; nothing on the CPU."""
+    if device.type != "cuda":
+        yield
+        return
+    stream = streams.get(name)
+    if stream is None or stream.device != device:
+        stream = streams[name] = torch.cuda.Stream(device)
+    with torch.cuda.stream(stream):
+        yield
+    stream.synchronize()  # results leave the block as finished host data

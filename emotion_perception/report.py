@@ -1,0 +1,134 @@
+"""What a run over a recording leaves behind for analysis: one CSV row per person per frame, and a summary.
+
+The columns (documented in the README, "Analysis files"): the frame stamp and the time since the first
+frame, the track id, the box, the 3D position and ground velocity, the fused estimate (stable label,
+confidence, coverage, valence, arousal, one probability per fused label, seconds the label has held), and
+for every running cue: valid, status, label, confidence, summary and one probability (or score) per label
+of its vocabulary. Offline bag processing and ``emotion-perception run`` write the same files.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import csv
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .labels import EMOTIONS
+from .types import FrameResult
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+
+def csv_columns(cues: dict[str, tuple[str, ...]]) -> list[str]:
+    """The CSV header for running cues {name: label vocabulary}."""
+    columns = ["stamp_ns", "time_s", "track_id", "box_x_min", "box_y_min", "box_x_max", "box_y_max",
+               "has_position", "x_m", "y_m", "z_m", "distance_m", "has_velocity", "vx_mps", "vz_mps",
+               "fused_valid", "fused_emotion", "fused_confidence", "fused_coverage", "fused_valence", "fused_arousal",
+               *(f"fused_p_{label}" for label in EMOTIONS), "fused_held_s"]
+    for name, labels in cues.items():
+        columns += [f"{name}_valid", f"{name}_status", f"{name}_label", f"{name}_confidence", f"{name}_summary",
+                    *(f"{name}_p_{label}" for label in labels)]
+    return columns
+
+
+def frame_rows(result: FrameResult, start_ns: int) -> list[dict[str, Any]]:
+    """One row per person of a frame (see the module docstring); ``start_ns`` is the first frame's stamp."""
+    rows = []
+    for person in result.people:
+        fused, position = person.fused, person.position
+        row: dict[str, Any] = {
+            "stamp_ns": result.stamp_ns, "time_s": round((result.stamp_ns - start_ns) * 1e-9, 6),
+            "track_id": person.track_id, **{key: round(float(v), 2) for key, v in
+                                            zip(("box_x_min", "box_y_min", "box_x_max", "box_y_max"), person.box)},
+            "has_position": int(position.valid), "has_velocity": int(position.velocity_valid),
+            "fused_valid": int(fused.valid), "fused_emotion": fused.emotion,
+            "fused_confidence": round(fused.confidence, 6), "fused_coverage": round(fused.coverage, 6),
+            "fused_valence": round(fused.valence, 6), "fused_arousal": round(fused.arousal, 6),
+            "fused_held_s": round((result.stamp_ns - fused.label_since_ns) * 1e-9, 6) if fused.valid else "",
+        }
+        if position.valid:
+            row.update(x_m=round(float(position.point[0]), 4), y_m=round(float(position.point[1]), 4),
+                       z_m=round(float(position.point[2]), 4), distance_m=round(position.distance, 4))
+        if position.velocity_valid:
+            row.update(vx_mps=round(float(position.velocity[0]), 4), vz_mps=round(float(position.velocity[2]), 4))
+        if fused.valid and fused.probabilities is not None:
+            row.update({f"fused_p_{label}": round(float(p), 6) for label, p in zip(EMOTIONS, fused.probabilities)})
+        for name, cue in person.cues.items():
+            row.update({f"{name}_valid": int(cue.valid), f"{name}_status": cue.status, f"{name}_label": cue.label,
+                        f"{name}_confidence": round(cue.confidence, 6), f"{name}_summary": cue.summary()})
+            scores = getattr(cue, "probabilities", None)
+            scores = getattr(cue, "scores", None) if scores is None else scores
+            if cue.valid and scores is not None:
+                row.update({f"{name}_p_{label}": round(float(p), 6) for label, p in zip(cue.labels, scores)})
+        rows.append(row)
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def people_summary(rows: list[dict[str, Any]], cue_names: list[str]) -> dict[str, Any]:
+    """Per track id: frames seen, the share of frames with a valid result per cue and fused, the stable
+    labels' shares of the valid frames, the label it ended with, and flips of the stable label per minute."""
+    people: dict[str, Any] = {}
+    by_track: dict[int, list[dict[str, Any]]] = collections.defaultdict(list)
+    for row in rows:
+        by_track[row["track_id"]].append(row)
+    for track_id, track_rows in sorted(by_track.items()):
+        valid = [row for row in track_rows if row["fused_valid"]]
+        labels = [row["fused_emotion"] for row in valid]
+        flips = sum(1 for a, b in zip(labels, labels[1:]) if a != b)
+        seconds = (track_rows[-1]["stamp_ns"] - track_rows[0]["stamp_ns"]) * 1e-9
+        people[str(track_id)] = {
+            "frames": len(track_rows), "seconds": round(seconds, 3),
+            "valid_share": {**{name: round(sum(row.get(f"{name}_valid", 0) for row in track_rows) / len(track_rows), 4)
+                               for name in cue_names}, "fused": round(len(valid) / len(track_rows), 4)},
+            "label_share": {label: round(labels.count(label) / len(labels), 4) for label in sorted(set(labels))},
+            "final_label": labels[-1] if labels else "unknown",
+            "label_flips": flips,
+            "label_flips_per_minute": round(flips / (seconds / 60.0), 3) if seconds > 0 else 0.0,
+        }
+    return people
+
+
+def pipeline_summary(pipeline: Pipeline, counts: collections.Counter[str], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary of a run over a recording: frame counts, where people came from, which cues ran, latency
+    percentiles and the per-person summary (bag process and run add what is theirs)."""
+    return {"frames": dict(counts),
+            "people_source": pipeline.people_status().status,
+            "cues": {name: {"active": c.available, "configured": c.configured, "status": c.status}
+                     for name, c in pipeline.cue_status().items()},
+            "latency_ms": {stage: dict(zip(("p50", "p95", "p99"), values))
+                           for stage, values in pipeline.timings.percentiles_ms().items()},
+            "people": people_summary(rows, [cue.name for cue in pipeline.running_cues()])}
+
+
+@contextlib.contextmanager
+def atomic_output_dir(out: Path) -> Iterator[Path]:
+    """A staging path with ``out``'s name (not yet created) that becomes ``out`` only when the block succeeds.
+
+    A run that fails half way leaves nothing behind to block the next one; files named after their folder
+    (a bag's storage file) get the final name.
+    """
+    out = Path(out)
+    if out.exists():
+        raise ValueError(f"{out} exists; choose a new output path")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging / out.name
+        (staging / out.name).rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

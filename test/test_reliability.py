@@ -1,0 +1,257 @@
+"""A robot's day, offline: clocks that jump, pauses, bad skeletons and intrinsics, bombs, typos and broken bags.
+
+Each test names the defect it pins; the node-level twins over real DDS are in test_node_reliability.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from rclpy.serialization import deserialize_message, serialize_message
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from sensor_msgs.msg import CameraInfo
+
+from emotion_perception.image_codec import ImageDecodeError, decode_compressed
+from emotion_perception.pipeline import FrameRejected, Pipeline
+from emotion_perception.pose import HistoryConfig, JointHistory
+from emotion_perception.paths import sample_bag_path
+from emotion_perception.ros.bag import message_class, play_bag, process_bag, typestore
+from emotion_perception.ros.conversions import intrinsics_from_camera_info, ns_to_stamp, stamp_to_ns
+from emotion_perception.ros.frames import fit_intrinsics
+from emotion_perception.settings import Settings
+from emotion_perception.types import CameraIntrinsics, ExternalSkeleton, Frame, PositionSource, Skeleton
+
+SECOND = 1_000_000_000
+SKELETON_SETTINGS = {"pipeline": {"pose_source": "skeletons"}, "input": {"image_transport": "compressed"}}
+
+
+def standing(offset_x: float = 0.0) -> np.ndarray:
+    """A plausible standing skeleton 3 m in front of the camera (optical frame, metres)."""
+    rng = np.random.default_rng(0)
+    joints = rng.uniform(-0.25, 0.25, (16, 3)).astype(np.float32)
+    joints[:, 1] = np.linspace(0.0, 1.6, 16) - 0.8  # spread over a body's height
+    joints[:, 0] += offset_x
+    joints[:, 2] += 3.0
+    return joints
+
+
+def frame_at(stamp_ns: int) -> Frame:
+    intrinsics = CameraIntrinsics(300.0, 300.0, 160.0, 120.0, 320, 240)
+    return Frame(np.zeros((240, 320, 3), np.uint8), stamp_ns, "cam", intrinsics)
+
+
+def skeleton_pipeline(**settings) -> Pipeline:
+    return Pipeline(Settings.from_nested({"pipeline": {"pose_source": "skeletons"}, **settings}), log=lambda _: None)
+
+
+def walk(pipeline: Pipeline, stamps_ns, people=1):
+    """People walking to the right at 1 m/s (every 10 s they start again on the left)."""
+    results = []
+    for stamp in stamps_ns:
+        x = (stamp % (10 * SECOND)) / SECOND - 5.0
+        skeletons = [ExternalSkeleton(track_id, standing(track_id) + [x, 0, 0], np.ones(16, np.float32))
+                     for track_id in range(1, people + 1)]
+        results.append(pipeline.process(frame_at(stamp), skeletons))
+    return results
+
+
+# --- time ------------------------------------------------------------------------------------------------
+def test_a_future_stamp_or_a_jump_back_resets_state_and_never_stops_output():
+    """One frame stamped in 2036 used to make every later frame 'out of order' until restart."""
+    pipeline = skeleton_pipeline()
+    start = 1_700_000_000 * SECOND
+    before = walk(pipeline, [start + k * SECOND // 30 for k in range(60)])
+    assert before[-1].people[0].cues["gait"].valid
+    future = walk(pipeline, [2_100_000_000 * SECOND])[0]
+    assert future.time_jump == "forward"
+    back = walk(pipeline, [start + k * SECOND // 30 for k in range(60, 120)])
+    assert back[0].time_jump == "back" and all(not r.time_jump for r in back[1:])
+    assert len(back) == 60 and all(len(r.people) == 1 for r in back)
+    gait = [r.people[0].cues["gait"] for r in back]
+    assert not gait[0].valid and gait[-1].valid, "the gait cue starts collecting afresh and gets there again"
+    assert pipeline.stamps.jumps == 2
+
+
+def test_a_frame_slightly_older_than_the_last_is_dropped_as_out_of_order():
+    pipeline = skeleton_pipeline()
+    walk(pipeline, [10 * SECOND])
+    with pytest.raises(FrameRejected) as caught:
+        walk(pipeline, [10 * SECOND - SECOND // 10])
+    assert caught.value.reason == "out_of_order"
+    assert not walk(pipeline, [10 * SECOND + SECOND // 30])[0].time_jump
+
+
+def test_a_track_returning_after_max_age_gets_a_fresh_history_not_an_error():
+    """JointHistory.add raised KeyError: it looked the track up, dropped it as old, then moved it."""
+    history = JointHistory(HistoryConfig(max_age_seconds=2.0))
+    skeleton = Skeleton(np.zeros((16, 2), np.float32), np.ones(16, np.float32), standing(), PositionSource.DEPTH)
+    assert history.add(1, 0, skeleton)
+    assert history.add(1, 3 * SECOND, skeleton)
+    assert history.frames_buffered(1) == 1 and history.frames_observed(1) == 1
+
+
+def test_gaps_are_measured_on_the_input_stream_not_between_processed_frames():
+    """A node that processes every 20th frame under load keeps its tracks' histories."""
+    skeleton = Skeleton(np.zeros((16, 2), np.float32), np.ones(16, np.float32), standing(), PositionSource.DEPTH)
+    slow = JointHistory(HistoryConfig(max_gap_seconds=0.5))
+    for k in range(10):
+        stamp = k * 20 * SECOND // 30  # 0.67 s apart, every frame between them received but skipped
+        slow.start_frame(stamp, input_gap_s=1 / 30)
+        slow.add(1, stamp, skeleton)
+    assert slow.frames_buffered(1) == 10
+    offline = JointHistory(HistoryConfig(max_gap_seconds=0.5))
+    for k in range(10):  # the same stamps when they are all the frames there were: real gaps
+        stamp = k * 20 * SECOND // 30
+        offline.start_frame(stamp)
+        offline.add(1, stamp, skeleton)
+    assert offline.frames_buffered(1) == 1
+    camera_stall = JointHistory(HistoryConfig(max_gap_seconds=0.5))
+    for k, gap in enumerate([1 / 30, 1 / 30, 0.9, 1 / 30]):  # the camera itself stalled once
+        camera_stall.start_frame(k * SECOND, input_gap_s=gap)
+        camera_stall.add(1, k * SECOND, skeleton)
+    assert camera_stall.frames_buffered(1) == 2
+
+
+# --- bad skeletons ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("defect, expected", [
+    ("nan", "too few confident joints"), ("collapsed", "collapsed skeleton"), ("one_point_nan", None)])
+def test_degenerate_skeletons_give_invalid_cues_with_a_reason_never_a_label(defect, expected):
+    pipeline = skeleton_pipeline()
+    start = 100 * SECOND
+    walk(pipeline, [start + k * SECOND // 30 for k in range(60)])
+    joints = standing()
+    if defect == "nan":
+        joints[:] = np.nan
+    elif defect == "collapsed":
+        joints[:] = joints[0]
+    else:
+        joints[5] = np.nan  # one joint lost: the rest still describe a body
+    for k in range(60, 130):  # 2.3 s of broken input
+        result = pipeline.process(frame_at(start + k * SECOND // 30), [ExternalSkeleton(1, joints, np.ones(16, np.float32))])
+        person = result.people[0]
+        if expected is None:
+            assert person.cues["gait"].valid
+            continue
+        assert not person.cues["gait"].valid and expected in person.cues["gait"].status, person.cues["gait"].status
+        assert person.cues["gait"].label == "" and person.position.valid is False
+    if expected is not None:
+        assert not person.fused.valid, "a person whose input is broken gets no label once the filter has faded"
+
+
+def test_two_people_sent_with_one_track_id_are_both_left_unjudged():
+    pipeline = skeleton_pipeline()
+    result = pipeline.process(frame_at(SECOND), [ExternalSkeleton(4, standing(0.0), np.ones(16, np.float32)),
+                                                 ExternalSkeleton(4, standing(1.0), np.ones(16, np.float32))])
+    assert len(result.people) == 2
+    for person in result.people:
+        assert "duplicate track id 4" in person.cues["gait"].status and not person.fused.valid
+    assert pipeline.history.track_ids == []
+
+
+# --- intrinsics and images --------------------------------------------------------------------------------
+def camera_info(k, width=320, height=240) -> CameraInfo:
+    return CameraInfo(width=width, height=height, k=[float(v) for v in k])
+
+
+@pytest.mark.parametrize("k, problem", [
+    ([np.nan, 0, 160, 0, 300, 120, 0, 0, 1], "NaN"), ([np.inf, 0, 160, 0, 300, 120, 0, 0, 1], "NaN or infinite"),
+    ([0] * 9, "uncalibrated"), ([-300, 0, 160, 0, 300, 120, 0, 0, 1], "positive")])
+def test_camera_info_that_cannot_describe_a_camera_is_set_aside_with_a_reason(k, problem):
+    intrinsics, why = intrinsics_from_camera_info(camera_info(k))
+    assert intrinsics is None and problem.split()[0] in why
+
+
+def test_intrinsics_are_rescaled_for_a_resized_stream_and_refused_for_another_aspect():
+    full = CameraIntrinsics(1000.0, 1000.0, 639.5, 359.5, 1280, 720)
+    scaled, note = fit_intrinsics(full, 320, 180)
+    assert note == "" and scaled.fx == pytest.approx(250.0) and scaled.cx == pytest.approx(159.5)
+    assert scaled.cy == pytest.approx(89.5) and (scaled.width, scaled.height) == (320, 180)
+    refused, note = fit_intrinsics(full, 160, 120)
+    assert refused is None and "aspect" in note
+
+
+def test_a_compressed_bomb_is_refused_from_its_header_before_decoding():
+    ok, png = cv2.imencode(".png", np.zeros((16000, 16000), np.uint8))
+    assert ok and png.size < 300_000
+    with pytest.raises(ImageDecodeError, match="refused before decoding"):
+        decode_compressed(png.tobytes(), max_pixels=33_177_600)
+    ok, small = cv2.imencode(".jpg", np.zeros((48, 64, 3), np.uint8))
+    assert decode_compressed(small.tobytes(), max_pixels=33_177_600).shape == (48, 64, 3)
+
+
+# --- settings --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("values, message", [
+    ({"output": {"diagnostics_period_s": 0}}, "output.diagnostics_period_s: 0.0 is out of range"),
+    ({"gait": {"fps": float("nan")}}, "gait.fps: must be a finite number"),
+    ({"pipeline": {"max_people": -1}}, "pipeline.max_people: -1 is out of range"),
+    ({"input": {"max_image_pixels": -1}}, "input.max_image_pixels"),
+    ({"gait": {"fusion_weight": -1}}, "gait.fusion_weight"),
+    ({"input": {"sync_slop_s": -1}}, "input.sync_slop_s"),
+    ({"gait": {"modle": "stgcn"}}, "did you mean gait.model?"),
+    ({"pipeline": {"device": "gpu0"}}, "device must be"),
+])
+def test_settings_are_validated_once_with_the_reason(values, message):
+    with pytest.raises(ValueError, match=message.replace("?", r"\?").replace(".", r"\.")):
+        Settings.from_nested(values)
+
+
+# --- bags ------------------------------------------------------------------------------------------------
+def rewrite_sample(out: Path, stamp_of) -> int:
+    """The sample bag with every message's header stamp and log time replaced by ``stamp_of(frame, stamp)``."""
+    store = typestore()
+    frames: dict[int, int] = {}
+    with Reader(sample_bag_path()) as reader, Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        connections = {c.topic: writer.add_connection(c.topic, c.msgtype, typestore=store) for c in reader.connections}
+        for connection, timestamp, raw in reader.messages():
+            index = frames.setdefault(timestamp, len(frames))
+            msg = deserialize_message(raw, message_class(connection.msgtype, store))
+            stamp = stamp_of(index, stamp_to_ns(msg.header.stamp))
+            msg.header.stamp = ns_to_stamp(stamp)
+            writer.write(connections[connection.topic], stamp, serialize_message(msg))
+    return len(frames)
+
+
+def test_bag_process_keeps_frames_through_a_pause_a_future_stamp_and_a_clock_jumping_back(tmp_path: Path):
+    def stamp_of(index: int, stamp: int) -> int:
+        if index == 60:
+            return 2_100_000_000 * SECOND  # one frame from 2036
+        shifted = stamp + (3 * SECOND if index >= 30 else 0)  # a 3 s pause
+        return shifted - (20 * SECOND if index >= 90 else 0)  # the clock jumps back 20 s
+
+    total = rewrite_sample(tmp_path / "rough", stamp_of)
+    summary = process_bag(tmp_path / "rough", tmp_path / "out", Settings.from_nested(SKELETON_SETTINGS), progress=False)
+    assert summary["frames"]["processed"] >= 0.95 * total, summary["frames"]
+    assert summary["frames"]["time_jumps"] >= 2
+    rows = (tmp_path / "out" / "people.csv").read_text().splitlines()
+    assert len(rows) > 3 * 0.95 * total
+
+
+def test_a_failed_run_leaves_no_output_behind_and_bad_messages_are_skipped(tmp_path: Path):
+    store = typestore()
+    broken = tmp_path / "broken"
+    with Reader(sample_bag_path()) as reader, Writer(broken, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        connections = {c.topic: writer.add_connection(c.topic, c.msgtype, typestore=store) for c in reader.connections}
+        for index, (connection, timestamp, raw) in enumerate(reader.messages()):
+            writer.write(connections[connection.topic], timestamp, raw[:7] if index == 10 else raw)
+    summary = process_bag(broken, tmp_path / "out", Settings.from_nested(SKELETON_SETTINGS), progress=False)
+    assert sum(v for k, v in summary["frames"].items() if k.startswith("undecodable")) == 1
+    assert summary["frames"]["processed"] >= 118
+    with pytest.raises(ValueError, match="exists"):
+        process_bag(broken, tmp_path / "out", Settings.from_nested(SKELETON_SETTINGS), progress=False)
+    not_a_bag = tmp_path / "not_a_bag"
+    not_a_bag.mkdir()
+    (not_a_bag / "metadata.yaml").write_text("this: is not rosbag2 metadata\n")
+    with pytest.raises(ValueError, match="cannot read the bag"):
+        process_bag(not_a_bag, tmp_path / "out2", Settings.from_nested(SKELETON_SETTINGS), progress=False)
+    assert not (tmp_path / "out2").exists() and not list(tmp_path.glob(".out2.partial*"))
+
+
+def test_bag_play_resolves_only_registered_message_types(tmp_path: Path, capsys):
+    with pytest.raises(ValueError, match="not a registered ROS message type"):
+        message_class("this/msg/Zen")
+    assert "Beautiful is better than ugly" not in capsys.readouterr().out
+    assert message_class("sensor_msgs/msg/Image").__name__ == "Image"
