@@ -2,7 +2,8 @@
 
 Random weights give the network's cost, not its accuracy. The score threshold is 0, so every frame yields
 ``max_detections`` people and the keypoint head runs at the setting's worst case. Prints p50/p95 per
-setting and the ratio to the first row. Usage: python bench/bench_detector.py [--device cuda] [--frames 8] [--threads 2]
+setting and the ratio to the first row. Precision as the pipeline's ``pipeline.precision`` (fp16: autocast on CUDA).
+Usage: python bench/bench_detector.py [--device cuda] [--precision fp32|tf32|fp16] [--frames 8] [--threads 2]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from emotion_perception.detection import DetectorConfig, build_detector
+from emotion_perception.device import PRECISIONS, apply_precision, inference_context
 
 SETTINGS: tuple[tuple[str, dict], ...] = (
     ("default (800/1333, 20 people)", {}),
@@ -24,9 +26,10 @@ SETTINGS: tuple[tuple[str, dict], ...] = (
 )
 
 
-def measure(config: DetectorConfig, frames: int, warmup: int, batch: int) -> tuple[np.ndarray, float]:
+def measure(config: DetectorConfig, device: str, precision: str, frames: int, warmup: int,
+            batch: int) -> tuple[np.ndarray, float]:
     """Seconds per frame over ``frames`` timed calls of ``batch`` images each, and mean people per frame."""
-    detector = build_detector(config, random_weights=True)
+    detector = build_detector(config, device, random_weights=True)
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(batch)]
     seconds, people = [], []
@@ -34,7 +37,8 @@ def measure(config: DetectorConfig, frames: int, warmup: int, batch: int) -> tup
         if detector.device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        results = detector.detect(images)
+        with inference_context(detector.device, precision, part="detector"):
+            results = detector.detect(images)
         if detector.device.type == "cuda":
             torch.cuda.synchronize()
         if index >= warmup:
@@ -50,18 +54,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--batch", type=int, default=1, help="images per detect() call")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
-    parser.add_argument("--no-fp16", action="store_true", help="disable CUDA autocast")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="as pipeline.precision")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    apply_precision(args.precision)
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {args.threads} threads"
     print(f"Keypoint R-CNN R50-FPN, random weights, 640x480 input, batch {args.batch}, {device_name}, "
-          f"torch {torch.__version__}")
+          f"precision {args.precision}, torch {torch.__version__}")
     print(f"{'setting':38s} {'p50 ms':>9s} {'p95 ms':>9s} {'people':>7s} {'x p50':>6s}")
     reference = None
     for name, overrides in SETTINGS:
-        base = DetectorConfig(device=args.device, fp16=not args.no_fp16, score_threshold=0.0)
-        config = dataclasses.replace(base, **overrides)
-        seconds, people = measure(config, args.frames, args.warmup, args.batch)
+        config = dataclasses.replace(DetectorConfig(score_threshold=0.0), **overrides)
+        seconds, people = measure(config, args.device, args.precision, args.frames, args.warmup, args.batch)
         p50, p95 = np.percentile(seconds, [50, 95]) * 1e3
         reference = reference or p50
         print(f"{name:38s} {p50:9.1f} {p95:9.1f} {people:7.1f} {p50 / reference:6.2f}", flush=True)

@@ -35,7 +35,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     listing = weights_sub.add_parser("list", help="list the released weights this package knows")
     listing.set_defaults(func=_list_weights)
     fetch = weights_sub.add_parser("fetch", help="copy (or download) released weights into the weights dir, sha256-verified")
-    fetch.add_argument("names", nargs="*", help="weights to fetch (default: all released weights)")
+    fetch.add_argument("names", nargs="*", help="weights to fetch (default: every released set but the detector's; "
+                                                "'keypointrcnn' caches torchvision's person detector for offline robots)")
     fetch.add_argument("--from", dest="source", type=Path, help="local directory holding the released files")
     fetch.add_argument("--dir", type=Path, help="target directory (default: $EMOTION_PERCEPTION_WEIGHTS_DIR or ~/.cache/emotion_perception/weights)")
     fetch.set_defaults(func=_fetch_weights)
@@ -48,19 +49,36 @@ def _print_config(args: argparse.Namespace) -> int:
     return 0
 
 
+DETECTOR_WEIGHTS = "keypointrcnn"
+"""The name `weights list|fetch` give torchvision's Keypoint R-CNN weights (cached by torch.hub, not by us)."""
+
+
 def _list_weights(args: argparse.Namespace) -> int:
+    from .detection import default_weights_cache_path
     from .weights import PUBLISHED, default_weights_dir
 
-    for name, passport in PUBLISHED.items():
-        present = (default_weights_dir() / passport.file_name).is_file()
-        print(f"{name:28s} {passport.architecture:8s} {'fetched' if present else 'missing':8s} {passport.license}")
+    rows = [(name, passport.architecture, (default_weights_dir() / passport.file_name).is_file(), passport.license)
+            for name, passport in PUBLISHED.items()]
+    rows.append((DETECTOR_WEIGHTS, "keypointrcnn_resnet50_fpn", default_weights_cache_path().is_file(),
+                 "BSD-3-Clause (torchvision), COCO"))
+    width = max(len(architecture) for _, architecture, _, _ in rows)
+    for name, architecture, present, licence in rows:
+        print(f"{name:28s} {architecture:{width}s} {'fetched' if present else 'missing':8s} {licence}")
     return 0
 
 
 def _fetch_weights(args: argparse.Namespace) -> int:
+    from .detection import fetch_default_weights
     from .weights import PUBLISHED, fetch_published
 
+    known = [*PUBLISHED, DETECTOR_WEIGHTS]
+    unknown = [name for name in args.names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown weights {', '.join(unknown)}; known: {', '.join(known)}")
     for name in args.names or list(PUBLISHED):
+        if name == DETECTOR_WEIGHTS:  # by name only: it is large, and robots with internet fetch it on first use
+            print(f"{name}: {fetch_default_weights()} (torch.hub cache, sha256 prefix verified)")
+            continue
         path = fetch_published(name, args.source, args.dir)
         print(f"{name}: {path} (sha256 verified)")
     return 0

@@ -59,25 +59,31 @@ class Cue(abc.ABC):
     """Dataclass of the cue's settings; it has a ``fusion_weight`` field (:func:`fusion_weight_setting`)."""
     result_class: ClassVar[type]
     """The cue's result dataclass (a :class:`CueResult`)."""
+    stage_class: ClassVar[type | None] = None
+    """The stage holding the cue's networks, built as ``stage_class(config, device=device)``: it has
+    ``available`` and ``status``, and ``to(device)``. None for a cue without networks."""
+    weights_field: ClassVar[str] = "weights"
+    """The config field naming the cue's weights: empty means the cue is off by choice."""
 
     def __init__(self, config: Any, device: torch.device) -> None:
         self.config = config
         self.device = device
+        self.stage = self.stage_class(config, device=device) if self.stage_class is not None else None
 
     @property
-    @abc.abstractmethod
     def configured(self) -> bool:
-        """Whether the settings ask for this cue (e.g. weights named); an unconfigured cue is off by choice."""
+        """Whether the settings ask for this cue (weights named); an unconfigured cue is off by choice."""
+        return bool(getattr(self.config, self.weights_field))
 
     @property
-    @abc.abstractmethod
     def available(self) -> bool:
         """Whether the cue produces results (configured, and its model loaded)."""
+        return self.stage.available
 
     @property
-    @abc.abstractmethod
     def status(self) -> str:
-        """Why the cue is off, or what it runs ("ready: ...")."""
+        """Why the cue is off, or what it runs."""
+        return self.stage.status
 
     def prepare(self, inputs: CueFrame) -> list[Any]:
         """Per person of ``inputs.people``, what the call will need from state kept over time (read now, from
@@ -101,12 +107,11 @@ class Cue(abc.ABC):
     def update_config(self, config) -> None:
         """New settings while running (runtime parameters): the cue and its stage read them from now on."""
         self.config = config
-        stage = getattr(self, "stage", None)
-        if stage is not None and hasattr(stage, "config"):
-            stage.config = config
+        if self.stage is not None:
+            self.stage.config = config
 
-    def counters(self) -> dict[str, int]:
-        """Events worth watching in /diagnostics (e.g. faces that matched nobody), by name; none by default."""
+    def counters(self) -> dict[str, int | str]:
+        """What is worth watching in /diagnostics (e.g. faces that matched nobody), by name; none by default."""
         return {}
 
     def reset(self) -> None:
@@ -118,9 +123,8 @@ class Cue(abc.ABC):
     def to(self, device: torch.device) -> None:
         """Move the cue's networks to ``device`` (the node parks them on the CPU while it is inactive)."""
         self.device = device
-        stage = getattr(self, "stage", None)
-        if stage is not None:
-            stage.to(device)
+        if self.stage is not None:
+            self.stage.to(device)
 
 
 class SequenceCue(Cue):

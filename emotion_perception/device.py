@@ -9,6 +9,8 @@ once in the log and kept as a note for /diagnostics) and runs every forward pass
   within 2e-5, as on the CPU.
 - ``tf32``: TF32 allowed (faster on Ampere and newer; drift as above).
 - ``fp16``: autocast to half precision on CUDA (fastest; the largest drift). On the CPU it is plain fp32.
+- ``fp16_detector``: the person detector in fp16 autocast, every cue network strict fp32 (the detector is
+  most of a frame's cost; the cues keep the authors' numbers).
 
 The TF32 switches are process-wide in torch; :func:`apply_precision` sets them when a pipeline is built.
 """
@@ -20,7 +22,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "fp16")
+PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "fp16", "fp16_detector")
 
 
 def resolve_device(requested: str, log: Callable[[str], None] = print) -> tuple[torch.device, str]:
@@ -46,15 +48,17 @@ def apply_precision(precision: str) -> None:
     """Set torch's process-wide TF32 switches for ``precision`` (see the module docstring)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
-    allow_tf32 = precision != "fp32"
+    allow_tf32 = precision in ("tf32", "fp16")
     torch.backends.cuda.matmul.allow_tf32 = allow_tf32
     torch.backends.cudnn.allow_tf32 = allow_tf32
 
 
 @contextlib.contextmanager
-def inference_context(device: torch.device, precision: str) -> Iterator[None]:
-    """No autograd, and fp16 autocast when ``precision`` is fp16 on a CUDA device."""
-    autocast = torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda" and precision == "fp16")
+def inference_context(device: torch.device, precision: str, part: str = "cues") -> Iterator[None]:
+    """No autograd, and fp16 autocast on a CUDA device where ``precision`` asks for it for this ``part``
+    ("detector" or "cues")."""
+    half = precision == "fp16" or (precision == "fp16_detector" and part == "detector")
+    autocast = torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda" and half)
     with torch.inference_mode(), autocast:
         yield
 

@@ -3,6 +3,13 @@
 This is our replacement for cv_bridge where cv_bridge is not installed: it honours the row stride
 (``step``), the byte order and every encoding listed in :data:`COLOR_ENCODINGS` (and 16UC1/32FC1 depth, see pose.depth_to_metres),
 and raises :class:`ImageDecodeError` with a clear reason for anything else.
+
+Compressed images are decoded by OpenCV, or, when the pipeline's networks run on a CUDA device and the data
+is JPEG, by nvJPEG through ``torchvision.io.decode_jpeg`` (:func:`decode_jpeg_torchvision`): the Huffman
+and IDCT work moves to the GPU, off the CPU thread that also runs the detector's pre- and post-processing.
+The decoded image still comes back to the host, as the pipeline's Frame holds a numpy array: that
+download (0.9 MB per 640x480 frame) is the cost; bench/bench_pipeline.py measures both paths
+(docs/performance.md). Anything the GPU decoder refuses goes to OpenCV.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ import io
 
 import cv2
 import numpy as np
+import torch
+from torchvision.io import ImageReadMode, decode_jpeg
 
 # encoding -> (numpy dtype, channels)
 _LAYOUT: dict[str, tuple[np.dtype, int]] = {
@@ -48,7 +57,7 @@ def buffer_to_array(encoding: str, height: int, width: int, step: int, data: byt
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
         raise ImageDecodeError(f"step {step} is smaller than a {encoding} row of width {width} ({row_bytes} bytes)")
-    buffer = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).ravel()
+    buffer = _byte_array(data)
     needed = step * (height - 1) + row_bytes
     if buffer.size < needed:
         raise ImageDecodeError(f"truncated data: {buffer.size} bytes for {width}x{height} {encoding} "
@@ -133,12 +142,39 @@ def compressed_dimensions(buffer: np.ndarray) -> tuple[int, int]:
                                f"(corrupt, or not an image format): {exc}") from exc
 
 
-def decode_compressed(data: bytes | memoryview | np.ndarray, max_pixels: int = 0) -> np.ndarray:
+def _byte_array(data: bytes | memoryview | np.ndarray) -> np.ndarray:
+    """A message's data field as a flat uint8 array, without copying."""
+    return np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).ravel()
+
+
+def is_jpeg(buffer: np.ndarray) -> bool:
+    """Whether the bytes start with a JPEG start-of-image marker."""
+    return bytes(buffer[:2]) == b"\xff\xd8"
+
+
+def decode_jpeg_torchvision(data: bytes | memoryview | np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
+    """An (H, W, 3) uint8 RGB image from JPEG bytes, decoded by torchvision on ``device`` (nvJPEG on CUDA,
+    libjpeg-turbo on the CPU) and returned as a host array. No size check: :func:`decode_compressed` does
+    that first. Raises RuntimeError (torchvision's) for data it cannot decode.
+
+    torchvision 0.29 deprecates its image codecs in favour of TorchCodec and says so with a
+    DeprecationWarning on each call; the function stays in torchvision until a later release.
+    """
+    buffer = _byte_array(data)
+    image = decode_jpeg(torch.from_numpy(buffer.copy()), mode=ImageReadMode.RGB, device=torch.device(device))
+    return image.permute(1, 2, 0).cpu().numpy()
+
+
+def decode_compressed(data: bytes | memoryview | np.ndarray, max_pixels: int = 0,
+                      device: torch.device | str | None = None) -> np.ndarray:
     """An (H, W, 3) uint8 RGB image from JPEG/PNG bytes (sensor_msgs/CompressedImage).
 
     With ``max_pixels``, an image declaring more pixels is refused from its header, before decoding.
+    ``device``: where the pipeline's networks run; on a CUDA device (that exists) JPEG data is decoded there
+    (:func:`decode_jpeg_torchvision`), falling back to OpenCV if the GPU decoder fails. Other data, and
+    every other device, is decoded by OpenCV.
     """
-    buffer = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).ravel()
+    buffer = _byte_array(data)
     if buffer.size == 0:
         raise ImageDecodeError("empty compressed image")
     if max_pixels:
@@ -146,12 +182,21 @@ def decode_compressed(data: bytes | memoryview | np.ndarray, max_pixels: int = 0
         if width * height > max_pixels:
             raise ImageDecodeError(f"compressed image declares {width}x{height}, over the limit of {max_pixels} "
                                    "pixels; refused before decoding")
-    bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ImageDecodeError(f"compressed image of {buffer.size} bytes could not be decoded (corrupt or not JPEG/PNG)")
-    if max_pixels and bgr.shape[0] * bgr.shape[1] > max_pixels:
-        raise ImageDecodeError(f"image {bgr.shape[1]}x{bgr.shape[0]} exceeds the limit of {max_pixels} pixels")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb = None
+    if device is not None and torch.device(device).type == "cuda" and torch.cuda.is_available() and is_jpeg(buffer):
+        try:
+            rgb = decode_jpeg_torchvision(buffer, device)
+        except RuntimeError:
+            pass  # what nvJPEG cannot decode (or corrupt data) goes to OpenCV, which says why
+    if rgb is None:
+        bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ImageDecodeError(f"compressed image of {buffer.size} bytes could not be decoded (corrupt or not "
+                                   "JPEG/PNG)")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    if max_pixels and rgb.shape[0] * rgb.shape[1] > max_pixels:
+        raise ImageDecodeError(f"image {rgb.shape[1]}x{rgb.shape[0]} exceeds the limit of {max_pixels} pixels")
+    return rgb
 
 
 def encode_rgb8(image: np.ndarray) -> tuple[int, int, int, bytes]:

@@ -125,6 +125,15 @@ class Pipeline:
         self.positions = PositionTracker(settings.history.min_confidence)
         given = cues or {}
         self.cues: list[Cue] = [given.get(cue.name) or cue(settings[cue.name], self.device) for cue in cue_classes()]
+        self.acceleration: dict[str, str] = {}
+        """Per network stage, what pipeline.accelerate made of it (acceleration.py); a fallback is also logged."""
+        if config.accelerate != "eager":  # compiled paths, warmed up now rather than on the first frames
+            stages = {"detector": self.detector, **{cue.name: cue.stage for cue in self.cues}}
+            for name, stage in stages.items():
+                if hasattr(stage, "accelerate"):
+                    note = self.acceleration[name] = stage.accelerate(config.accelerate, config.precision)
+                    if note.endswith(": eager"):
+                        log(f"{name}: {note}")
         self.fusion = TemporalFusion(settings.fusion)
         self.stamps = StampGuard(int(config.reorder_tolerance_s * 1e9),
                                  int(max(settings.history.max_age_seconds, settings.tracker.max_lost_seconds) * 1e9))
@@ -185,10 +194,11 @@ class Pipeline:
 
     # --- one frame -----------------------------------------------------------------------------------------
     @contextmanager
-    def _networks(self, stream: str) -> Iterator[None]:
-        """Where and how the networks of one half of a frame run: the device's stream of that half, no
-        autograd, the configured precision."""
-        with own_stream(self.device, self._streams, stream), inference_context(self.device, self.settings.pipeline.precision):
+    def _networks(self, part: str) -> Iterator[None]:
+        """Where and how the networks of one half of a frame ("detector" or "cues") run: that half's CUDA
+        stream, no autograd, the configured precision for that half."""
+        precision = self.settings.pipeline.precision
+        with own_stream(self.device, self._streams, part), inference_context(self.device, precision, part):
             yield
 
     @contextmanager
@@ -225,7 +235,7 @@ class Pipeline:
             self.stamps.jumps += 1
         self.stamps.last_ns = frame.stamp_ns
         seconds: dict[str, float] = {}
-        with self._networks("front"):
+        with self._networks("detector"):
             people = self._people(frame, skeletons, seconds)
         judged = [person for person in people if not person.issue]
         inputs = CueFrame(frame, judged, history=self.history)

@@ -34,9 +34,14 @@ class PipelineConfig:
                                choices=("detector", "skeletons"))
     device: str = setting("cpu", "torch device of every network: 'cpu', 'cuda' or 'cuda:N' (falls back to cpu, "
                           "with a warning and a diagnostics note, when CUDA is absent)")
-    precision: str = setting("fp32", "numerics of every network on CUDA: 'fp32' (strict: TF32 off, reproduces the "
-                             "released models), 'tf32' (TF32 matmul/convolutions) or 'fp16' (autocast)",
-                             choices=("fp32", "tf32", "fp16"))
+    precision: str = setting("fp32", "numerics of the networks on CUDA: 'fp32' (strict: TF32 off, reproduces the "
+                             "released models), 'tf32' (TF32 matmul/convolutions), 'fp16' (autocast everywhere) or "
+                             "'fp16_detector' (the detector in fp16, the cue networks strict fp32)",
+                             choices=("fp32", "tf32", "fp16", "fp16_detector"))
+    accelerate: str = setting("eager", "how every network runs: 'eager' (as written), 'compile' (torch.compile; on "
+                              "CUDA with CUDA graphs for the fixed-shape cue networks) or 'tensorrt' (torch_tensorrt "
+                              "engines, CUDA only); a path that cannot be taken leaves the network eager and the log "
+                              "says why (docs/acceleration.md)", choices=("eager", "compile", "tensorrt"))
     cpu_threads: int = setting(0, "torch CPU threads for the networks; 0 = torch's default (one per core). On a "
                                "busy machine fewer threads than cores avoid oversubscription", min=0, max=1024)
     overlap: bool = setting(True, "the node finds and tracks the people of the next frame while the cues judge "

@@ -50,6 +50,20 @@ class Frame:
     load count as seen); None when every received frame is processed (offline), so gaps are stamp differences."""
 
 
+def checked_boxes(image: np.ndarray, boxes: np.ndarray, what: str = "boxes") -> np.ndarray:
+    """``boxes`` as an (N, 4) float32 array; ValueError unless ``image`` is an (H, W, 3) uint8 RGB array and
+    ``boxes`` (N, 4) x_min, y_min, x_max, y_max (what the image cues take)."""
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got "
+                         f"{getattr(image, 'shape', type(image))} {getattr(image, 'dtype', '')}")
+    boxes = np.asarray(boxes, dtype=np.float32)
+    if boxes.size == 0:
+        boxes = boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"{what} must be an (N, 4) array of x_min, y_min, x_max, y_max, got {boxes.shape}")
+    return boxes
+
+
 @dataclass
 class Detection:
     """One person found by a detector in one frame."""

@@ -98,7 +98,7 @@ def test_generated_task_is_balanced_and_repeatable():
 def test_loading_refuses_weights_of_another_kind(tmp_path):
     from emotion_perception.gesture import accm
     from emotion_perception.gesture.model import accm_passport
-    from emotion_perception.gesture.train import save_model
+    from emotion_perception.training import save_model
 
     path = save_model(accm(), accm_passport(("a", "b", "c", "d"), {}, 30.0, 60), tmp_path / "gesture.pt")
     with pytest.raises(WeightsError, match="not a face-clip model"):

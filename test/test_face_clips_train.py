@@ -11,8 +11,8 @@ from emotion_perception.cli import main as cli_main
 from emotion_perception.face.clip_model import load_clip_model, video_clips
 from emotion_perception.face.clip_train import (
     ClipTrainConfig, FaceClipSet, evaluate_face_clips, load_face_clips, synthetic_face_videos, train_face_clips)
-from emotion_perception.gesture.train import FitSettings, predict_probabilities, save_model
 from emotion_perception.labels import FACE_EXPRESSIONS
+from emotion_perception.training import FitSettings, predict_probabilities, save_model
 
 FRAMES, SIZE = 16, 16
 CONFIG = ClipTrainConfig(clip_frames=4, grid_rows=2, feature_dim=64, hidden=64)

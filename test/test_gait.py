@@ -27,21 +27,6 @@ from emotion_perception.types import JointSequence
 from emotion_perception.weights import PUBLISHED, WeightsError, fetch_published, load_state_dict
 
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
-@pytest.fixture(params=DEVICES)
-def device(request):
-    """Each fidelity check runs on every device present; strict fp32 on CUDA (TF32 moves logits by ~1e-2)."""
-    if request.param == "cuda":
-        saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-        yield torch.device("cuda")
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-    else:
-        yield torch.device("cpu")
-
-
 @pytest.fixture(scope="module")
 def weights_dir(shared_dir, tmp_path_factory) -> Path:
     """Released weights fetched (sha256-verified) into a private weights dir, as setup does."""

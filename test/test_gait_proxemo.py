@@ -18,20 +18,6 @@ from emotion_perception.gait.preprocessing import PROXEMO_VIEW_ANGLES_DEG, proxe
 from emotion_perception.gait.synthetic import generate_gait
 from emotion_perception.labels import GAIT_EMOTIONS
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
-@pytest.fixture(params=DEVICES)
-def device(request):
-    """Every device present; strict fp32 on CUDA."""
-    if request.param == "cuda":
-        saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-        yield torch.device("cuda")
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-    else:
-        yield torch.device("cpu")
-
 
 @pytest.fixture(scope="module")
 def proxemo_weights(shared_dir) -> str:

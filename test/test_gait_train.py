@@ -14,8 +14,9 @@ from emotion_perception.gait.data import load_h5_gaits
 from emotion_perception.gait.distribution import InputStatistics
 from emotion_perception.gait.models import STATISTICS_KEY, load_gait_model
 from emotion_perception.gait.synthetic import generate_gait, synthetic_dataset
-from emotion_perception.gait.train import TrainConfig, evaluation_report, predict, save_trained, train_classifier
+from emotion_perception.gait.train import TrainConfig, predict, train_classifier, trained_passport
 from emotion_perception.labels import GAIT_EDGES, GAIT_EMOTIONS
+from emotion_perception.training import classification_report, save_model
 from emotion_perception.types import JointSequence
 
 WINDOW = 45
@@ -26,14 +27,15 @@ CONFIG = TrainConfig(window_frames=WINDOW, temporal_kernel=9, epochs=8, batch_si
 def trained(tmp_path_factory):
     gaits, labels = synthetic_dataset(32, WINDOW, seed=0)
     model, losses = train_classifier(list(gaits), labels, CONFIG, progress=False)
-    path = save_trained(model, CONFIG, tmp_path_factory.mktemp("ckpt") / "gait_stgcn.pt", "synthetic")
+    passport = trained_passport(model, CONFIG, "synthetic")
+    path = save_model(model.network, passport, tmp_path_factory.mktemp("ckpt") / "gait_stgcn.pt")
     return model, losses, path
 
 
 def test_training_on_synthetic_gaits_reaches_80_percent_held_out(trained):
     model, losses, _ = trained
     held_gaits, held_labels = synthetic_dataset(10, WINDOW, seed=1)  # other subjects, other seed
-    report = evaluation_report(held_labels, predict(model, list(held_gaits), WINDOW, 30.0))
+    report = classification_report(held_labels, predict(model, list(held_gaits), WINDOW, 30.0), GAIT_EMOTIONS)
     assert losses[-1] < losses[0]
     assert report["accuracy"] >= 0.8, report
 

@@ -11,8 +11,8 @@ from emotion_perception.gesture.data import load_gesture_set, save_gesture_set
 from emotion_perception.gesture.representation import (
     FEATURES_PER_JOINT, GestureInputError, NUM_JOINTS, clean_sequence, joint_motion)
 from emotion_perception.gesture.synthetic import GESTURE_CLASSES, generate_gesture, synthetic_gestures
-from emotion_perception.gesture.train import labels_in
 from emotion_perception.labels import GAIT_EDGES, GAIT_EMOTIONS, GAIT_JOINTS
+from emotion_perception.training import labels_in
 from emotion_perception.types import JointSequence
 
 WINDOW = 40
@@ -142,11 +142,14 @@ def test_data_layout_round_trips_sequences_of_different_lengths(tmp_path):
     assert loaded.fps == 25.0 and loaded.label_names == ("calm", "happy", "sad")
     assert [len(s) for s in loaded.sequences] == [12, 30, 7]
     assert np.allclose(loaded.sequences[0], sequences[0]) and np.isnan(loaded.sequences[1][4]).all()
-    with pytest.raises(ValueError, match="labels must lie"):
+    with pytest.raises(ValueError, match="labels must be"):
         save_gesture_set(tmp_path / "bad.npz", sequences, np.array([0, 1, 5]), ("a", "b"))
     np.savez(tmp_path / "other.npz", sequences=np.zeros((1, 5, 16, 3)))
     with pytest.raises(ValueError, match="missing arrays"):
         load_gesture_set(tmp_path / "other.npz")
+    np.savez(tmp_path / "outside.npz", sequences=np.zeros((2, 5, 16, 3)), labels=np.array([0, 2]), label_names=["a", "b"])
+    with pytest.raises(ValueError, match="outside.npz: labels must be"):
+        load_gesture_set(tmp_path / "outside.npz")
 
 
 def test_stage_without_weights_is_off_and_says_why():

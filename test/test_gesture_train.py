@@ -14,9 +14,9 @@ from emotion_perception.gesture import GestureConfig, GestureEmotion, load_accm
 from emotion_perception.gesture.data import GestureSet, load_gesture_set
 from emotion_perception.gesture.representation import joint_motion
 from emotion_perception.gesture.synthetic import synthetic_gestures
-from emotion_perception.gesture.train import (
-    FitSettings, GestureTrainConfig, evaluate_gesture, predict_probabilities, save_model, train_gesture)
+from emotion_perception.gesture.train import GestureTrainConfig, evaluate_gesture, train_gesture
 from emotion_perception.labels import GAIT_EMOTIONS
+from emotion_perception.training import FitSettings, predict_probabilities, save_model
 from emotion_perception.types import JointSequence
 from emotion_perception.weights import WeightsError
 

@@ -164,3 +164,35 @@ def test_diagnostics_say_ok_warn_or_error_by_what_runs(start_node, rclpy_context
     assert warn.level == DiagnosticStatus.WARN and "configured cues off: gait" in warn.message
     error = diagnostics_of(start_node, rclpy_context, spin, "ep_error")  # detector source, no detector weights
     assert error.level == DiagnosticStatus.ERROR and "nobody can be seen" in error.message
+
+
+def test_markers_follow_people_and_the_debug_image_reaches_a_reliable_subscriber(start_node, rclpy_context, spin):
+    """RViz subscribes reliable: the debug image used to be best effort ("incompatible QoS"); markers of a track
+    are deleted when it ends."""
+    import rclpy
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    from emotion_perception.paths import sample_bag_path
+    from emotion_perception.ros.bag import SAMPLE_TOPICS, play_bag
+
+    start_node("-p", "pipeline.pose_source:=skeletons", "-p", "input.image_transport:=compressed",
+               "-r", f"image/compressed:={SAMPLE_TOPICS['image']}", "-r", f"camera_info:={SAMPLE_TOPICS['camera_info']}",
+               "-r", f"skeletons:={SAMPLE_TOPICS['skeletons']}")
+    node = rclpy.create_node("test_rviz", context=rclpy_context)
+    markers: list[MarkerArray] = []
+    images: list[Image] = []
+    marker_sub = node.create_subscription(MarkerArray, "/emotion_perception/markers", markers.append, 1000)
+    image_sub = node.create_subscription(Image, "/emotion_perception/debug_image", images.append,
+                                         QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE))
+    assert spin(node, lambda: marker_sub.get_publisher_count() > 0 and image_sub.get_publisher_count() > 0, 60)
+    play_bag(node, sample_bag_path(), rate=0.5, wait_for_subscribers_s=60)
+    spin(node, lambda: False, 2.0)
+    assert images and images[-1].encoding == "rgb8" and images[-1].width == 320
+    added = [m for array in markers for m in array.markers if m.action == Marker.ADD]
+    assert {m.ns for m in added} == {"people", "labels"} and {m.id for m in added} >= {1, 2, 3, 4, 5}
+    assert all(m.header.frame_id == "camera_color_optical_frame" for m in added)
+    angry_near = [m for m in added if m.ns == "labels" and m.id == 4 and "angry" in m.text]
+    assert angry_near, "the approaching walker's label shows in RViz"
+    deleted = {m.id for array in markers for m in array.markers if m.action == Marker.DELETE}
+    assert {1, 2, 3, 4} <= deleted, "the walkers' markers go when the scene cuts to the photo"

@@ -255,3 +255,18 @@ def test_bag_play_resolves_only_registered_message_types(tmp_path: Path, capsys)
         message_class("this/msg/Zen")
     assert "Beautiful is better than ugly" not in capsys.readouterr().out
     assert message_class("sensor_msgs/msg/Image").__name__ == "Image"
+
+
+def test_realtime_replay_drops_frames_as_a_live_node_of_that_speed_would(tmp_path: Path):
+    from emotion_perception.realtime import RealtimeReplay
+
+    settings = Settings.from_nested(SKELETON_SETTINGS)
+    fast = process_bag(sample_bag_path(), tmp_path / "fast", settings, progress=False,
+                       realtime=RealtimeReplay(speed=1.0, cost_s=0.05))
+    slow = process_bag(sample_bag_path(), tmp_path / "slow", settings, progress=False,
+                       realtime=RealtimeReplay(speed=1.0, cost_s=0.2))
+    again = process_bag(sample_bag_path(), tmp_path / "again", settings, progress=False,
+                        realtime=RealtimeReplay(speed=1.0, cost_s=0.2))
+    assert slow["frames"]["processed"] < fast["frames"]["processed"] < slow["frames"]["images"]
+    assert slow["frames"]["processed"] + slow["frames"]["superseded"] == slow["frames"]["images"]
+    assert slow["realtime"] == again["realtime"] and slow["people"] == again["people"], "a fixed cost is repeatable"

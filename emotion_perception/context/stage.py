@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..acceleration import accelerate_network
 from ..configuration import setting
 from ..cue import fusion_weight_setting, interval_setting
 from ..labels import EMOTIC_CATEGORIES
-from ..types import ContextResult
+from ..types import ContextResult, checked_boxes
 from ..weights import WeightsError
 from .model import VAD_SCALE, EmoticNet, load_emotic
 from .preprocessing import EmoticPreprocessing, clip_box
@@ -104,16 +105,29 @@ class ContextEmotion:
         if self.model is not None:
             self.model.to(device)
 
+    def accelerate(self, mode: str, precision: str) -> str:
+        """Run the network on the path ``mode`` names (acceleration.py: eager, compile, tensorrt); a note for the log.
+
+        Its inputs are fixed apart from the number of bodies (one scene, crops at the preprocessing's sizes),
+        so on CUDA it may replay CUDA graphs.
+        """
+        if self.model is None:
+            return f"{mode}: no context network ({self.status})"
+        device, dtype = self.device, next(self.model.parameters()).dtype
+        scene, body = self.preprocessing.context_size, self.preprocessing.body_size
+
+        def crops(people: int) -> tuple[torch.Tensor, ...]:
+            return (torch.randn(1, 3, scene, scene, device=device, dtype=dtype),
+                    torch.randn(people, 3, body, body, device=device, dtype=dtype),
+                    torch.zeros(people, dtype=torch.long, device=device))
+
+        self.model, note = accelerate_network(self.model, crops, device, precision, mode,
+                                              name=f"context network ({self.name})", cuda_graphs=True)
+        return note
+
     def __call__(self, image: np.ndarray, boxes: np.ndarray) -> list[ContextResult]:
         """One result per box, in order. ``image`` (H, W, 3) uint8 RGB; ``boxes`` (N, 4) xyxy pixels."""
-        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got "
-                             f"{getattr(image, 'shape', type(image))} {getattr(image, 'dtype', '')}")
-        boxes = np.asarray(boxes, dtype=np.float32)
-        if boxes.size == 0:
-            boxes = boxes.reshape(0, 4)
-        if boxes.ndim != 2 or boxes.shape[1] != 4:
-            raise ValueError(f"boxes must be an (N, 4) array of x_min, y_min, x_max, y_max, got {boxes.shape}")
+        boxes = checked_boxes(image, boxes)
         if self.model is None:
             return [ContextResult(False, self.status) for _ in boxes]
         height, width = image.shape[:2]

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torchvision.models.detection import KeypointRCNN, KeypointRCNN_ResNet50_FPN_Weights, keypointrcnn_resnet50_fpn
 
+from ..acceleration import accelerate_network
 from ..configuration import setting, validate_config
 from ..types import Detection
 from ..weights import WeightsError, load_checkpoint, load_state_dict
@@ -132,6 +133,26 @@ class PersonDetector:
         """Drop the network (a deactivated node frees its GPU memory); the detector is then unavailable."""
         self.model = None
         self.status = "released"
+
+    def accelerate(self, mode: str, precision: str) -> str:
+        """Compile the backbone (ResNet-50 + FPN, most of the detector's time) when ``mode`` is "compile"; a note
+        for the log. The heads stay eager (their shapes follow the proposals NMS keeps), and so does all of it
+        for "tensorrt", which is out of scope here (docs/acceleration.md)."""
+        if self.model is None or mode == "eager":
+            return f"{mode}: detector eager ({self.status})"
+        if mode == "tensorrt":
+            return "tensorrt: not for the Keypoint R-CNN detector (out of scope, see docs/acceleration.md): eager"
+        device = self.device
+        with torch.inference_mode():  # the size the backbone sees for a 640 x 480 frame; others reuse its graph
+            height, width = self.model.transform([torch.zeros(3, 480, 640, device=device)])[0].tensors.shape[-2:]
+
+        def frames(count: int) -> tuple[torch.Tensor, ...]:
+            return (torch.randn(count, 3, height, width, device=device),)
+
+        self.model.backbone, note = accelerate_network(self.model.backbone, frames, device, precision, mode,
+                                                       name="detector backbone", batches=(1,), cpu_conv_layout=True,
+                                                       part="detector")
+        return note
 
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
         """One list of people per image (H x W x 3 uint8 RGB), best score first.

@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from ..gesture.cli import add_options, options_of
+from ..training import add_evaluation_arguments, add_fit_arguments, options_of
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    from ..gesture.train import FitSettings
     from .clip_train import ClipTrainConfig
 
     train = subparsers.add_parser("train-face-clips", help="train SISTCM + two-stream LSTM (or the frame_bag baseline) on labelled face videos")
     _add_data_arguments(train)
-    train.add_argument("--out", type=Path, required=True, help="output directory (NAME.pt/.json, report.json, confusion.png, history.json)")
-    train.add_argument("--name", default="", help="checkpoint name (default: face_clips_ARCHITECTURE)")
-    train.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N")
-    add_options(train, ClipTrainConfig)
-    add_options(train, FitSettings)
+    add_fit_arguments(train, ClipTrainConfig, "", "checkpoint name (default: face_clips_ARCHITECTURE)")
     train.set_defaults(func=_train)
 
     evaluate = subparsers.add_parser("eval-face-clips", help="evaluate face-clip weights on labelled face videos (report.json + confusion.png)")
     _add_data_arguments(evaluate)
-    evaluate.add_argument("--weights", type=Path, required=True, help="our NAME.pt (passport NAME.json beside it)")
-    evaluate.add_argument("--out", type=Path, required=True, help="output directory")
-    evaluate.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N")
+    add_evaluation_arguments(evaluate)
     evaluate.set_defaults(func=_evaluate)
 
     synth = subparsers.add_parser("synth-face-clips", help="write the generated face-video task (known answers) as a face-clip .npz")
@@ -62,8 +54,7 @@ def _load(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..gait.train import write_report
-    from ..gesture.train import FitSettings, classification_report, save_model
+    from ..training import FitSettings, finish_training, validation_report
     from .clip_train import ClipTrainConfig, train_face_clips
 
     data, source = _load(args)
@@ -71,26 +62,18 @@ def _train(args: argparse.Namespace) -> int:
     network, passport, fit = train_face_clips(data, config, options_of(args, FitSettings), args.device,
                                               progress=True, trained_on=source)
     name = args.name or f"face_clips_{config.architecture}"
-    checkpoint = save_model(network, passport, args.out / f"{name}.pt")
-    report = classification_report(fit.val_labels, fit.val_probabilities, passport.labels)
-    report.update(split="validation", best_epoch=fit.best_epoch, train_seconds=round(fit.seconds, 2))
-    json_path, png_path = write_report(report, args.out)
-    (args.out / "history.json").write_text(json.dumps(fit.history, indent=2) + "\n")
-    print(f"checkpoint {checkpoint}; best epoch {fit.best_epoch}; validation accuracy {report['accuracy']:.1%} "
-          f"on {report['n']}; {fit.seconds:.1f} s; {json_path}, {png_path}")
+    print(finish_training(args.out, name, network, passport, validation_report(fit, passport.labels), fit))
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from ..gait.train import write_report
+    from ..training import finish_evaluation
     from .clip_model import load_clip_model
     from .clip_train import evaluate_face_clips
 
     data, _ = _load(args)
     network, passport = load_clip_model(args.weights, args.device)
-    report = evaluate_face_clips(network, passport, data, args.device)
-    json_path, png_path = write_report(report, args.out)
-    print(f"accuracy {report['accuracy']:.1%} on {report['n']} videos; {json_path}, {png_path}")
+    print(finish_evaluation(args.out, evaluate_face_clips(network, passport, data, args.device), "videos"))
     return 0
 
 

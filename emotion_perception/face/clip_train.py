@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..gesture.train import (
-    FitResult, FitSettings, classification_report, fit_classifier, labels_in, predict_probabilities, stratified_split)
 from ..labels import FACE_EXPRESSIONS
+from ..training import (FitResult, FitSettings, classification_report, fit_classifier, known_labels,
+                        predict_probabilities, read_labelled_npz, stratified_split, write_labelled_npz)
 from ..weights import WeightsPassport
 from .clip_model import MODEL_DEFAULTS, build_clip_network, clip_passport, video_clips
 
@@ -66,34 +66,15 @@ def _as_channels_last(videos: np.ndarray, where: str) -> np.ndarray:
 def save_face_clips(path: str | Path, videos: np.ndarray, labels: np.ndarray,
                     label_names: tuple[str, ...] = FACE_EXPRESSIONS, fps: float = 0.0) -> Path:
     """Write face videos and labels in the layout above; returns the path (``.npz`` added if missing)."""
-    path = Path(path)
-    path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
     videos = _as_channels_last(np.asarray(videos), str(path))
-    labels = np.asarray(labels, dtype=np.int64)
-    if labels.shape != (len(videos),) or (labels.size and (labels.min() < -1 or labels.max() >= len(label_names))):
-        raise ValueError(f"labels must be ({len(videos)},) indices in -1..{len(label_names) - 1}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, videos=videos[..., 0] if videos.shape[-1] == 1 else videos, labels=labels,
-                        label_names=np.asarray(label_names, dtype=str), fps=np.float64(fps))
-    return path
+    return write_labelled_npz(path, "videos", videos[..., 0] if videos.shape[-1] == 1 else videos, labels,
+                              label_names, fps)
 
 
 def load_face_clips(path: str | Path) -> FaceClipSet:
     """Read a face-clip ``.npz`` (layout above), checking shapes."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"face-clip data file not found: {path}")
-    with np.load(path, allow_pickle=False) as data:
-        missing = {"videos", "labels", "label_names"} - set(data.files)
-        if missing:
-            raise ValueError(f"{path}: missing arrays {sorted(missing)} (layout in emotion_perception/face/clip_train.py)")
-        videos = _as_channels_last(data["videos"], str(path))
-        labels = data["labels"].astype(np.int64)
-        label_names = tuple(str(name) for name in data["label_names"])
-        fps = float(data["fps"]) if "fps" in data.files else 0.0
-    if labels.shape != (len(videos),) or (labels.size and (labels.min() < -1 or labels.max() >= len(label_names))):
-        raise ValueError(f"{path}: labels must be ({len(videos)},) indices in -1..{len(label_names) - 1}")
-    return FaceClipSet(videos, labels, label_names, fps)
+    data = read_labelled_npz(path, "videos", "face-clip", "emotion_perception/face/clip_train.py", 0.0)
+    return FaceClipSet(_as_channels_last(data.samples, str(path)), data.labels, data.label_names, data.fps)
 
 
 # --- the generated task ------------------------------------------------------------------------------------------
@@ -240,11 +221,8 @@ def two_stream_loss(stream_weight: float):
 
 
 def _labelled(data: FaceClipSet, order: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    labels = labels_in(order, data.labels, data.label_names)
-    known = labels >= 0
-    if not known.any():
-        raise ValueError(f"no video has a label in {order}")
-    return data.videos[known], labels[known]
+    known, labels = known_labels(order, data.labels, data.label_names, "video")
+    return data.videos[known], labels
 
 
 def train_face_clips(data: FaceClipSet, config: ClipTrainConfig | None = None, settings: FitSettings | None = None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..cue import Cue, CueFrame
 from .stage import FaceConfig, FaceExpression, FaceResult
@@ -13,22 +12,8 @@ class FaceCue(Cue):
     name = "face"
     config_class = FaceConfig
     result_class = FaceResult
-
-    def __init__(self, config: FaceConfig, device: torch.device) -> None:
-        super().__init__(config, device)
-        self.stage = FaceExpression(config, device=device)
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.config.expression_weights)
-
-    @property
-    def available(self) -> bool:
-        return self.stage.available
-
-    @property
-    def status(self) -> str:
-        return self.stage.status
+    stage_class = FaceExpression
+    weights_field = "expression_weights"
 
     def counters(self) -> dict[str, int]:
         return {"dropped_faces": self.stage.dropped_faces}

@@ -14,12 +14,14 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..acceleration import accelerate_network
 from ..configuration import setting
 from ..cue import fusion_weight_setting, interval_setting
 from ..labels import EMOTIONS, FACE_EXPRESSION_CIRCUMPLEX, FACE_EXPRESSION_EMOTIONS, FACE_EXPRESSIONS
-from ..types import CueResult, Evidence
+from ..types import CueResult, Evidence, checked_boxes
 from ..weights import WeightsError
-from .boxes import assign_faces, face_box_from_keypoints, grey_face_crop, head_anchor
+from .boxes import (assign_faces, face_box_from_keypoints, face_crop_square, grey_face_crop, grey_face_crops,
+                    head_anchor, square_touches_image)
 from .expression import DEFAULT_WEIGHTS as DEFAULT_EXPRESSION_WEIGHTS
 from .expression import ExpressionClassifier, load_expression_model
 from .mtcnn import DEFAULT_WEIGHTS as DEFAULT_DETECTOR_WEIGHTS
@@ -131,6 +133,23 @@ class FaceExpression:
             if network is not None:
                 network.to(self.device)
 
+    def accelerate(self, mode: str, precision: str) -> str:
+        """Run the expression network on the path ``mode`` names (acceleration.py: eager, compile, tensorrt); a
+        note for the log. Its input is fixed apart from the batch axis, so on CUDA it may replay CUDA graphs.
+        MTCNN stays eager: P-Net sees a new image size at every pyramid level (docs/acceleration.md)."""
+        if self.classifier is None:
+            return f"{mode}: no face expression network ({self.status})"
+        classifier, device = self.classifier, self.device
+        side = classifier.input_size
+
+        def faces(count: int) -> tuple[torch.Tensor, ...]:  # grey faces in [-1, 1], channels-last like predict()'s
+            return ((2 * torch.rand(count, 1, side, side, device=device) - 1).contiguous(memory_format=torch.channels_last),)
+
+        classifier.network, note = accelerate_network(classifier.network, faces, device, precision, mode,
+                                                      name=f"face expression network ({classifier.name})",
+                                                      cuda_graphs=True)
+        return note
+
     @property
     def model_name(self) -> str:
         return self.classifier.name if self.classifier is not None else ""
@@ -160,14 +179,7 @@ class FaceExpression:
 
     @staticmethod
     def _check(image: np.ndarray, person_boxes: np.ndarray, head_keypoints: list | None) -> np.ndarray:
-        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got "
-                             f"{getattr(image, 'shape', type(image))} {getattr(image, 'dtype', '')}")
-        boxes = np.asarray(person_boxes, dtype=np.float32)
-        if boxes.size == 0:
-            boxes = boxes.reshape(0, 4)
-        if boxes.ndim != 2 or boxes.shape[1] != 4:
-            raise ValueError(f"person_boxes must be an (N, 4) array of x_min, y_min, x_max, y_max, got {boxes.shape}")
+        boxes = checked_boxes(image, person_boxes, "person_boxes")
         if head_keypoints is not None and len(head_keypoints) != len(boxes):
             raise ValueError(f"head_keypoints has {len(head_keypoints)} entries for {len(boxes)} person boxes")
         return boxes
@@ -199,35 +211,53 @@ class FaceExpression:
             else:
                 faces[searching[owner]] = (face_boxes[face], float(found.scores[face]), "detector")
 
+    batched_crops: bool | None = None
+    """Whether the faces of a frame are cut in one batched op on the stage's device (boxes.grey_face_crops,
+    one upload of the frame) rather than by OpenCV one at a time. None: on CUDA only; on the CPU the OpenCV
+    path is the faster one (docs/performance.md). Both give the same crops within one grey level."""
+
     def _classify(self, image: np.ndarray, faces: list) -> list[FaceResult]:
         classifier = self.classifier
         name = classifier.name
         no_face = NO_FACE if self.detector is not None else f"{NO_FACE}: head keypoints not confident, detector off"
+        height, width = image.shape[:2]
         results: list[FaceResult] = []
-        crops: list[np.ndarray] = []
+        boxes: list[np.ndarray] = []
         cropped: list[int] = []
         for face in faces:
             if face is None:
                 results.append(FaceResult(False, no_face, model=name))
                 continue
             box, score, source = face
-            side = float(np.max(np.asarray(box)[2:] - np.asarray(box)[:2]))
-            result = FaceResult(False, "", face_box=np.asarray(box, dtype=np.float32), face_score=score,
-                                source=source, model=name)
+            box = np.asarray(box)
+            side = float(np.max(box[2:] - box[:2]))
+            result = FaceResult(False, "", face_box=box.astype(np.float32), face_score=score, source=source, model=name)
             results.append(result)
-            crop = None
             if side < self.config.min_face_size:
                 result.status = f"face too small: {side:.0f} px (min {self.config.min_face_size:g})"
+            elif not square_touches_image(face_crop_square(box, classifier.face_margin), width, height):
+                result.status = f"{NO_FACE}: face box outside the image"
             else:
-                crop = grey_face_crop(image, box, classifier.face_margin, classifier.input_size)
-                if crop is None:
-                    result.status = f"{NO_FACE}: face box outside the image"
-            if crop is not None:
-                crops.append(crop)
+                boxes.append(box)
                 cropped.append(len(results) - 1)
-        if crops:
-            for index, probabilities in zip(cropped, classifier.predict(np.stack(crops))):
+        if boxes:
+            for index, probabilities in zip(cropped, classifier.predict(self._crops(image, boxes))):
                 result = results[index]
                 result.valid, result.probabilities = True, probabilities
                 result.status = f"ok: {FACE_EXPRESSIONS[int(np.argmax(probabilities))]}"
         return results
+
+    def _crops(self, image: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
+        """(K, S, S) uint8 grey crops of the face boxes (each touching the image) at the network's input size.
+
+        The batched path uploads the frame once and cuts every face there; its crops come back to the host
+        (K x S x S bytes) because the classifier takes host arrays.
+        """
+        margin, size = self.classifier.face_margin, self.classifier.input_size
+        on_device = self.device.type == "cuda" if self.batched_crops is None else self.batched_crops
+        if not on_device:
+            return np.stack([grey_face_crop(image, box, margin, size) for box in boxes])
+        squares = np.stack([face_crop_square(box, margin) for box in boxes])
+        with torch.inference_mode():
+            frame = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
+            return grey_face_crops(frame, torch.from_numpy(squares).to(self.device), size).cpu().numpy()

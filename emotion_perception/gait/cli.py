@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..training import add_options, options_of
+
 PREDICT_BATCH = 32
 """Gaits per forward pass of predict-gait (the file-level preprocessing still sees the whole file)."""
 
@@ -27,9 +29,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _add_data_arguments(train)
     train.add_argument("--out", type=Path, required=True, help="output directory (gait_<architecture>.pt/.json, report.json, confusion.png)")
     train.add_argument("--val-fraction", type=float, default=0.2, help="share of gaits held out for the report")
-    for config_field in dataclasses.fields(TrainConfig):
-        train.add_argument(f"--{config_field.name.replace('_', '-')}", type=type(config_field.default),
-                           default=config_field.default, help=config_field.metadata["help"])
+    add_options(train, TrainConfig)
     train.set_defaults(func=_train)
 
     evaluate = subparsers.add_parser("eval-gait", help="evaluate gait weights on a labelled set (report.json + confusion.png)")
@@ -55,9 +55,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train_gen = subparsers.add_parser("train-step-gen", help="train STEP-Gen (conditional VAE) on labelled gaits")
     _add_data_arguments(train_gen)
     train_gen.add_argument("--out", type=Path, required=True, help="output directory (step_gen.pt/.json, history.json)")
-    for config_field in dataclasses.fields(StepGenConfig):
-        train_gen.add_argument(f"--{config_field.name.replace('_', '-')}", type=type(config_field.default),
-                               default=config_field.default, help=config_field.metadata["help"])
+    add_options(train_gen, StepGenConfig)
     train_gen.set_defaults(func=_train_step_gen)
 
     sample_gen = subparsers.add_parser("sample-step-gen", help="sample labelled gaits from STEP-Gen into the STEP .h5 layout")
@@ -131,10 +129,12 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .train import TrainConfig, evaluation_report, predict, save_trained, train_classifier, write_report
+    from ..labels import GAIT_EMOTIONS
+    from ..training import classification_report, finish_training
+    from .train import TrainConfig, predict, train_classifier, trained_passport
 
     gaits, labels, source = _load_labelled(args)
-    config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    config = options_of(args, TrainConfig)
     if config.architecture == "vsgcnn" and config.window_frames != _file_window(gaits):
         config = dataclasses.replace(config, window_frames=_file_window(gaits))
         print(f"vsgcnn: every gait tiled to the file's longest, {config.window_frames} frames (ProxEmo's rule)")
@@ -142,17 +142,19 @@ def _train(args: argparse.Namespace) -> int:
     held = max(1, int(round(len(labels) * args.val_fraction)))
     val, train = order[:held], order[held:]
     model, losses = train_classifier([gaits[i] for i in train], labels[train], config)
-    checkpoint = save_trained(model, config, args.out / f"gait_{config.architecture}.pt", source)
-    report = evaluation_report(labels[val], predict(model, [gaits[i] for i in val], config.window_frames, config.fps))
+    probabilities = predict(model, [gaits[i] for i in val], config.window_frames, config.fps)
+    report = classification_report(labels[val], probabilities, GAIT_EMOTIONS)
     report["final_train_loss"] = losses[-1] if losses else None
-    json_path, png_path = write_report(report, args.out)
-    print(f"checkpoint {checkpoint}; held-out accuracy {report['accuracy']:.1%} on {report['n']}; {json_path}, {png_path}")
+    print(finish_training(args.out, f"gait_{config.architecture}", model.network,
+                          trained_passport(model, config, source), report, split="held-out"))
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from ..labels import GAIT_EMOTIONS
+    from ..training import classification_report, finish_evaluation
     from .models import load_gait_model
-    from .train import evaluation_report, predict, write_report
+    from .train import predict
 
     gaits, labels, _ = _load_labelled(args)
     model = load_gait_model(args.weights).to(args.device)
@@ -160,9 +162,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         window = _file_window(gaits)
     else:
         window = int(model.passport.config.get("window_frames", args.window_frames))
-    report = evaluation_report(labels, predict(model, gaits, window, args.fps))
-    json_path, png_path = write_report(report, args.out)
-    print(f"accuracy {report['accuracy']:.1%} on {report['n']} gaits; {json_path}, {png_path}")
+    report = classification_report(labels, predict(model, gaits, window, args.fps), GAIT_EMOTIONS)
+    print(finish_evaluation(args.out, report, "gaits"))
     return 0
 
 
@@ -180,7 +181,7 @@ def _train_step_gen(args: argparse.Namespace) -> int:
     from .stepgen import StepGenConfig, save_step_gen, train_step_gen, write_history
 
     gaits, labels, source = _load_labelled(args)
-    config = StepGenConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(StepGenConfig)})
+    config = options_of(args, StepGenConfig)
     model, history = train_step_gen(gaits, labels, config)
     checkpoint = save_step_gen(model, config, args.out / "step_gen.pt", source)
     history_path = write_history(history, args.out / "history.json")

@@ -20,26 +20,16 @@ class GaitCue(SequenceCue):
     name = "gait"
     config_class = GaitConfig
     result_class = GaitResult
+    stage_class = GaitEmotion
 
     def __init__(self, config: GaitConfig, device: torch.device) -> None:
         super().__init__(config, device)
-        self.stage = GaitEmotion(config, device=device)
         self.windows = 0
         """Windows classified since start."""
         self.out_of_distribution = 0
         """Of those, windows beyond gait.max_input_z from the training inputs (down-weighted in fusion)."""
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.config.weights)
-
-    @property
-    def available(self) -> bool:
-        return self.stage.available
-
-    @property
-    def status(self) -> str:
-        return self.stage.status
+        self.latest_input_z = (float("nan"), float("nan"))
+        """Mean and max |z| of the latest window classified [training std]."""
 
     @property
     def window_frames(self) -> int:
@@ -58,10 +48,14 @@ class GaitCue(SequenceCue):
         judged = [result for result in results if result.valid]
         self.windows += len(judged)
         self.out_of_distribution += sum(result.out_of_distribution for result in judged)
+        if judged:
+            self.latest_input_z = (judged[-1].input_z_mean, judged[-1].input_z_max)
         return results
 
-    def counters(self) -> dict[str, int]:
-        return {"windows": self.windows, "out_of_distribution": self.out_of_distribution}
+    def counters(self) -> dict[str, int | str]:
+        z_mean, z_max = self.latest_input_z
+        return {"windows": self.windows, "out_of_distribution": self.out_of_distribution,
+                "latest_input_z": f"mean {z_mean:.2f} max {z_max:.2f} (bound {self.config.max_input_z:g})"}
 
     def refuse(self, sequence: JointSequence) -> str:
         root = sequence.joints[:, 0]

@@ -13,8 +13,10 @@ from ..configuration import setting
 from ..labels import GAIT_EMOTIONS
 from ..types import GaitResult, JointSequence, PositionSource
 from ..weights import PUBLISHED, WeightsError
+from ..acceleration import accelerate_network
 from .models import ARCHITECTURES, GaitModel, load_gait_model
 from .preprocessing import GaitInputError, check_sequence
+from .synthetic import generate_gait
 
 
 @dataclass
@@ -89,6 +91,24 @@ class GaitEmotion:
         self.device = torch.device(device)
         if self.model is not None:
             self.model.to(self.device)
+
+    def accelerate(self, mode: str, precision: str) -> str:
+        """Run the network on the path ``mode`` names (acceleration.py: eager, compile, tensorrt); a note for the log.
+
+        Its input is fixed apart from the batch axis (windows are tiled to ``window_frames``), so on CUDA it may
+        replay CUDA graphs. Warm-up inputs: synthetic walks through the network's own preprocessing.
+        """
+        if self.model is None:
+            return f"{mode}: no gait network ({self.status})"
+
+        def walks(people: int) -> tuple[torch.Tensor, ...]:
+            joints = [generate_gait("neutral", self.window_frames, self.fps, rng=np.random.default_rng(seed))
+                      for seed in range(people)]
+            return self.model.network_input(joints, self.window_frames, self.fps)
+
+        self.model.network, note = accelerate_network(self.model.network, walks, self.device, precision, mode,
+                                                      name=f"gait network ({self.config.model})", cuda_graphs=True)
+        return note
 
     def _load(self) -> tuple[bool, str]:
         cfg = self.config

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -12,7 +10,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..labels import GAIT_EMOTIONS
-from ..weights import WeightsPassport, save_checkpoint
+from ..weights import WeightsPassport
 from .distribution import estimate_statistics
 from .models import STATISTICS_KEY, GaitModel, build_network
 from .preprocessing import PROXEMO_VIEW_ANGLES_DEG, newest_windows, view_group
@@ -103,66 +101,10 @@ def predict(model: GaitModel, gaits: list[np.ndarray], window_frames: int, fps: 
     return np.concatenate(rows) if rows else np.zeros((0, len(GAIT_EMOTIONS)), np.float32)
 
 
-def evaluation_report(labels: np.ndarray, probabilities: np.ndarray) -> dict:
-    """Accuracy, per-class precision/recall and the confusion matrix (rows true, columns predicted)."""
-    predicted = probabilities.argmax(axis=1)
-    k = len(GAIT_EMOTIONS)
-    confusion = np.zeros((k, k), dtype=int)
-    for truth, guess in zip(labels, predicted):
-        confusion[truth, guess] += 1
-    per_class = {}
-    for i, name in enumerate(GAIT_EMOTIONS):
-        predicted_i, actual_i = confusion[:, i].sum(), confusion[i].sum()
-        per_class[name] = {
-            "precision": float(confusion[i, i] / predicted_i) if predicted_i else 0.0,
-            "recall": float(confusion[i, i] / actual_i) if actual_i else 0.0,
-            "support": int(actual_i),
-        }
-    return {"accuracy": float((predicted == labels).mean()) if len(labels) else 0.0, "n": int(len(labels)),
-            "labels": list(GAIT_EMOTIONS), "per_class": per_class, "confusion": confusion.tolist()}
-
-
-def save_confusion_png(report: dict, path: str | Path) -> Path:
-    """Draw the report's confusion matrix into a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    confusion = np.asarray(report["confusion"])
-    figure, axes = plt.subplots(figsize=(4.5, 4))
-    axes.imshow(confusion, cmap="Blues")
-    axes.set_xticks(range(len(report["labels"])), report["labels"])
-    axes.set_yticks(range(len(report["labels"])), report["labels"])
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
-    axes.set_title(f"accuracy {report['accuracy']:.1%} (n={report['n']})")
-    for (row, col), value in np.ndenumerate(confusion):
-        axes.text(col, row, str(value), ha="center", va="center")
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
-
-
-def save_trained(model: GaitModel, config: TrainConfig, path: str | Path, trained_on: str) -> Path:
-    """Checkpoint NAME.pt + passport NAME.json (builder arguments, training settings and, for ST-GCN models,
-    the training inputs' statistics in its config)."""
-    path = Path(path).with_suffix(".pt")
+def trained_passport(model: GaitModel, config: TrainConfig, trained_on: str) -> WeightsPassport:
+    """The passport a trained model is saved with (``training.save_model``): builder arguments, training settings
+    and, for ST-GCN models, the training inputs' statistics in its config."""
     extra = {"training": asdict(config)}
     if model.statistics is not None:
         extra[STATISTICS_KEY] = model.statistics.to_config()
-    passport = WeightsPassport(**{**asdict(model.passport), "name": path.stem, "trained_on": trained_on,
-                                  "config": {**model.passport.config, **extra}})
-    return save_checkpoint(model.network.state_dict(), passport, path)
-
-
-def write_report(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
-    """report.json and confusion.png in ``out_dir``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = out_dir / "report.json"
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
-    return json_path, save_confusion_png(report, out_dir / "confusion.png")
+    return replace(model.passport, trained_on=trained_on, config={**model.passport.config, **extra})

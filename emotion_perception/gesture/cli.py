@@ -3,41 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 from pathlib import Path
 
-
-def add_options(parser: argparse.ArgumentParser, config_class: type) -> None:
-    """One --option per field of a settings dataclass, with its type, default and help."""
-    for config_field in dataclasses.fields(config_class):
-        parser.add_argument(f"--{config_field.name.replace('_', '-')}", type=type(config_field.default),
-                            default=config_field.default, help=config_field.metadata["help"])
-
-
-def options_of(args: argparse.Namespace, config_class: type):
-    """The settings dataclass filled from the options :func:`add_options` added."""
-    return config_class(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_class)})
+from ..training import add_evaluation_arguments, add_fit_arguments, options_of
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     from .synthetic import TRACKING_GAP_RATE
-    from .train import FitSettings, GestureTrainConfig
+    from .train import GestureTrainConfig
 
     train = subparsers.add_parser("train-gesture", help="train ACCM on labelled skeleton sequences (checkpoint + validation report)")
     _add_data_arguments(train)
-    train.add_argument("--out", type=Path, required=True, help="output directory (NAME.pt/.json, report.json, confusion.png, history.json)")
-    train.add_argument("--name", default="gesture_accm", help="checkpoint name")
-    train.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N")
-    add_options(train, GestureTrainConfig)
-    add_options(train, FitSettings)
+    add_fit_arguments(train, GestureTrainConfig, "gesture_accm", "checkpoint name")
     train.set_defaults(func=_train)
 
     evaluate = subparsers.add_parser("eval-gesture", help="evaluate ACCM weights on a labelled set (report.json + confusion.png)")
     _add_data_arguments(evaluate)
-    evaluate.add_argument("--weights", type=Path, required=True, help="our NAME.pt (passport NAME.json beside it)")
-    evaluate.add_argument("--out", type=Path, required=True, help="output directory")
-    evaluate.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N")
+    add_evaluation_arguments(evaluate)
     evaluate.set_defaults(func=_evaluate)
 
     synth = subparsers.add_parser("synth-gesture", help="write the generated gesture task (known answers) as a gesture .npz")
@@ -70,32 +52,24 @@ def _load(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..gait.train import write_report
-    from .train import FitSettings, GestureTrainConfig, classification_report, save_model, train_gesture
+    from ..training import FitSettings, finish_training, validation_report
+    from .train import GestureTrainConfig, train_gesture
 
     data, source = _load(args)
     config, settings = options_of(args, GestureTrainConfig), options_of(args, FitSettings)
     network, passport, fit = train_gesture(data, config, settings, args.device, progress=True, trained_on=source)
-    checkpoint = save_model(network, passport, args.out / f"{args.name}.pt")
-    report = classification_report(fit.val_labels, fit.val_probabilities, passport.labels)
-    report.update(split="validation", best_epoch=fit.best_epoch, train_seconds=round(fit.seconds, 2))
-    json_path, png_path = write_report(report, args.out)
-    (args.out / "history.json").write_text(json.dumps(fit.history, indent=2) + "\n")
-    print(f"checkpoint {checkpoint}; best epoch {fit.best_epoch}; validation accuracy {report['accuracy']:.1%} "
-          f"on {report['n']}; {fit.seconds:.1f} s; {json_path}, {png_path}")
+    print(finish_training(args.out, args.name, network, passport, validation_report(fit, passport.labels), fit))
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from ..gait.train import write_report
+    from ..training import finish_evaluation
     from .model import load_accm
     from .train import evaluate_gesture
 
     data, _ = _load(args)
     network, passport = load_accm(args.weights, args.device)
-    report = evaluate_gesture(network, passport, data, args.device)
-    json_path, png_path = write_report(report, args.out)
-    print(f"accuracy {report['accuracy']:.1%} on {report['n']} sequences; {json_path}, {png_path}")
+    print(finish_evaluation(args.out, evaluate_gesture(network, passport, data, args.device), "sequences"))
     return 0
 
 

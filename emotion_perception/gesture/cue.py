@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from ..cue import SequenceCue
 from .stage import GestureConfig, GestureEmotion, GestureResult
 
@@ -12,22 +10,7 @@ class GestureCue(SequenceCue):
     name = "gesture"
     config_class = GestureConfig
     result_class = GestureResult
-
-    def __init__(self, config: GestureConfig, device: torch.device) -> None:
-        super().__init__(config, device)
-        self.stage = GestureEmotion(config, device=device)
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.config.weights)
-
-    @property
-    def available(self) -> bool:
-        return self.stage.available
-
-    @property
-    def status(self) -> str:
-        return self.stage.status
+    stage_class = GestureEmotion
 
     @property
     def labels(self) -> tuple[str, ...]:

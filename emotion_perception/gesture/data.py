@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..labels import GAIT_EMOTIONS, GAIT_JOINTS
+from ..training import read_labelled_npz, write_labelled_npz
 
 DEFAULT_FPS = 30.0
 
@@ -39,47 +40,29 @@ class GestureSet:
 def save_gesture_set(path: str | Path, sequences: np.ndarray | list[np.ndarray], labels: np.ndarray,
                      label_names: tuple[str, ...] = GAIT_EMOTIONS, fps: float = DEFAULT_FPS) -> Path:
     """Write sequences and labels in the layout above; returns the path (``.npz`` added if missing)."""
-    path = Path(path)
-    path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
     arrays = [np.asarray(s, dtype=np.float32) for s in sequences]
-    labels = np.asarray(labels, dtype=np.int64)
-    if len(arrays) != len(labels):
-        raise ValueError(f"{len(arrays)} sequences but {len(labels)} labels")
     for i, array in enumerate(arrays):
         if array.ndim != 3 or array.shape[1:] != (len(GAIT_JOINTS), 3) or len(array) == 0:
             raise ValueError(f"sequence {i}: expected (T >= 1, {len(GAIT_JOINTS)}, 3), got {array.shape}")
-    if labels.size and (labels.min() < -1 or labels.max() >= len(label_names)):
-        raise ValueError(f"labels must lie in -1..{len(label_names) - 1} (indices into label_names)")
     lengths = np.array([len(a) for a in arrays], dtype=np.int64)
     padded = np.full((len(arrays), int(lengths.max(initial=0)), len(GAIT_JOINTS), 3), np.nan, dtype=np.float32)
     for i, array in enumerate(arrays):
         padded[i, :len(array)] = array
-    path.parent.mkdir(parents=True, exist_ok=True)
     extra = {"lengths": lengths} if len(set(lengths.tolist())) > 1 else {}
-    np.savez_compressed(path, sequences=padded, labels=labels, label_names=np.asarray(label_names, dtype=str),
-                        fps=np.float64(fps), **extra)
-    return path
+    return write_labelled_npz(path, "sequences", padded, labels, label_names, fps, **extra)
 
 
 def load_gesture_set(path: str | Path) -> GestureSet:
     """Read a gesture ``.npz`` (layout above), checking shapes; padding after ``lengths`` is cut off."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"gesture data file not found: {path}")
-    with np.load(path, allow_pickle=False) as data:
-        missing = {"sequences", "labels", "label_names"} - set(data.files)
-        if missing:
-            raise ValueError(f"{path}: missing arrays {sorted(missing)} (layout in emotion_perception/gesture/data.py)")
-        sequences, labels = data["sequences"], data["labels"].astype(np.int64)
-        label_names = tuple(str(name) for name in data["label_names"])
-        fps = float(data["fps"]) if "fps" in data.files else DEFAULT_FPS
-        lengths = data["lengths"].astype(np.int64) if "lengths" in data.files else np.full(len(sequences), sequences.shape[1])
+    data = read_labelled_npz(path, "sequences", "gesture", "emotion_perception/gesture/data.py", DEFAULT_FPS,
+                             optional=("lengths",))
+    sequences = data.samples
     if sequences.ndim != 4 or sequences.shape[2:] != (len(GAIT_JOINTS), 3):
         raise ValueError(f"{path}: sequences must be (N, T, {len(GAIT_JOINTS)}, 3), got {sequences.shape}")
-    if labels.shape != (len(sequences),) or lengths.shape != (len(sequences),):
-        raise ValueError(f"{path}: {len(sequences)} sequences but labels {labels.shape}, lengths {lengths.shape}")
-    if labels.size and (labels.min() < -1 or labels.max() >= len(label_names)):
-        raise ValueError(f"{path}: labels outside -1..{len(label_names) - 1}")
-    if not (np.isfinite(fps) and fps > 0):
-        raise ValueError(f"{path}: fps must be positive, got {fps}")
-    return GestureSet([np.asarray(s[:n], dtype=np.float32) for s, n in zip(sequences, lengths)], labels, label_names, fps)
+    lengths = data.optional.get("lengths", np.full(len(sequences), sequences.shape[1])).astype(np.int64)
+    if lengths.shape != (len(sequences),):
+        raise ValueError(f"{path}: {len(sequences)} sequences but lengths {lengths.shape}")
+    if not (np.isfinite(data.fps) and data.fps > 0):
+        raise ValueError(f"{path}: fps must be positive, got {data.fps}")
+    return GestureSet([np.asarray(s[:n], dtype=np.float32) for s, n in zip(sequences, lengths)], data.labels,
+                      data.label_names, data.fps)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..acceleration import accelerate_network
 from ..configuration import setting, validate_config
 from ..cue import fusion_weight_setting, interval_setting
 from ..labels import EMOTIONS
@@ -14,6 +15,7 @@ from ..types import CueResult, Evidence, JointSequence
 from ..weights import WeightsError
 from .model import ACCM, load_accm
 from .representation import NUM_JOINTS, GestureInputError, motion_channels, prepare_window
+from .synthetic import generate_gesture
 
 GET_WEIGHTS_HINT = ("train ACCM weights with `emotion-perception train-gesture` (docs/gesture.md) and set "
                     "gesture.weights to the NAME.pt")
@@ -97,6 +99,25 @@ class GestureEmotion:
         self.device = torch.device(device)
         if self.network is not None:
             self.network.to(self.device)
+
+    def accelerate(self, mode: str, precision: str) -> str:
+        """Run the network on the path ``mode`` names (acceleration.py: eager, compile, tensorrt); a note for the log.
+
+        Its input is fixed apart from the batch axis (windows are padded to ``window_frames``), so on CUDA it
+        may replay CUDA graphs. Warm-up inputs: synthetic gestures through the stage's own representation.
+        """
+        if self.network is None:
+            return f"{mode}: no gesture network ({self.status})"
+        frames = self.config.window_frames
+
+        def gestures(people: int) -> tuple[torch.Tensor, ...]:
+            motion = [motion_channels(generate_gesture("neutral", frames, self.fps, rng=np.random.default_rng(seed)),
+                                      self.fps, frames) for seed in range(people)]
+            return (torch.from_numpy(np.stack(motion)).to(self.device),)
+
+        self.network, note = accelerate_network(self.network, gestures, self.device, precision, mode,
+                                                name=f"gesture network ({self.name})", cuda_graphs=True)
+        return note
 
     def __call__(self, sequences: list[JointSequence]) -> list[GestureResult]:
         """One result per sequence, in order; every ready sequence goes through the network in one batch."""

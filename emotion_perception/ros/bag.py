@@ -220,7 +220,7 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
         secondary = chosen.skeletons or chosen.depth
         wanted = [c for c in reader.connections if c.topic in {chosen.image, chosen.camera_info, secondary}]
         classes = {c.topic: message_class(c.msgtype, store) for c in wanted}
-        assembler = FrameAssembler(pipeline.settings.input)
+        assembler = FrameAssembler(pipeline.settings.input, pipeline.home_device)
         cue_names = [cue.name for cue in pipeline.running_cues()]
         with Writer(partial, version=9, storage_plugin=_storage(out)) as writer:
             emotions = writer.add_connection(EMOTIONS_TOPIC, f"{PACKAGE}/msg/EmotionArray", typestore=store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Vector3
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -32,10 +33,15 @@ def ns_to_stamp(ns: int) -> Time:
     return Time(sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
 
 
-def image_to_rgb(msg: Image | CompressedImage, max_pixels: int = 0) -> np.ndarray:
-    """(H, W, 3) uint8 RGB from an Image or CompressedImage; ImageDecodeError with the reason otherwise."""
+def image_to_rgb(msg: Image | CompressedImage, max_pixels: int = 0,
+                 device: torch.device | str | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from an Image or CompressedImage; ImageDecodeError with the reason otherwise.
+
+    ``device``: where the pipeline's networks run; a JPEG CompressedImage is decoded there when it is a CUDA
+    device (image_codec.decode_compressed).
+    """
     if isinstance(msg, CompressedImage):
-        return decode_compressed(msg.data, max_pixels)
+        return decode_compressed(msg.data, max_pixels, device)
     if max_pixels and msg.height * msg.width > max_pixels:
         raise ImageDecodeError(f"image {msg.width}x{msg.height} exceeds the limit of {max_pixels} pixels")
     if _BRIDGE is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from emotion_perception.msg import TrackedSkeletonArray
 
 from ..image_codec import ImageDecodeError
@@ -34,10 +36,15 @@ def fit_intrinsics(intrinsics: CameraIntrinsics, width: int, height: int) -> tup
 
 
 class FrameAssembler:
-    """Decodes an image (+ depth or skeletons) into a Frame with the latest valid camera intrinsics."""
+    """Decodes an image (+ depth or skeletons) into a Frame with the latest valid camera intrinsics.
 
-    def __init__(self, config: InputConfig):
+    ``device``: where the pipeline's networks run (its ``home_device``); on a CUDA device JPEG images are
+    decoded there (image_codec.decode_compressed).
+    """
+
+    def __init__(self, config: InputConfig, device: torch.device | str = "cpu"):
         self.config = config
+        self.device = torch.device(device)
         self.intrinsics: CameraIntrinsics | None = None
         self.camera_info_problem = ""
         """Why the latest camera_info was set aside ("" when it was valid)."""
@@ -56,7 +63,7 @@ class FrameAssembler:
         Raises FrameRejected for a frame that must be dropped (undecodable image).
         """
         try:
-            rgb = image_to_rgb(image_msg, self.config.max_image_pixels)
+            rgb = image_to_rgb(image_msg, self.config.max_image_pixels, self.device)
         except ImageDecodeError as exc:
             raise FrameRejected("bad_image", str(exc)) from exc
         height, width = rgb.shape[:2]

@@ -123,7 +123,7 @@ class EmotionPerceptionNode(LifecycleNode):
                        "already 3D, so the depth topic is not subscribed")
         self.pipeline = Pipeline(settings, log=self._note)
         self.pipeline.to("cpu")  # parked on the CPU until activated
-        self.frames = FrameAssembler(settings.input)
+        self.frames = FrameAssembler(settings.input, self.pipeline.home_device)
         self._log_components()
         outputs = settings.output
         self.emotions_pub = self.create_lifecycle_publisher(EmotionArray, "emotions", 10)
@@ -422,6 +422,7 @@ class EmotionPerceptionNode(LifecycleNode):
                                          f"{'OFF (configured)' if cue.configured else 'off'}: {cue.status}")
             for cue in pipeline.running_cues():
                 values.update({f"cue_{cue.name}_{counter}": str(n) for counter, n in cue.counters().items()})
+            values.update({f"accelerate_{name}": note for name, note in pipeline.acceleration.items()})
             for index, note in enumerate(self.notes):
                 values[f"note_{index}"] = note
             off = [name for name, cue in cues.items() if cue.configured and not cue.available]
