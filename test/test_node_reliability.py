@@ -123,3 +123,20 @@ def test_invalid_or_unknown_parameters_stop_the_node_with_the_real_reason(start_
         output, _ = process.communicate(timeout=120)
         assert process.returncode == 2 and reason in output, (arguments, process.returncode, output[-1500:])
         assert "Traceback" not in output
+
+
+def test_depth_with_skeleton_input_is_refused_with_a_warning(start_node, rclpy_context, spin):
+    import rclpy
+
+    node_process = start_node("-p", "pipeline.pose_source:=skeletons", "-p", "input.use_depth:=true",
+                              "-p", "output.diagnostics_period_s:=0.3", "-r", "__node:=ep_depth")
+    node = rclpy.create_node("test_depth_skeletons", context=rclpy_context)
+    statuses: list[DiagnosticStatus] = []
+    node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: statuses.extend(m.status), 10)
+    assert spin(node, lambda: any(s.values for s in statuses), 60)
+    values = {kv.key: kv.value for kv in statuses[-1].values}
+    assert "depth topic is not subscribed" in values.get("note_0", ""), values
+    assert node.count_publishers("/depth") == 0 and node.count_subscribers("/depth") == 0
+    node_process.send_signal(2)
+    output, _ = node_process.communicate(timeout=20)
+    assert "input.use_depth is set but pipeline.pose_source is 'skeletons'" in output

@@ -270,3 +270,24 @@ def test_realtime_replay_drops_frames_as_a_live_node_of_that_speed_would(tmp_pat
     assert slow["frames"]["processed"] < fast["frames"]["processed"] < slow["frames"]["images"]
     assert slow["frames"]["processed"] + slow["frames"]["superseded"] == slow["frames"]["images"]
     assert slow["realtime"] == again["realtime"] and slow["people"] == again["people"], "a fixed cost is repeatable"
+
+
+def test_bag_process_without_a_detector_uses_the_skeleton_topic_or_refuses(tmp_path: Path):
+    """With the default people source (the detector) and no detector weights, a bag with tracked skeletons is
+    processed from them, saying so; a bag without any would give nothing and is refused."""
+    notes: list[str] = []
+    settings = Settings.from_nested({"detector": {"weights": ""}, "input": {"image_transport": "compressed"}})
+    summary = process_bag(sample_bag_path(), tmp_path / "out", settings, progress=False, log=notes.append)
+    assert summary["frames"]["processed"] > 0 and summary["people"]
+    assert any("people come from the bag's tracked skeletons" in note for note in notes), notes
+    store = typestore()
+    images_only = tmp_path / "images_only"
+    with Reader(sample_bag_path()) as reader, Writer(images_only, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        connections = {c.topic: writer.add_connection(c.topic, c.msgtype, typestore=store)
+                       for c in reader.connections if "Skeleton" not in c.msgtype}
+        for connection, timestamp, raw in reader.messages():
+            if connection.topic in connections:
+                writer.write(connections[connection.topic], timestamp, raw)
+    with pytest.raises(ValueError, match="nobody could be seen"):
+        process_bag(images_only, tmp_path / "nothing", settings, progress=False, log=notes.append)
+    assert not (tmp_path / "nothing").exists()
