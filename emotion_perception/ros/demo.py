@@ -156,9 +156,12 @@ def run_demo(bag: Path | None, out: Path, rate: float) -> int:
     stop_table = threading.Event()
 
     def show_table() -> None:
-        interactive = sys.stdout.isatty()
+        """Redraw the table each second on a terminal; into a log, only when new output arrived."""
+        interactive, shown = sys.stdout.isatty(), -1
         while not stop_table.wait(1.0):
-            print(("\x1b[2J\x1b[H" if interactive else "") + observer.table(), flush=True)
+            if interactive or len(observer.arrays) != shown:
+                shown = len(observer.arrays)
+                print(("\x1b[2J\x1b[H" if interactive else "") + observer.table(), flush=True)
 
     table_thread = threading.Thread(target=show_table, daemon=True)
     try:
