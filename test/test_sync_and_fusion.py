@@ -53,6 +53,17 @@ def test_closest_partner_wins_and_single_stream_passes_through():
     assert [m.name for m in single] == ["x"]
 
 
+def test_partners_with_equal_stamps_pair_in_arrival_order():
+    """A driver that publishes twice with one stamp: messages do not compare, so only the stamps may order them."""
+    sync, pairs = pairing(0.010)
+    sync.add(1, stamped(1000, "d_first"))
+    sync.add(1, stamped(1000, "d_again"))
+    sync.add(0, stamped(1000, "i1"))
+    sync.add(0, stamped(1033, "i2"))
+    sync.add(1, stamped(1033, "d2"))
+    assert pairs == [("i1", "d_first"), ("i2", "d2")]
+
+
 def test_one_lost_partner_costs_one_image_not_a_cascade_of_wrong_pairs():
     """Slop wider than the frame period: image k must not take partner k+1 when partner k was lost."""
     sync, pairs = pairing(0.050)

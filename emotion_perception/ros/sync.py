@@ -94,7 +94,8 @@ class ApproximateTimeSync:
         queue = self._queues[stream]
         while queue and queue[0][0] < pivot_ns - self._slop_ns:
             queue.popleft()  # too old for this image, so for every later one too
-        near = sorted((abs(stamp - pivot_ns), stamp, msg) for stamp, msg in queue if abs(stamp - pivot_ns) <= self._slop_ns)
+        near = sorted(((abs(stamp - pivot_ns), stamp, msg) for stamp, msg in queue if abs(stamp - pivot_ns) <= self._slop_ns),
+                      key=lambda candidate: candidate[:2])  # messages themselves do not compare: equal stamps keep arrival order
         for distance, stamp, msg in near:
             if stamp <= pivot_ns or 2 * distance < self._image_period_ns or (
                     next_pivot_ns is not None and distance <= abs(stamp - next_pivot_ns)):
