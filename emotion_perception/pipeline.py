@@ -8,6 +8,7 @@ per-stage timings. It runs the same way in the node, in offline bag processing a
 from __future__ import annotations
 
 import collections
+import threading
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
@@ -37,17 +38,25 @@ class FrameRejected(ValueError):
 
 
 class StageTimings:
-    """Durations of the last ``window`` runs of each stage, for latency percentiles."""
+    """Durations of the last ``window`` runs of each stage, for latency percentiles.
+
+    Workers add while a diagnostics timer reads, so both hold a lock (iterating a deque or a dict that
+    another thread grows raises).
+    """
 
     def __init__(self, window: int = 500):
         self._seconds: dict[str, collections.deque[float]] = collections.defaultdict(lambda: collections.deque(maxlen=window))
+        self._lock = threading.Lock()
 
     def add(self, stage: str, seconds: float) -> None:
-        self._seconds[stage].append(seconds)
+        with self._lock:
+            self._seconds[stage].append(seconds)
 
     def percentiles_ms(self, quantiles: tuple[float, ...] = (50, 95, 99)) -> dict[str, tuple[float, ...]]:
-        return {stage: tuple(float(v) for v in np.percentile(np.asarray(values) * 1e3, quantiles))
-                for stage, values in self._seconds.items() if values}
+        with self._lock:
+            durations = {stage: np.asarray(values) for stage, values in self._seconds.items() if values}
+        return {stage: tuple(float(v) for v in np.percentile(seconds * 1e3, quantiles))
+                for stage, seconds in durations.items()}
 
 
 class StampGuard:
@@ -142,6 +151,8 @@ class Pipeline:
         """One CUDA stream for the front end and one for the cues, so the two can overlap on a GPU."""
         self._recent: dict[tuple[str, int], tuple[int, CueResult]] = {}
         """(cue, track) -> (stamp, its last valid result), reused within the cue's min_interval_s."""
+        self._jump_to_judge = ""
+        """A time jump the front end has reset for and the cues' half has not yet seen."""
 
     # --- state of the parts ------------------------------------------------------------------------------
     def people_status(self) -> ComponentStatus:
@@ -180,6 +191,7 @@ class Pipeline:
         self._reset_front()
         self._reset_back()
         self.stamps.last_ns = None
+        self._jump_to_judge = ""
 
     def _reset_front(self) -> None:
         self.tracker.reset()
@@ -233,17 +245,21 @@ class Pipeline:
         if jump:
             self._reset_front()
             self.stamps.jumps += 1
+            self._jump_to_judge = jump
         self.stamps.last_ns = frame.stamp_ns
         seconds: dict[str, float] = {}
         with self._networks("detector"):
             people = self._people(frame, skeletons, seconds)
+        # A frame rejected in _people carries no Observation: its jump goes with the next one that gets to judge.
+        jump, self._jump_to_judge = self._jump_to_judge, ""
         judged = [person for person in people if not person.issue]
         inputs = CueFrame(frame, judged, history=self.history)
         prepared = {cue.name: cue.prepare(inputs) for cue in self.running_cues()}
-        alive = {person.track_id for person in people} | set(self.history.track_ids)
-        if self.detector is not None:
+        alive = {person.track_id for person in people}
+        if self.detector is not None:  # histories live as long as the tracker keeps their track
             alive |= set(self.tracker.live_ids)
             self.history.prune(alive)
+        alive |= set(self.history.track_ids)  # external tracks: until the history lets them go (max_age_seconds)
         return Observation(frame, people, judged, prepared, jump, alive, seconds, start)
 
     def judge(self, observation: Observation) -> FrameResult:

@@ -6,11 +6,13 @@ Each test names the defect it pins; the node-level twins over real DDS are in te
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import torch
 from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from sensor_msgs.msg import CameraInfo
@@ -24,6 +26,9 @@ from emotion_perception.ros.conversions import intrinsics_from_camera_info, ns_t
 from emotion_perception.ros.frames import fit_intrinsics
 from emotion_perception.settings import Settings
 from emotion_perception.types import CameraIntrinsics, ExternalSkeleton, Frame, PositionSource, Skeleton
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from small_detector import SMALL_DETECTOR, random_pipeline  # noqa: E402
 
 SECOND = 1_000_000_000
 SKELETON_SETTINGS = {"pipeline": {"pose_source": "skeletons"}, "input": {"image_transport": "compressed"}}
@@ -291,3 +296,39 @@ def test_bag_process_without_a_detector_uses_the_skeleton_topic_or_refuses(tmp_p
     with pytest.raises(ValueError, match="nobody could be seen"):
         process_bag(images_only, tmp_path / "nothing", settings, progress=False, log=notes.append)
     assert not (tmp_path / "nothing").exists()
+
+
+def test_a_jump_seen_on_a_rejected_frame_still_resets_the_cues_half():
+    """The front end reset for the jump, then the frame was rejected: the next frame must carry the jump to
+    fusion and the reused results, or the old time's filters go on as if nothing happened."""
+    pipeline = skeleton_pipeline()
+    start = 100 * SECOND
+    walk(pipeline, [start + k * SECOND // 30 for k in range(60)])
+    assert pipeline.fusion.track_ids == [1]
+    malformed = ExternalSkeleton(1, np.zeros((3, 3), np.float32), np.ones(3, np.float32))
+    with pytest.raises(FrameRejected) as caught:
+        pipeline.process(frame_at(SECOND), [malformed])
+    assert caught.value.reason == "bad_skeletons"
+    after = walk(pipeline, [SECOND + SECOND // 30])[0]
+    assert not after.people[0].fused.valid, "the old time's fused label must not carry over"
+    assert after.time_jump == "back" and pipeline.stamps.jumps == 1
+
+
+def test_a_track_the_tracker_has_dropped_loses_its_history_and_filters():
+    """With the detector, histories and per-track state live as long as the tracker keeps the track."""
+    from skimage import data
+
+    pipeline = random_pipeline(Settings().with_values(SMALL_DETECTOR))
+    photo = data.astronaut()
+    for k in range(5):
+        pipeline.process(Frame(photo, k * SECOND // 10, "cam"))
+    assert pipeline.history.track_ids and pipeline.fusion.track_ids
+    classifier = pipeline.detector.model.roi_heads.box_predictor.cls_score
+    with torch.no_grad():
+        classifier.bias.copy_(torch.tensor([5.0, -5.0]))  # from now on every box is background: nobody is seen
+    lost_for = pipeline.settings.tracker.max_lost_seconds + 0.3
+    for k in range(5, 5 + int(lost_for * 10)):
+        result = pipeline.process(Frame(photo, k * SECOND // 10, "cam"))
+    assert not result.people and not result.time_jump
+    assert pipeline.tracker.live_ids == []
+    assert pipeline.history.track_ids == [] and pipeline.fusion.track_ids == []

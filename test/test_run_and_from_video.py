@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import cv2
@@ -20,8 +21,6 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from emotion_perception.cli import main
-from emotion_perception.detection import build_detector
-from emotion_perception.pipeline import Pipeline
 from emotion_perception.report import csv_columns
 from emotion_perception.ros.bag import open_bag, process_bag
 from emotion_perception.ros.conversions import image_to_rgb
@@ -32,31 +31,15 @@ from emotion_perception.sources import (DEFAULT_START_NS, SourceError, open_sour
                                         stamp_from_seconds)
 from emotion_perception.synthetic_scene import SceneConfig, render_scene
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from small_detector import SMALL_DETECTOR, random_detector, random_pipeline  # noqa: E402
+
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 needs_vtest = pytest.mark.skipif(not VTEST.is_file(), reason=f"{VTEST} is absent: apt-get install opencv-doc "
                                                              "(scripts/setup.sh does where it can)")
-SMALL_DETECTOR = {"detector.weights": "", "detector.min_size": 96, "detector.max_size": 128,
-                  "detector.max_detections": 2}
-
-
 @pytest.fixture(scope="module")
 def settings() -> Settings:
     return Settings().with_values(SMALL_DETECTOR)
-
-
-def random_detector(settings: Settings):
-    """Keypoint R-CNN with random weights whose box classifier calls every box it keeps a person."""
-    torch.manual_seed(0)
-    detector = build_detector(settings.detector, random_weights=True)
-    with torch.no_grad():
-        classifier = detector.model.roi_heads.box_predictor.cls_score
-        classifier.weight.zero_()
-        classifier.bias.copy_(torch.tensor([-5.0, 5.0]))  # (background, person)
-    return detector
-
-
-def random_pipeline(settings: Settings) -> Pipeline:
-    return Pipeline(settings, log=lambda text: None, detector=random_detector(settings))
 
 
 def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:

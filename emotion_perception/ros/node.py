@@ -87,6 +87,9 @@ class EmotionPerceptionNode(LifecycleNode):
         self._workers: list[threading.Thread] = []
         self._handoff: queue.Queue = queue.Queue(maxsize=1)
         self._stopping = False
+        self._generation = 0
+        """Counts worker starts: a front worker that outlived its stop's join timeout (a frame slower than 10 s)
+        sees a newer generation and ends instead of running beside its replacement."""
         self._subscriptions: list = []
         self._sync: ApproximateTimeSync | None = None
         self._last_image_time = time.monotonic()
@@ -299,14 +302,14 @@ class EmotionPerceptionNode(LifecycleNode):
                 f"{self.settings.input.sync_slop_s:g} s of the images'")
 
     # --- work ----------------------------------------------------------------------------------------------
-    def _work(self) -> None:
+    def _work(self, generation: int) -> None:
         """The front worker: newest frame -> decoded -> people found and tracked; then the cues (here, or on
         the cue worker when pipeline.overlap, while this one goes on with the next frame)."""
         while True:
             with self._lock:
-                while self._pending is None and not self._stopping:
+                while self._pending is None and not self._stopping and generation == self._generation:
                     self._lock.wait()
-                if self._stopping:
+                if self._stopping or generation != self._generation:
                     return
                 bundle, self._pending = self._pending, None
                 gap_s, self._gap_ns = self._gap_ns * 1e-9, 0
@@ -329,9 +332,12 @@ class EmotionPerceptionNode(LifecycleNode):
                                     throttle_duration_sec=5.0)
 
     def _start_workers(self) -> None:
-        self._stopping = False
+        with self._lock:
+            self._stopping = False
+            self._generation += 1
         self._handoff = queue.Queue(maxsize=1)
-        self._workers = [threading.Thread(target=self._work, name="emotion_perception_front", daemon=True)]
+        self._workers = [threading.Thread(target=self._work, args=(self._generation,), name="emotion_perception_front",
+                                          daemon=True)]
         if self.settings.pipeline.overlap:
             self._workers.append(threading.Thread(target=self._judge_work, name="emotion_perception_cues", daemon=True))
         for worker in self._workers:
@@ -397,10 +403,11 @@ class EmotionPerceptionNode(LifecycleNode):
     def diagnostic_status(self) -> DiagnosticStatus:
         """The node's health: ERROR when nobody can be seen, WARN when a configured cue is off, else OK."""
         state = self._state_machine.current_state[1]
+        drops = dict(self.drops)  # one copy: the workers add reasons while this runs
         values = {"lifecycle_state": state, "input_rate_hz": f"{self.input_rate.rate():.2f}",
                   "output_rate_hz": f"{self.output_rate.rate():.2f}", "time_jumps": str(self.time_jumps),
-                  "frames_dropped": str(sum(n for reason, n in self.drops.items() if not reason.startswith("ignored_")))}
-        values.update({(k if k.startswith("ignored_") else f"dropped_{k}"): str(n) for k, n in sorted(self.drops.items())})
+                  "frames_dropped": str(sum(n for reason, n in drops.items() if not reason.startswith("ignored_")))}
+        values.update({(k if k.startswith("ignored_") else f"dropped_{k}"): str(n) for k, n in sorted(drops.items())})
         if self._sync is not None:
             for index, topic in enumerate(self._sync.names):
                 values[f"received {topic}"] = str(self._sync.received[index])
