@@ -90,10 +90,13 @@ def test_device_crop_repeats_the_box_edge_and_never_blends_in_outside_pixels():
     assert (levels == np.array([200, 100, 50])).all()  # upscaling samples beyond the box edge: clamped, as OpenCV
 
 
-def test_scene_and_bodies_come_out_normalised_on_the_image_device(photo):
+def test_scene_and_bodies_come_out_normalised_on_the_image_device(photo, device):
+    """On every device present (the CPU; CUDA where there is one): inputs stay where the image is."""
     pre = EmoticPreprocessing(context_size=96, body_size=48)
     pixel_boxes = [clip_box(np.array(box), 640, 480) for box in ([100, 50, 160, 250], [400, 100, 520, 470])]
-    scene, bodies = pre.device_inputs(torch.from_numpy(photo), torch.from_numpy(np.stack(pixel_boxes)))
+    scene, bodies = pre.device_inputs(torch.from_numpy(photo).to(device), torch.from_numpy(np.stack(pixel_boxes)).to(device))
+    assert scene.device.type == bodies.device.type == device.type
+    scene, bodies = scene.cpu(), bodies.cpu()
     reference_scene, reference_bodies = pre.opencv_inputs(photo, pixel_boxes)
     assert scene.shape == (1, 3, 96, 96) and bodies.shape == (2, 3, 48, 48) and scene.dtype == torch.float32
     one_level = 1.0 / 255.0 / min(pre.body_std + pre.context_std) + 1e-6

@@ -93,8 +93,15 @@ def test_the_stage_runs_on_the_device_it_is_given(tmp_path, stage, image):
                            tmp_path / "emotic")
     on_cpu = ContextEmotion(ContextConfig(weights=str(path)), device=torch.device("cpu"))
     assert on_cpu.available and on_cpu.device == torch.device("cpu") and "cpu" in on_cpu.status
-    assert on_cpu(image, np.array([[10, 10, 60, 110]], np.float32))[0].valid
-    if not torch.cuda.is_available():
+    box = np.array([[10, 10, 60, 110]], np.float32)
+    here = on_cpu(image, box)[0]
+    assert here.valid
+    if torch.cuda.is_available():
+        on_cuda = ContextEmotion(ContextConfig(weights=str(path)), device=torch.device("cuda"))
+        assert on_cuda.available and on_cuda.device.type == "cuda"
+        there = on_cuda(image, box)[0]
+        np.testing.assert_allclose(there.scores, here.scores, atol=1e-3)  # crops within one grey level
+    else:
         off = ContextEmotion(ContextConfig(weights=str(path)), device="cuda")
         assert not off.available and "CUDA" in off.status
 

@@ -4,7 +4,6 @@ without any of them naming it; and the pipeline's people get positions and move 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -150,6 +149,10 @@ def test_moving_the_pipeline_moves_every_network():
     assert pipeline.device.type == "meta" and pipeline.home_device == torch.device("cpu")
 
 
-def test_parameters_file_documents_the_registered_cue(posture_cue, tmp_path: Path):
-    text = render_params_yaml()
-    assert "threshold_m: 1.2" in text and "weight of this cue in the fused estimate" in text
+def test_parameters_file_documents_the_registered_cue(posture_cue):
+    lines = render_params_yaml().splitlines()
+    start = lines.index("    posture:")
+    end = next((n for n in range(start + 1, len(lines)) if lines[n].strip() and not lines[n].startswith("      ")),
+               len(lines))
+    posture = "\n".join(lines[start + 1:end])  # the cue's own group: its settings and its fusion weight
+    assert "threshold_m: 1.2" in posture and "weight of this cue in the fused estimate" in posture, posture

@@ -46,7 +46,7 @@ def test_sample_bag_replayed_twice_into_one_running_node(start_node, rclpy_conte
     per_replay = []
     for replay in range(2):
         before, dropped_before = len(arrays), int(values().get("frames_dropped", 0))
-        assert play_bag(node, bag, rate=1.0, wait_for_subscribers_s=60) == 3 * len(image_stamps)
+        assert play_bag(node, bag, rate=0.5, wait_for_subscribers_s=60) == 3 * len(image_stamps)  # slow CPUs keep up
         assert spin(node, lambda: accounted() >= (replay + 1) * len(image_stamps) - 2, 60), (len(arrays), values())
         spin(node, lambda: False, 1.0)
         per_replay.append(arrays[before:])
