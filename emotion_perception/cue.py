@@ -114,12 +114,6 @@ class Cue(abc.ABC):
         """What is worth watching in /diagnostics (e.g. faces that matched nobody), by name; none by default."""
         return {}
 
-    def reset(self) -> None:
-        """Forget per-track state (time jumped); cues without such state do nothing."""
-
-    def forget(self, track_ids: list[int]) -> None:
-        """Forget per-track state of tracks that ended; cues without such state do nothing."""
-
     def to(self, device: torch.device) -> None:
         """Move the cue's networks to ``device`` (the node parks them on the CPU while it is inactive)."""
         self.device = device
@@ -130,22 +124,23 @@ class Cue(abc.ABC):
 class SequenceCue(Cue):
     """A cue that reads each judged track's recent joint sequence from the history (gait, gesture).
 
-    The cue's stage owns its window, minimum and rate (``window_frames``, ``frames_needed``, ``fps``); a
-    track is judged once its history covers the minimum at that rate, with the newest ``window_frames``.
-    A track without a usable skeleton in *this* frame gets no result: its window would be stale.
+    The cue's stage owns its window, minimum and rate (its ``window_frames``, ``frames_needed`` and ``fps``);
+    a track is judged once its history covers the minimum at that rate, with the newest ``window_frames``.
+    A track without a usable skeleton in *this* frame gets no result: its window would be stale. The stage
+    takes a list of sequences and returns one result each.
     """
 
     @property
-    @abc.abstractmethod
-    def window_frames(self) -> int: ...
+    def window_frames(self) -> int:
+        return self.stage.window_frames
 
     @property
-    @abc.abstractmethod
-    def frames_needed(self) -> int: ...
+    def frames_needed(self) -> int:
+        return self.stage.frames_needed
 
     @property
-    @abc.abstractmethod
-    def fps(self) -> float: ...
+    def fps(self) -> float:
+        return self.stage.fps
 
     def refuse(self, sequence: JointSequence) -> str:
         """Why a ready window must not be judged ("" when it may); e.g. gait needs a walk."""
@@ -153,8 +148,6 @@ class SequenceCue(Cue):
 
     def prepare(self, inputs: CueFrame) -> list[JointSequence | CueResult]:
         """Each person's window at the cue's rate, or why there is none yet (an invalid result)."""
-        if not self.available:
-            return [self.invalid(self.status) for _ in inputs.people]
         history, prepared = inputs.history, []
         for person in inputs.people:
             if history.newest_stamp(person.track_id) != inputs.frame.stamp_ns:
@@ -171,9 +164,4 @@ class SequenceCue(Cue):
         return prepared
 
     def __call__(self, inputs: CueFrame) -> list[CueResult]:
-        prepared = inputs.prepared
-        ready = [(index, item) for index, item in enumerate(prepared) if isinstance(item, JointSequence)]
-        results = list(prepared)
-        for (index, _), result in zip(ready, self.stage([sequence for _, sequence in ready]) if ready else []):
-            results[index] = result
-        return results
+        return self.stage(inputs.prepared)  # the pipeline passes only the windows prepare() made

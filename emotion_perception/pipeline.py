@@ -178,9 +178,8 @@ class Pipeline:
         """Move every network to ``device`` (the node parks them on the CPU while inactive, freeing GPU memory)."""
         previous = self.device
         self.device = torch.device(device)
-        if self.detector is not None and self.detector.model is not None:
-            self.detector.model.to(self.device)
-            self.detector.device = self.device
+        if self.detector is not None:
+            self.detector.to(self.device)
         for cue in self.cues:
             cue.to(self.device)
         if previous != self.device:
@@ -201,8 +200,6 @@ class Pipeline:
         self.positions.reset()
         self.fusion.reset()
         self._recent.clear()
-        for cue in self.cues:
-            cue.reset()
 
     # --- one frame -----------------------------------------------------------------------------------------
     @contextmanager
@@ -365,8 +362,6 @@ class Pipeline:
             self.positions.forget(ended)
             for key in [key for key in self._recent if key[1] in ended]:
                 del self._recent[key]
-            for cue in self.cues:
-                cue.forget(ended)
 
 
 def person_from_external(skeleton: ExternalSkeleton, intrinsics: CameraIntrinsics | None) -> TrackedPerson:

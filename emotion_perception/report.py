@@ -62,10 +62,9 @@ def frame_rows(result: FrameResult, start_ns: int) -> list[dict[str, Any]]:
         for name, cue in person.cues.items():
             row.update({f"{name}_valid": int(cue.valid), f"{name}_status": cue.status, f"{name}_label": cue.label,
                         f"{name}_confidence": round(cue.confidence, 6), f"{name}_summary": cue.summary()})
-            scores = getattr(cue, "probabilities", None)
-            scores = getattr(cue, "scores", None) if scores is None else scores
-            if cue.valid and scores is not None:
-                row.update({f"{name}_p_{label}": round(float(p), 6) for label, p in zip(cue.labels, scores)})
+            values = cue.label_values()
+            if values is not None:
+                row.update({f"{name}_p_{label}": round(float(p), 6) for label, p in zip(cue.labels, values)})
         rows.append(row)
     return rows
 

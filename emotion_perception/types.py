@@ -172,6 +172,14 @@ class CueResult:
     labels: ClassVar[tuple[str, ...]] = ()
     """The result's label vocabulary (the order of its probabilities)."""
 
+    def label_values(self) -> np.ndarray | None:
+        """What each of ``labels`` got, for messages and CSV: the probabilities, or a multi-label cue's
+        independent scores; None when not valid."""
+        if not self.valid:
+            return None
+        values = getattr(self, "probabilities", None)
+        return getattr(self, "scores", None) if values is None else values
+
     def _probabilities(self) -> np.ndarray | None:
         probabilities = getattr(self, "probabilities", None)
         return probabilities if self.valid and probabilities is not None and len(probabilities) else None

@@ -101,7 +101,7 @@ def test_a_registered_cue_reaches_settings_fusion_message_csv_and_debug_image(po
     upright, slumped = result.people
     assert upright.cues["posture"].label == "upright" and slumped.cues["posture"].label == "slumped"
     assert upright.fused.emotion == "happy" and slumped.fused.emotion == "sad"
-    message = deserialize_message(serialize_message(emotion_array_msg(result, Header(frame_id="cam"), ["posture"])),
+    message = deserialize_message(serialize_message(emotion_array_msg(result, Header(frame_id="cam"))),
                                   EmotionArray)
     (entry,) = message.people[0].cues
     assert (entry.name, entry.label, list(entry.labels)) == ("posture", "upright", ["slumped", "upright"])
@@ -120,14 +120,14 @@ def test_people_get_a_position_distance_and_ground_velocity_and_2d_people_say_th
     assert position.valid and position.velocity_valid
     assert position.point[2] == pytest.approx(3.0) and position.distance == pytest.approx(np.hypot(19 / 20, 3.0), rel=0.02)
     np.testing.assert_allclose(position.velocity, [1.0, 0.0, 0.0], atol=1e-3)
-    message = emotion_array_msg(result, Header(frame_id="cam"), [])
+    message = emotion_array_msg(result, Header(frame_id="cam"))
     assert message.people[0].has_position and message.people[0].has_velocity
     assert message.people[0].velocity.x == pytest.approx(1.0, abs=1e-3)
     flat = Pipeline(Settings.from_nested({"pipeline": {"pose_source": "skeletons"}}), log=lambda _: None)
     no_intrinsics = Frame(np.zeros((240, 320, 3), np.uint8), SECOND, "cam")
     person = flat.process(no_intrinsics, [ExternalSkeleton(1, body(1.7), np.zeros(16, np.float32))]).people[0]
     assert not person.position.valid and not emotion_array_msg(
-        flat.process(frame(2 * SECOND), []), Header(), []).people
+        flat.process(frame(2 * SECOND), []), Header()).people
 
 
 def networks_in(thing, depth: int = 3) -> list[torch.nn.Module]:

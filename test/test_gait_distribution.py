@@ -129,6 +129,8 @@ def test_stage_owns_window_minimum_and_rate_and_takes_its_device(step_weights):
     assert stage.model.device == torch.device("cpu")
     with pytest.raises(ValueError, match="min_frames"):
         GaitConfig(window_frames=30, min_frames=45).check()
+    refused = GaitEmotion(GaitConfig(weights=step_weights, window_frames=30, min_frames=45))
+    assert not refused.available and "bad settings: gait: min_frames" in refused.status, refused.status
 
 
 def test_statistics_round_trip_through_a_passport_config(step_weights):

@@ -129,10 +129,11 @@ class PersonDetector:
     def available(self) -> bool:
         return self.model is not None
 
-    def release(self) -> None:
-        """Drop the network (a deactivated node frees its GPU memory); the detector is then unavailable."""
-        self.model = None
-        self.status = "released"
+    def to(self, device: torch.device) -> None:
+        """Move the network to ``device`` (the node parks it on the CPU while it is inactive)."""
+        self.device = torch.device(device)
+        if self.model is not None:
+            self.model.to(self.device)
 
     def accelerate(self, mode: str, precision: str) -> str:
         """Compile the backbone (ResNet-50 + FPN, most of the detector's time) when ``mode`` is "compile"; a note

@@ -24,9 +24,8 @@ from scipy.optimize import linear_sum_assignment
 
 from ..labels import COCO_KEYPOINTS
 
-HEAD_KEYPOINTS: tuple[str, ...] = COCO_KEYPOINTS[:5]
-"""The (5, 3) head keypoints a person may come with: nose, left eye, right eye, left ear, right ear."""
 NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR = range(5)
+"""Rows of the head keypoints a person may come with: COCO's first five."""
 
 EYE_SPAN_TO_SIDE = 2.6
 """Face box side / distance between the eye centres (MTCNN's squared box on frontal faces)."""

@@ -150,10 +150,6 @@ class FaceExpression:
                                                       cuda_graphs=True)
         return note
 
-    @property
-    def model_name(self) -> str:
-        return self.classifier.name if self.classifier is not None else ""
-
     def __call__(self, image: np.ndarray, person_boxes: np.ndarray,
                  head_keypoints: list[np.ndarray | None] | None = None) -> list[FaceResult]:
         """One result per person, in order.

@@ -31,18 +31,6 @@ class GaitCue(SequenceCue):
         self.latest_input_z = (float("nan"), float("nan"))
         """Mean and max |z| of the latest window classified [training std]."""
 
-    @property
-    def window_frames(self) -> int:
-        return self.stage.window_frames
-
-    @property
-    def frames_needed(self) -> int:
-        return self.stage.frames_needed
-
-    @property
-    def fps(self) -> float:
-        return self.stage.fps
-
     def __call__(self, inputs):
         results = super().__call__(inputs)
         judged = [result for result in results if result.valid]

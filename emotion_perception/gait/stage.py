@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..cue import fusion_weight_setting, interval_setting
-from ..configuration import setting
+from ..configuration import setting, validate_config
 from ..labels import GAIT_EMOTIONS
 from ..types import GaitResult, JointSequence, PositionSource
 from ..weights import PUBLISHED, WeightsError
@@ -115,8 +115,10 @@ class GaitEmotion:
         if not cfg.weights:
             return False, ("gait branch disabled: no weights configured; set weights to "
                            f"{' or '.join(PUBLISHED)} or to a checkpoint trained with `emotion-perception train-gait`")
-        if cfg.min_frames < 1 or cfg.window_frames < cfg.min_frames or cfg.fps <= 0:
-            return False, f"gait branch disabled: bad settings (window_frames={cfg.window_frames}, min_frames={cfg.min_frames}, fps={cfg.fps})"
+        try:
+            validate_config(cfg, "gait")
+        except ValueError as exc:
+            return False, f"gait branch disabled: bad settings: {exc}"
         if self.device.type == "cuda" and not torch.cuda.is_available():
             return False, f"gait branch disabled: device {str(self.device)!r} requested but CUDA is not available; use cpu"
         try:

@@ -16,17 +16,5 @@ class GestureCue(SequenceCue):
     def labels(self) -> tuple[str, ...]:
         return self.stage.labels
 
-    @property
-    def window_frames(self) -> int:
-        return self.config.window_frames
-
-    @property
-    def frames_needed(self) -> int:
-        return self.config.min_frames
-
-    @property
-    def fps(self) -> float:
-        return self.stage.fps
-
     def counters(self) -> dict[str, int]:
         return {"dropped_sequences": self.stage.dropped}

@@ -74,6 +74,16 @@ class GestureEmotion:
         """Sequences refused as malformed since start (NaN-only joints, wrong shape, degenerate skeleton)."""
         self.available, self.status = self._load()
 
+    @property
+    def window_frames(self) -> int:
+        """Frames per classification window [frames at ``fps``, the checkpoint's rate]."""
+        return int(self.config.window_frames)
+
+    @property
+    def frames_needed(self) -> int:
+        """Fewest frames of history [frames at ``fps``] before a track gets a result."""
+        return int(self.config.min_frames)
+
     def _load(self) -> tuple[bool, str]:
         cfg = self.config
         if not cfg.weights:

@@ -221,7 +221,6 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
         wanted = [c for c in reader.connections if c.topic in {chosen.image, chosen.camera_info, secondary}]
         classes = {c.topic: message_class(c.msgtype, store) for c in wanted}
         assembler = FrameAssembler(pipeline.settings.input, pipeline.home_device)
-        cue_names = [cue.name for cue in pipeline.running_cues()]
         with Writer(partial, version=9, storage_plugin=_storage(out)) as writer:
             emotions = writer.add_connection(EMOTIONS_TOPIC, f"{PACKAGE}/msg/EmotionArray", typestore=store)
 
@@ -238,7 +237,7 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
                 counts["time_jumps"] += bool(result.time_jump)
                 processed_stamps.append(result.stamp_ns)
                 writer.write(emotions, max(frame.stamp_ns, 0),  # bags keep unsigned times; stamps can be anything
-                             serialize_message(emotion_array_msg(result, image_msg.header, cue_names)))
+                             serialize_message(emotion_array_msg(result, image_msg.header)))
                 rows.extend(frame_rows(result, processed_stamps[0]))
 
             def work(handoffs) -> None:

@@ -127,16 +127,14 @@ def fill_message(msg, values: dict) -> None:
 
 
 def _cue_estimate_msg(name: str, result) -> CueEstimate:
-    probabilities = getattr(result, "probabilities", None) if result.valid else None
-    if probabilities is None and result.valid:
-        probabilities = getattr(result, "scores", None)
+    values = result.label_values()
     return CueEstimate(name=name, valid=bool(result.valid), status=result.status, label=result.label,
                        confidence=float(result.confidence), labels=list(result.labels) if result.valid else [],
-                       probabilities=[] if probabilities is None else [float(v) for v in probabilities],
+                       probabilities=[] if values is None else [float(v) for v in values],
                        summary=result.summary(), model=getattr(result, "model", ""))
 
 
-def _person_msg(person: Person, cue_names: list[str]) -> PersonEmotion:
+def _person_msg(person: Person) -> PersonEmotion:
     x_min, y_min, x_max, y_max = (float(v) for v in person.box)
     msg = PersonEmotion(track_id=int(person.track_id), box_x_min=x_min, box_y_min=y_min, box_x_max=x_max,
                         box_y_max=y_max, detection_score=float(person.detection_score))
@@ -157,10 +155,7 @@ def _person_msg(person: Person, cue_names: list[str]) -> PersonEmotion:
         if position.velocity_valid:
             msg.has_velocity = True
             msg.velocity = Vector3(x=float(position.velocity[0]), y=float(position.velocity[1]), z=float(position.velocity[2]))
-    for name in cue_names:
-        result = person.cues.get(name)
-        if result is None:
-            continue
+    for name, result in person.cues.items():  # the running cues, in their order
         msg.cues.append(_cue_estimate_msg(name, result))
         typed = getattr(msg, name, None)
         if typed is not None:
@@ -175,9 +170,6 @@ def _person_msg(person: Person, cue_names: list[str]) -> PersonEmotion:
     return msg
 
 
-def emotion_array_msg(result: FrameResult, header: Header, cue_names: list[str]) -> EmotionArray:
-    """The EmotionArray of one frame, with the source image's header copied unchanged.
-
-    ``cue_names``: the running cues, in the order their results are listed.
-    """
-    return EmotionArray(header=header, people=[_person_msg(person, cue_names) for person in result.people])
+def emotion_array_msg(result: FrameResult, header: Header) -> EmotionArray:
+    """The EmotionArray of one frame, with the source image's header copied unchanged."""
+    return EmotionArray(header=header, people=[_person_msg(person) for person in result.people])

@@ -46,13 +46,10 @@ class FrameAssembler:
         self.config = config
         self.device = torch.device(device)
         self.intrinsics: CameraIntrinsics | None = None
-        self.camera_info_problem = ""
-        """Why the latest camera_info was set aside ("" when it was valid)."""
 
     def camera_info(self, msg: Any) -> str:
         """Take a CameraInfo; returns why it was set aside ("" when it is used). The last valid one stays."""
         intrinsics, problem = intrinsics_from_camera_info(msg)
-        self.camera_info_problem = problem
         if intrinsics is not None:
             self.intrinsics = intrinsics
         return problem

@@ -390,8 +390,7 @@ class EmotionPerceptionNode(LifecycleNode):
             self.time_jumps += 1
             self.get_logger().info(f"time jumped {result.time_jump} at stamp {result.stamp_ns} ns: tracks, histories "
                                    f"and filters reset [{self.time_jumps} so far]")
-        cue_names = [cue.name for cue in self.pipeline.running_cues()]
-        self.emotions_pub.publish(emotion_array_msg(result, header, cue_names))
+        self.emotions_pub.publish(emotion_array_msg(result, header))
         self.output_rate.tick()
         outputs = self.settings.output
         if outputs.markers and self.markers_pub.get_subscription_count() > 0:
