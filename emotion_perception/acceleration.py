@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
-from .device import inference_context
+from .device import effective_precision, inference_context
 
 MODES: tuple[str, ...] = ("eager", "compile", "tensorrt")
 
@@ -157,16 +157,6 @@ def tensorrt_unavailable(device: torch.device) -> str:
     if device.type != "cuda":
         reasons.append(f"it needs a CUDA device, not {device}")
     return "; ".join(reasons)
-
-
-def effective_precision(device: torch.device, precision: str, part: str = "cues") -> str:
-    """The numerics the networks of ``part`` run with (device.inference_context): on the CPU every precision is
-    plain fp32; fp16_detector is fp16 for the detector and strict fp32 for the cues."""
-    if device.type != "cuda":
-        return "fp32"
-    if precision == "fp16_detector":
-        return "fp16" if part == "detector" else "fp32"
-    return precision
 
 
 def warm_up_batches(example_inputs: ExampleInputs) -> tuple[int, int]:

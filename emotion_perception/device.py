@@ -53,12 +53,21 @@ def apply_precision(precision: str) -> None:
     torch.backends.cudnn.allow_tf32 = allow_tf32
 
 
+def effective_precision(device: torch.device, precision: str, part: str = "cues") -> str:
+    """The numerics the networks of ``part`` ("detector" or "cues") run with: on the CPU every precision is
+    plain fp32; fp16_detector is fp16 for the detector and strict fp32 for the cues."""
+    if device.type != "cuda":
+        return "fp32"
+    if precision == "fp16_detector":
+        return "fp16" if part == "detector" else "fp32"
+    return precision
+
+
 @contextlib.contextmanager
 def inference_context(device: torch.device, precision: str, part: str = "cues") -> Iterator[None]:
-    """No autograd, and fp16 autocast on a CUDA device where ``precision`` asks for it for this ``part``
-    ("detector" or "cues")."""
-    half = precision == "fp16" or (precision == "fp16_detector" and part == "detector")
-    autocast = torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda" and half)
+    """No autograd, and fp16 autocast where :func:`effective_precision` says fp16."""
+    half = effective_precision(device, precision, part) == "fp16"
+    autocast = torch.autocast("cuda", dtype=torch.float16, enabled=half)
     with torch.inference_mode(), autocast:
         yield
 

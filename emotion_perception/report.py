@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import csv
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -23,6 +24,9 @@ from .types import FrameResult
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
+
+CSV_FILE = "people.csv"
+SUMMARY_FILE = "summary.json"
 
 
 def csv_columns(cues: dict[str, tuple[str, ...]]) -> list[str]:
@@ -110,6 +114,29 @@ def pipeline_summary(pipeline: Pipeline, counts: collections.Counter[str], rows:
             "latency_ms": {stage: dict(zip(("p50", "p95", "p99"), values))
                            for stage, values in pipeline.timings.percentiles_ms().items()},
             "people": people_summary(rows, [cue.name for cue in pipeline.running_cues()])}
+
+
+class RunRecord:
+    """What a run over a recording collects (bag process and run alike): frame counts by outcome, the
+    processed frames' stamps and the CSV rows; written as summary.json and people.csv."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.rows: list[dict[str, Any]] = []
+        self.stamps_ns: list[int] = []
+
+    def add(self, result: FrameResult) -> None:
+        self.counts["processed"] += 1
+        self.counts["time_jumps"] += bool(result.time_jump)
+        self.stamps_ns.append(result.stamp_ns)
+        self.rows.extend(frame_rows(result, self.stamps_ns[0]))
+
+    def summary(self, pipeline: Pipeline) -> dict[str, Any]:
+        return pipeline_summary(pipeline, self.counts, self.rows)
+
+    def write(self, folder: Path, summary: dict[str, Any], pipeline: Pipeline) -> None:
+        (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        write_csv(folder / CSV_FILE, self.rows, csv_columns({cue.name: cue.labels for cue in pipeline.running_cues()}))
 
 
 @contextlib.contextmanager

@@ -15,9 +15,7 @@ is still written (the summary says ``"interrupted": true``).
 
 from __future__ import annotations
 
-import collections
 import itertools
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,14 +26,12 @@ import numpy as np
 
 from .detection import FETCH_DEFAULT_COMMAND
 from .pipeline import FrameRejected, Pipeline
-from .report import csv_columns, frame_rows, pipeline_summary, write_csv
+from .report import RunRecord
 from .settings import Settings
 from .sources import FrameSource
 from .visualization import draw_people
 
 VIDEO_FILE = "annotated.mp4"
-CSV_FILE = "people.csv"
-SUMMARY_FILE = "summary.json"
 VIDEO_CODEC = "mp4v"
 """FourCC of the annotated video (see the module docstring)."""
 
@@ -83,9 +79,8 @@ def run_source(source: FrameSource, out: Path, settings: Settings | None = None,
     pipeline = pipeline or Pipeline(settings, log=log)
     check_people_source(pipeline)
     out.mkdir(parents=True, exist_ok=True)
-    counts: collections.Counter[str] = collections.Counter()
-    rows: list[dict[str, Any]] = []
-    first_stamp: int | None = None
+    record = RunRecord()
+    counts = record.counts
     annotated = AnnotatedVideo(out / VIDEO_FILE, source.fps, source.width, source.height) if video else None
     interrupted = False
     try:
@@ -101,10 +96,7 @@ def run_source(source: FrameSource, out: Path, settings: Settings | None = None,
                     if annotated is not None:
                         annotated.write(frame.image)
                     continue
-                counts["processed"] += 1
-                counts["time_jumps"] += bool(result.time_jump)
-                first_stamp = result.stamp_ns if first_stamp is None else first_stamp
-                rows.extend(frame_rows(result, first_stamp))
+                record.add(result)
                 if annotated is not None:
                     annotated.write(draw_people(frame.image, result))
     except KeyboardInterrupt:
@@ -115,8 +107,6 @@ def run_source(source: FrameSource, out: Path, settings: Settings | None = None,
             annotated.close()
     counts.update(source.skipped)
     written = {"file": VIDEO_FILE, "codec": VIDEO_CODEC, "frames": annotated.frames} if annotated is not None else None
-    summary = {"source": source.describe(), "interrupted": interrupted, "video": written,
-               **pipeline_summary(pipeline, counts, rows)}
-    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    write_csv(out / CSV_FILE, rows, csv_columns({cue.name: cue.labels for cue in pipeline.running_cues()}))
+    summary = {"source": source.describe(), "interrupted": interrupted, "video": written, **record.summary(pipeline)}
+    record.write(out, summary, pipeline)
     return summary

@@ -31,9 +31,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .report import atomic_output_dir
+    from .report import CSV_FILE, SUMMARY_FILE, atomic_output_dir
+    from .run import VIDEO_FILE, run_source
     from .settings import load_settings
-    from .run import CSV_FILE, SUMMARY_FILE, VIDEO_FILE, run_source
     from .sources import DEFAULT_START_NS, open_source, parse_intrinsics, stamp_from_seconds
 
     if args.max_frames is not None and args.max_frames < 1:

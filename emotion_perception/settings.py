@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from .configuration import apply_overrides, field_help, setting, unknown_names_error, validate_config
+from .device import PRECISIONS
 
 NODE_NAME = "emotion_perception"
 
@@ -37,7 +38,7 @@ class PipelineConfig:
     precision: str = setting("fp32", "numerics of the networks on CUDA: 'fp32' (strict: TF32 off, reproduces the "
                              "released models), 'tf32' (TF32 matmul/convolutions), 'fp16' (autocast everywhere) or "
                              "'fp16_detector' (the detector in fp16, the cue networks strict fp32)",
-                             choices=("fp32", "tf32", "fp16", "fp16_detector"))
+                             choices=PRECISIONS)
     accelerate: str = setting("eager", "how every network runs: 'eager' (as written), 'compile' (torch.compile; on "
                               "CUDA with CUDA graphs for the fixed-shape cue networks) or 'tensorrt' (torch_tensorrt "
                               "engines, CUDA only); a path that cannot be taken leaves the network eager and the log "

@@ -5,7 +5,6 @@ Each test names the defect it pins; the node-level twins over real DDS are in te
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from emotion_perception.image_codec import ImageDecodeError, decode_compressed
 from emotion_perception.pipeline import FrameRejected, Pipeline
 from emotion_perception.pose import HistoryConfig, JointHistory
 from emotion_perception.paths import sample_bag_path
-from emotion_perception.ros.bag import message_class, play_bag, process_bag, typestore
+from emotion_perception.ros.bag import message_class, process_bag, typestore
 from emotion_perception.ros.conversions import intrinsics_from_camera_info, ns_to_stamp, stamp_to_ns
 from emotion_perception.ros.frames import fit_intrinsics
 from emotion_perception.settings import Settings

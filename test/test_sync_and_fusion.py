@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emotion_perception.fusion import FusionConfig, TemporalFusion
-from emotion_perception.labels import EMOTIC_CATEGORIES, EMOTIONS
+from emotion_perception.labels import EMOTIC_CATEGORIES
 from emotion_perception.ros.sync import ApproximateTimeSync
 from emotion_perception.types import ContextResult, Evidence, GaitResult, context_distribution
 

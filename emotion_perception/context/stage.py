@@ -45,7 +45,7 @@ class ContextEmotion:
 
     def __init__(self, config: ContextConfig | None = None, device: torch.device | str = "cpu") -> None:
         self.config = config or ContextConfig()
-        self._device_name = str(device)
+        self.device = torch.device(device)
         self.model: EmoticNet | None = None
         self.thresholds = np.full(len(EMOTIC_CATEGORIES), np.inf, dtype=np.float32)
         self.preprocessing = EmoticPreprocessing()
@@ -74,7 +74,7 @@ class ContextEmotion:
              vad_scale: float, name: str) -> None:
         device = self.device
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise WeightsError(f"device {self._device_name!r} asked for, but CUDA is not available")
+            raise WeightsError(f"device {str(device)!r} asked for, but CUDA is not available")
         self.model = model.to(device).eval()
         self.thresholds = np.asarray(thresholds, dtype=np.float32).reshape(len(EMOTIC_CATEGORIES))
         self.preprocessing = preprocessing
@@ -95,13 +95,9 @@ class ContextEmotion:
     def available(self) -> bool:
         return self.model is not None
 
-    @property
-    def device(self) -> torch.device:
-        return torch.device(self._device_name)
-
     def to(self, device: torch.device | str) -> None:
         """Move the network (the node parks it on the CPU while inactive)."""
-        self._device_name = str(device)
+        self.device = torch.device(device)
         if self.model is not None:
             self.model.to(device)
 

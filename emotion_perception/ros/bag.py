@@ -6,10 +6,8 @@ rclpy's own CDR code, so what goes through the pipeline offline is byte for byte
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import importlib
-import json
 import sys
 import time
 from collections.abc import Iterator
@@ -17,13 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from geometry_msgs.msg import Point
 from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
-from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import Header
 
 from emotion_perception.msg import TrackedSkeleton, TrackedSkeletonArray
@@ -33,11 +29,11 @@ from ..ground_truth import ground_truth_from_scene, load_ground_truth, save_grou
 from ..pipeline import FrameRejected, Pipeline
 from ..realtime import RealtimeReplay
 from ..paths import PACKAGE, share_dir
-from ..report import atomic_output_dir, csv_columns, frame_rows, pipeline_summary, write_csv
+from ..report import RunRecord, atomic_output_dir
 from ..scoring import write_scoring
 from ..settings import Settings
 from ..synthetic_scene import SAMPLE_SCENE, SceneConfig, render_scene
-from .conversions import camera_info_msg, emotion_array_msg, ns_to_stamp, stamp_to_ns
+from .conversions import camera_info_msg, emotion_array_msg, ns_to_stamp, rgb_to_jpeg_msg, stamp_to_ns
 from .frames import FrameAssembler
 from .sync import ApproximateTimeSync
 
@@ -115,8 +111,6 @@ def write_sample_bag(path: Path, config: SceneConfig = SAMPLE_SCENE, jpeg_qualit
         }
         for frame in frames:
             header = Header(stamp=ns_to_stamp(frame.stamp_ns), frame_id=frame_id)
-            ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
-            assert ok, "OpenCV could not encode a JPEG"
             skeletons = TrackedSkeletonArray(header=header, skeletons=[
                 TrackedSkeleton(id=s.track_id, joints=[Point(x=float(x), y=float(y), z=float(z)) for x, y, z in s.joints_3d],
                                 confidence=s.confidence.astype(np.float32))
@@ -124,7 +118,7 @@ def write_sample_bag(path: Path, config: SceneConfig = SAMPLE_SCENE, jpeg_qualit
             writer.write(connections["camera_info"], frame.stamp_ns, serialize_message(camera_info_msg(intrinsics, header)))
             writer.write(connections["skeletons"], frame.stamp_ns, serialize_message(skeletons))
             writer.write(connections["image"], frame.stamp_ns,
-                         serialize_message(CompressedImage(header=header, format="jpeg", data=jpeg.tobytes())))
+                         serialize_message(rgb_to_jpeg_msg(frame.image, header, jpeg_quality)))
     note = ("synthetic scene: procedural walks drawn as solid figures (emotion_perception/synthetic_scene.py), "
             "each labelled with the emotion style it was generated with")
     if config.photo_seconds:
@@ -208,9 +202,8 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
 
     log = log or (lambda text: print(f"note: {text}", file=sys.stderr))
     truth = load_ground_truth(ground_truth) if ground_truth is not None else None
-    counts: collections.Counter[str] = collections.Counter()
-    rows: list[dict[str, Any]] = []
-    processed_stamps: list[int] = []
+    record = RunRecord()
+    counts = record.counts
     store = typestore()
     with open_bag(bag) as reader, atomic_output_dir(out) as partial:  # partial: a staging dir named like out
         if pipeline is None:
@@ -233,12 +226,9 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
                 except FrameRejected as exc:
                     counts[exc.reason] += 1
                     return
-                counts["processed"] += 1
-                counts["time_jumps"] += bool(result.time_jump)
-                processed_stamps.append(result.stamp_ns)
+                record.add(result)
                 writer.write(emotions, max(frame.stamp_ns, 0),  # bags keep unsigned times; stamps can be anything
                              serialize_message(emotion_array_msg(result, image_msg.header)))
-                rows.extend(frame_rows(result, processed_stamps[0]))
 
             def work(handoffs) -> None:
                 for handoff in handoffs:
@@ -279,13 +269,12 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
                     counts["superseded"] = realtime.frames_dropped
         counts.update({f"unpaired_by {reason}": n for reason, n in sync.unmatched.items()})
         counts["images"] = total
-        summary = {"bag": str(bag), "topics": chosen.__dict__, **pipeline_summary(pipeline, counts, rows)}
+        summary = {"bag": str(bag), "topics": chosen.__dict__, **record.summary(pipeline)}
         if realtime is not None:
             summary["realtime"] = realtime.summary()
         if truth is not None:
-            summary["scoring"] = write_scoring(partial, rows, truth, processed_stamps)
-        (partial / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        write_csv(partial / "people.csv", rows, csv_columns({cue.name: cue.labels for cue in pipeline.running_cues()}))
+            summary["scoring"] = write_scoring(partial, record.rows, truth, record.stamps_ns)
+        record.write(partial, summary, pipeline)
     return summary
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 from builtin_interfaces.msg import Time
@@ -98,6 +99,14 @@ def skeletons_from_msg(msg: TrackedSkeletonArray) -> list[ExternalSkeleton]:
 def rgb_to_image_msg(image: np.ndarray, header: Header) -> Image:
     height, width, step, data = encode_rgb8(image)
     return Image(header=header, height=height, width=width, encoding="rgb8", is_bigendian=0, step=step, data=data)
+
+
+def rgb_to_jpeg_msg(image: np.ndarray, header: Header, quality: int) -> CompressedImage:
+    """An H x W x 3 uint8 RGB image as a JPEG CompressedImage (OpenCV's encoder, ``quality`` 0-100)."""
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a JPEG")
+    return CompressedImage(header=header, format="jpeg", data=jpeg.tobytes())
 
 
 _SCALARS = {"boolean": bool, "string": str, "float": float, "double": float, "octet": int, "char": int}

@@ -27,10 +27,9 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from ..sources import DEFAULT_START_NS, VideoFileSource, pinhole_intrinsics
-from ..types import CameraIntrinsics
 from ..report import atomic_output_dir
 from .bag import typestore
-from .conversions import camera_info_msg, ns_to_stamp, rgb_to_image_msg
+from .conversions import camera_info_msg, ns_to_stamp, rgb_to_image_msg, rgb_to_jpeg_msg
 
 DEFAULT_TOPIC_PREFIX = "/camera/color"
 ENCODINGS = ("rgb8", "bgr8")
@@ -90,13 +89,10 @@ def write_video_bag(video: Path, out: Path, *, compressed: bool = True, encoding
 
 def _image_msg(rgb: np.ndarray, header: Header, compressed: bool, encoding: str,
                jpeg_quality: int) -> CompressedImage | Image:
-    if not compressed and encoding == "rgb8":
+    if compressed:
+        return rgb_to_jpeg_msg(rgb, header, jpeg_quality)
+    if encoding == "rgb8":
         return rgb_to_image_msg(rgb, header)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    if not compressed:
-        return Image(header=header, height=bgr.shape[0], width=bgr.shape[1], encoding="bgr8", is_bigendian=0,
-                     step=bgr.shape[1] * 3, data=bgr.tobytes())
-    ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
-    if not ok:
-        raise RuntimeError("OpenCV could not encode a JPEG")
-    return CompressedImage(header=header, format="jpeg", data=jpeg.tobytes())
+    return Image(header=header, height=bgr.shape[0], width=bgr.shape[1], encoding="bgr8", is_bigendian=0,
+                 step=bgr.shape[1] * 3, data=bgr.tobytes())
