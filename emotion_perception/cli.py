@@ -49,17 +49,13 @@ def _print_config(args: argparse.Namespace) -> int:
     return 0
 
 
-DETECTOR_WEIGHTS = "keypointrcnn"
-"""The name `weights list|fetch` give torchvision's Keypoint R-CNN weights (cached by torch.hub, not by us)."""
-
-
 def _list_weights(args: argparse.Namespace) -> int:
-    from .detection import default_weights_cache_path
+    from .detection import ARCHITECTURE, WEIGHTS_NAME, default_weights_cache_path
     from .weights import PUBLISHED, default_weights_dir
 
     rows = [(name, passport.architecture, (default_weights_dir() / passport.file_name).is_file(), passport.license)
             for name, passport in PUBLISHED.items()]
-    rows.append((DETECTOR_WEIGHTS, "keypointrcnn_resnet50_fpn", default_weights_cache_path().is_file(),
+    rows.append((WEIGHTS_NAME, ARCHITECTURE, default_weights_cache_path().is_file(),
                  "BSD-3-Clause (torchvision), COCO"))
     width = max(len(architecture) for _, architecture, _, _ in rows)
     for name, architecture, present, licence in rows:
@@ -68,15 +64,15 @@ def _list_weights(args: argparse.Namespace) -> int:
 
 
 def _fetch_weights(args: argparse.Namespace) -> int:
-    from .detection import fetch_default_weights
+    from .detection import WEIGHTS_NAME, fetch_default_weights
     from .weights import PUBLISHED, fetch_published
 
-    known = [*PUBLISHED, DETECTOR_WEIGHTS]
+    known = [*PUBLISHED, WEIGHTS_NAME]
     unknown = [name for name in args.names if name not in known]
     if unknown:
         raise ValueError(f"unknown weights {', '.join(unknown)}; known: {', '.join(known)}")
     for name in args.names or list(PUBLISHED):
-        if name == DETECTOR_WEIGHTS:  # by name only: it is large, and robots with internet fetch it on first use
+        if name == WEIGHTS_NAME:  # by name only: it is large, and robots with internet fetch it on first use
             print(f"{name}: {fetch_default_weights()} (torch.hub cache, sha256 prefix verified)")
             continue
         path = fetch_published(name, args.source, args.dir)

@@ -122,10 +122,10 @@ def compressed_dimensions(buffer: np.ndarray) -> tuple[int, int]:
     A small file can declare an enormous image (a decompression bomb): the size must be known before
     decoding. Other formats are read by Pillow, which also reads only the header.
     """
-    data = buffer.tobytes()
+    data = memoryview(np.ascontiguousarray(buffer, dtype=np.uint8).ravel())  # the header is read in place, not copied
     if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24 and data[12:16] == b"IHDR":
         return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if data[:2] == b"\xff\xd8":
+    if is_jpeg(buffer):
         dimensions = _jpeg_dimensions(data)
         if dimensions is None:
             raise ImageDecodeError(f"JPEG of {len(data)} bytes has no readable frame header (corrupt)")

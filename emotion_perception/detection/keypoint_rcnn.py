@@ -67,7 +67,9 @@ def default_weights_cache_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
 
 
-FETCH_DEFAULT_COMMAND = "emotion-perception weights fetch keypointrcnn"
+WEIGHTS_NAME = "keypointrcnn"
+"""The name `weights list|fetch` give torchvision's Keypoint R-CNN weights (cached by torch.hub, not by us)."""
+FETCH_DEFAULT_COMMAND = f"emotion-perception weights fetch {WEIGHTS_NAME}"
 """What a user runs (on a machine with internet) to cache the DEFAULT weights."""
 
 

@@ -243,11 +243,7 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
                     work(realtime.arrive(stamp_to_ns(image_msg.header.stamp), (image_msg, *others)))
 
             streams = [chosen.image] + ([secondary] if secondary else [])
-            sync = ApproximateTimeSync(streams, pipeline.settings.input.queue_depth * 2,
-                                       pipeline.settings.input.sync_slop_s, on_frame,
-                                       optional=[False, bool(chosen.depth)],
-                                       timeout_s=pipeline.settings.input.depth_timeout_s,
-                                       jump_tolerance_s=pipeline.settings.pipeline.reorder_tolerance_s)
+            sync = ApproximateTimeSync.from_settings(streams, [False, bool(chosen.depth)], pipeline.settings, on_frame)
             total = sum(c.msgcount for c in wanted if c.topic == chosen.image)
             with tqdm(total=total, unit="frame", disable=not progress, desc=bag.name) as bar:
                 for connection, _, raw in reader.messages(connections=wanted):

@@ -38,7 +38,7 @@ from ..visualization import draw_people
 from .conversions import emotion_array_msg, rgb_to_image_msg, stamp_to_ns
 from .frames import FrameAssembler
 from .markers import MarkerWriter
-from .parameters import ParameterError, declare_settings, read_settings, runtime_change_problem
+from .parameters import ParameterError, declare_settings, read_settings, runtime_change
 from .sync import ApproximateTimeSync
 
 RATE_WINDOW_S = 5.0
@@ -201,14 +201,12 @@ class EmotionPerceptionNode(LifecycleNode):
     # --- parameters ----------------------------------------------------------------------------------------
     def _on_set_parameters(self, parameters) -> SetParametersResult:
         state = self._state_machine.current_state[1]
-        problem = runtime_change_problem(self, parameters, configured=state in ("inactive", "active"))
+        problem, settings = runtime_change(self, parameters, configured=state in ("inactive", "active"))
         if problem:
             return SetParametersResult(successful=False, reason=problem)
-        if self.settings is not None and state in ("inactive", "active"):
-            changes = {p.name: p.value for p in parameters if "." in p.name}
-            if changes:
-                self.settings = self.settings.with_values(changes)
-                self.pipeline.update_settings(self.settings)
+        if settings is not None:
+            self.settings = settings
+            self.pipeline.update_settings(settings)
         return SetParametersResult(successful=True)
 
     # --- input ---------------------------------------------------------------------------------------------
@@ -226,10 +224,8 @@ class EmotionPerceptionNode(LifecycleNode):
         self.stream_topics = [self.resolve_topic_name(topic) for _, topic, _ in streams]
         if inputs.use_camera_info:
             self._subscriptions.append(self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos))
-        self._sync = ApproximateTimeSync(self.stream_topics, inputs.queue_depth * 2, inputs.sync_slop_s, self._on_frame,
-                                         optional=[optional for _, _, optional in streams],
-                                         timeout_s=inputs.depth_timeout_s,
-                                         jump_tolerance_s=self.settings.pipeline.reorder_tolerance_s)
+        self._sync = ApproximateTimeSync.from_settings(self.stream_topics, [optional for _, _, optional in streams],
+                                                       self.settings, self._on_frame)
         for index, (kind, topic, _) in enumerate(streams):
             self._subscriptions.append(self.create_subscription(
                 kind, topic, lambda msg, index=index: self._on_message(index, msg), qos))

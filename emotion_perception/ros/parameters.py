@@ -63,8 +63,9 @@ def read_settings(node: Node) -> Settings:
         raise ParameterError(str(exc)) from None
 
 
-def runtime_change_problem(node: Node, parameters, configured: bool) -> str:
-    """Why a parameter change is refused ("" when it may go ahead).
+def runtime_change(node: Node, parameters, configured: bool) -> tuple[str, Settings | None]:
+    """Why a parameter change is refused ("" when it may go ahead), and the node's settings after it (None
+    when there is nothing to apply now).
 
     Unconfigured: any valid value (bounds checked per field; cross-field rules at configure). Configured:
     only runtime fields, and the resulting settings must be valid.
@@ -75,14 +76,13 @@ def runtime_change_problem(node: Node, parameters, configured: bool) -> str:
     if configured and frozen:
         runtime = ", ".join(name for name, (_, f) in fields.items() if f.metadata.get("runtime"))
         return (f"{', '.join(frozen)} cannot change while the node is configured: deactivate, clean up, set it and "
-                f"configure again. Parameters that change at run time: {runtime}")
+                f"configure again. Parameters that change at run time: {runtime}"), None
     try:
         if configured:
-            node.settings.with_values(changes)
-        else:
-            for name, value in changes.items():
-                kind, f = fields[name]
-                check_value(value, kind, dict(f.metadata), name)
+            return "", node.settings.with_values(changes) if changes else None
+        for name, value in changes.items():
+            kind, f = fields[name]
+            check_value(value, kind, dict(f.metadata), name)
     except ValueError as exc:
-        return str(exc)
-    return ""
+        return str(exc), None
+    return "", None

@@ -18,9 +18,12 @@ from __future__ import annotations
 import collections
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .conversions import stamp_to_ns
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 
 class ApproximateTimeSync:
@@ -48,6 +51,14 @@ class ApproximateTimeSync:
         self.unmatched: collections.Counter[str] = collections.Counter()
         """Images dropped because no message of the named stream could pair with them."""
         self.time_jumps = 0
+
+    @classmethod
+    def from_settings(cls, names: Sequence[str], optional: Sequence[bool], settings: Settings,
+                      callback: Callable[..., None]) -> ApproximateTimeSync:
+        """The synchroniser of the node and of bag process: queue, slop, partner timeout and jump tolerance as set."""
+        inputs = settings.input
+        return cls(names, inputs.queue_depth * 2, inputs.sync_slop_s, callback, optional=optional,
+                   timeout_s=inputs.depth_timeout_s, jump_tolerance_s=settings.pipeline.reorder_tolerance_s)
 
     def add(self, stream: int, msg: Any) -> None:
         stamp = stamp_to_ns(msg.header.stamp)
