@@ -19,9 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
+
+from .acceleration import largest_difference
 
 TOLERANCE = 1e-4
 """Largest |onnxruntime - torch| allowed, relative to max(1, the output's largest magnitude) (fp32)."""
@@ -132,12 +133,10 @@ def check_export(network: ExportableNetwork, module: nn.Module, path: str | Path
         expected = (expected,) if isinstance(expected, torch.Tensor) else tuple(expected)
         got = session.run(list(network.output_names), {name: x.numpy() for name, x in zip(feeds, inputs)})
         for name, want, have in zip(network.output_names, expected, got):
-            want = want.numpy()
-            if want.shape != have.shape:
+            if tuple(want.shape) != have.shape:
                 raise RuntimeError(f"{network.name} output {name!r} at {case}: onnxruntime shape {have.shape}, "
-                                   f"torch {want.shape}")
-            scale = float(np.abs(want).max()) if want.size else 0.0
-            difference = float(np.abs(want.astype(np.float64) - have.astype(np.float64)).max()) if want.size else 0.0
+                                   f"torch {tuple(want.shape)}")
+            difference, scale = largest_difference(torch.from_numpy(have), want)  # the compiled paths' measure
             checks.append(OutputCheck(dict(case), name, tuple(want.shape), difference,
                                       network.tolerance * max(1.0, scale)))
     return checks

@@ -1,5 +1,9 @@
 """The training toolkit the classifiers' CLIs share (gait, gesture, face clips): one copy of each step.
 
+Gait uses its options, reports and outputs but fits with its own loop (``gait/train.py``): ProxEmo trains on
+per-view classes and STEP on two inputs, for a fixed number of epochs as their authors did, without the
+validation-selected epoch of :func:`fit_classifier`.
+
 - **Settings as options**: :func:`add_options` / :func:`options_of` turn a settings dataclass into CLI
   options and back, so a field's default and help are written once; :func:`add_fit_arguments` and
   :func:`add_evaluation_arguments` declare the options of a train / evaluate command.
@@ -217,6 +221,7 @@ def fit_classifier(network: nn.Module, inputs: torch.Tensor, targets: torch.Tens
     optimiser = torch.optim.Adam(network.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     result = FitResult()
     best_key, best_state, stale = (-1.0, 0.0), None, 0
+    val_inputs, val_truth = inputs[torch.from_numpy(val_index)], targets[torch.from_numpy(val_index)].numpy()
     epochs = tqdm(range(settings.epochs), desc="train", disable=not progress)
     for epoch in epochs:
         started = time.perf_counter()
@@ -234,16 +239,17 @@ def fit_classifier(network: nn.Module, inputs: torch.Tensor, targets: torch.Tens
             total, seen = total + float(loss.detach()) * len(batch), seen + len(batch)
         row = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_loss": float("nan"), "val_accuracy": float("nan")}
         if len(val_index):
-            probabilities = predict_probabilities(network, inputs[torch.from_numpy(val_index)], device=device)
-            truth = targets[torch.from_numpy(val_index)].numpy()
-            row["val_accuracy"] = float((probabilities.argmax(axis=1) == truth).mean())
-            row["val_loss"] = float(-np.log(np.clip(probabilities[np.arange(len(truth)), truth], 1e-12, None)).mean())
+            probabilities = predict_probabilities(network, val_inputs, device=device)
+            row["val_accuracy"] = float((probabilities.argmax(axis=1) == val_truth).mean())
+            row["val_loss"] = float(-np.log(np.clip(probabilities[np.arange(len(val_truth)), val_truth], 1e-12, None)).mean())
         row["seconds"] = time.perf_counter() - started
         result.history.append(row)
         key = (row["val_accuracy"], -row["val_loss"]) if len(val_index) else (float(epoch), 0.0)
         if key > best_key:
             best_key, best_state, stale = key, copy.deepcopy(network.state_dict()), 0
             result.best_epoch, result.best_val_accuracy = epoch, row["val_accuracy"]
+            if len(val_index):  # the kept weights' validation outputs, as the kept epoch measured them
+                result.val_labels, result.val_probabilities = val_truth, probabilities
         else:
             stale += 1
         epochs.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{row['val_accuracy']:.2f}")
@@ -251,9 +257,6 @@ def fit_classifier(network: nn.Module, inputs: torch.Tensor, targets: torch.Tens
             break
     if best_state is not None:
         network.load_state_dict(best_state)
-    if len(val_index):
-        result.val_labels = targets[torch.from_numpy(val_index)].numpy()
-        result.val_probabilities = predict_probabilities(network, inputs[torch.from_numpy(val_index)], device=device)
     network.eval()
     return result
 
@@ -341,6 +344,14 @@ def write_report(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
     return json_path, save_confusion_png(report, out_dir / "confusion.png")
 
 
+def write_history(history: list[dict[str, float]], path: str | Path) -> Path:
+    """Per-epoch measurements (losses, accuracies) as JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(history, indent=2) + "\n")
+    return path
+
+
 def finish_training(out_dir: str | Path, name: str, network: nn.Module, passport: WeightsPassport, report: dict,
                     fit: FitResult | None = None, split: str = "validation") -> str:
     """Save a training run in ``out_dir``: NAME.pt + NAME.json, report.json + confusion.png and, with ``fit``,
@@ -354,7 +365,7 @@ def finish_training(out_dir: str | Path, name: str, network: nn.Module, passport
     accuracy = f"{split} accuracy {report['accuracy']:.1%} on {report['n']}"
     if fit is None:
         return f"checkpoint {checkpoint}; {accuracy}; {json_path}, {png_path}"
-    (out_dir / "history.json").write_text(json.dumps(fit.history, indent=2) + "\n")
+    write_history(fit.history, out_dir / "history.json")
     return f"checkpoint {checkpoint}; best epoch {fit.best_epoch}; {accuracy}; {fit.seconds:.1f} s; {json_path}, {png_path}"
 
 

@@ -33,13 +33,13 @@ from torch import nn
 from ..labels import FACE_EXPRESSIONS
 from ..weights import WeightsError, WeightsPassport, load_checkpoint
 
-ARCHITECTURES: tuple[str, ...] = ("sistcm_tlstm", "frame_bag")
 MODEL_DEFAULTS: dict[str, dict] = {
     "sistcm_tlstm": {"channels": 1, "clip_frames": 9, "grid_rows": 3, "widths": [16, 32, 64], "feature_dim": 128,
                      "hidden": 128, "emotion_hidden": 32, "dropout": 0.3},
     "frame_bag": {"channels": 1, "widths": [16, 32, 64], "feature_dim": 128, "dropout": 0.3},
 }
 """Builder arguments of each architecture (a passport's ``config["model"]`` holds the ones a checkpoint used)."""
+ARCHITECTURES: tuple[str, ...] = tuple(MODEL_DEFAULTS)
 PREPROCESSING = ("face crops (grey or RGB uint8), cut into consecutive clips of clip_frames frames (the oldest "
                  "frames that do not fill a clip dropped); pixels mapped to [-1, 1] by the network (x / 127.5 - 1)")
 
@@ -133,9 +133,10 @@ class StreamLogits(NamedTuple):
 class SistcmTwoStreamLSTM(nn.Module):
     """Face videos (N, clips, K, C, H, W) → (N, num_classes) logits: SISTCM per clip, two LSTM streams."""
 
-    def __init__(self, num_classes: int, channels: int = 1, clip_frames: int = 9, grid_rows: int = 3,
-                 widths: list[int] | tuple[int, ...] = (16, 32, 64), feature_dim: int = 128, hidden: int = 128,
-                 emotion_hidden: int = 32, dropout: float = 0.3) -> None:
+    def __init__(self, num_classes: int, *, channels: int, clip_frames: int, grid_rows: int,
+                 widths: list[int] | tuple[int, ...], feature_dim: int, hidden: int, emotion_hidden: int,
+                 dropout: float) -> None:
+        """Built by :func:`sistcm_tlstm`, whose MODEL_DEFAULTS hold the default of each argument."""
         super().__init__()
         self.channels, self.clip_frames = channels, clip_frames
         self.sistcm = SISTCM(num_classes, channels, clip_frames, grid_rows, list(widths), feature_dim)
@@ -162,8 +163,9 @@ class SistcmTwoStreamLSTM(nn.Module):
 class FrameBag(nn.Module):
     """The time-blind baseline: mean and spread over the video's frames of per-frame CNN features."""
 
-    def __init__(self, num_classes: int, channels: int = 1, widths: list[int] | tuple[int, ...] = (16, 32, 64),
-                 feature_dim: int = 128, dropout: float = 0.3) -> None:
+    def __init__(self, num_classes: int, *, channels: int, widths: list[int] | tuple[int, ...], feature_dim: int,
+                 dropout: float) -> None:
+        """Built by :func:`frame_bag`, whose MODEL_DEFAULTS hold the default of each argument."""
         super().__init__()
         self.channels = channels
         self.trunk = nn.Sequential(_trunk(channels, list(widths)), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
@@ -198,11 +200,9 @@ def frame_bag(num_classes: int = len(FACE_EXPRESSIONS), **config) -> FrameBag:
 
 
 def build_clip_network(architecture: str, num_classes: int, config: dict | None = None) -> nn.Module:
-    """The builder of ``architecture`` called with a passport's model config."""
-    builder = {"sistcm_tlstm": sistcm_tlstm, "frame_bag": frame_bag}.get(architecture)
-    if builder is None:
-        raise ValueError(f"unknown face-clip architecture {architecture!r}; expected one of {ARCHITECTURES}")
-    return builder(num_classes, **(config or {}))
+    """The network of ``architecture`` built with a passport's model config (unknown names are refused)."""
+    settings = _settings(architecture, config or {})
+    return {"sistcm_tlstm": SistcmTwoStreamLSTM, "frame_bag": FrameBag}[architecture](num_classes, **settings)
 
 
 def clip_passport(architecture: str, labels: tuple[str, ...], model: dict, clip_frames: int, image_size: tuple[int, int],

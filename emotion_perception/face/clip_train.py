@@ -177,20 +177,26 @@ def synthetic_face_videos(per_class: int, frames: int = SYNTHETIC_FRAMES, size: 
 # --- training and evaluation -------------------------------------------------------------------------------------
 
 
+_DEFAULTS = MODEL_DEFAULTS["sistcm_tlstm"]  # frame_bag's shared settings have the same defaults
+
+
 @dataclass
 class ClipTrainConfig:
     """Model settings of `emotion-perception train-face-clips` (saved in the passport)."""
 
     architecture: str = field(default="sistcm_tlstm", metadata={
         "help": "sistcm_tlstm (SISTCM + two-stream LSTM) or frame_bag (time-blind baseline)"})
-    clip_frames: int = field(default=9, metadata={"help": "frames per clip K [frames]"})
-    grid_rows: int = field(default=3, metadata={"help": "rows of the super image (columns = ceil(K / rows))"})
-    widths: str = field(default="16,32,64", metadata={
+    clip_frames: int = field(default=_DEFAULTS["clip_frames"], metadata={"help": "frames per clip K [frames]"})
+    grid_rows: int = field(default=_DEFAULTS["grid_rows"], metadata={
+        "help": "rows of the super image (columns = ceil(K / rows))"})
+    widths: str = field(default=",".join(str(w) for w in _DEFAULTS["widths"]), metadata={
         "help": "channels of the CNN's stages, comma-separated (each stage halves the resolution)"})
-    feature_dim: int = field(default=128, metadata={"help": "size of a clip's (frame_bag: a frame's) feature"})
-    hidden: int = field(default=128, metadata={"help": "hidden size of the feature-stream LSTM"})
-    emotion_hidden: int = field(default=32, metadata={"help": "hidden size of the emotion-stream LSTM"})
-    dropout: float = field(default=0.3, metadata={
+    feature_dim: int = field(default=_DEFAULTS["feature_dim"], metadata={
+        "help": "size of a clip's (frame_bag: a frame's) feature"})
+    hidden: int = field(default=_DEFAULTS["hidden"], metadata={"help": "hidden size of the feature-stream LSTM"})
+    emotion_hidden: int = field(default=_DEFAULTS["emotion_hidden"], metadata={
+        "help": "hidden size of the emotion-stream LSTM"})
+    dropout: float = field(default=_DEFAULTS["dropout"], metadata={
         "help": "dropout on clip features (frame_bag: before the classifier)"})
     stream_weight: float = field(default=0.5, metadata={
         "help": "weight of each stream's own loss beside the fused loss"})

@@ -178,7 +178,8 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _train_step_gen(args: argparse.Namespace) -> int:
-    from .stepgen import StepGenConfig, save_step_gen, train_step_gen, write_history
+    from ..training import write_history
+    from .stepgen import StepGenConfig, save_step_gen, train_step_gen
 
     gaits, labels, source = _load_labelled(args)
     config = options_of(args, StepGenConfig)

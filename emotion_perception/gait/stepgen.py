@@ -27,7 +27,6 @@ Training loss (all terms averaged over the batch; see docs/gait.md):
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -359,9 +358,3 @@ def load_step_gen(path: str | Path, device: str = "cpu") -> tuple[StepGen, Weigh
     return model.to(device).eval(), passport
 
 
-def write_history(history: list[dict[str, float]], path: str | Path) -> Path:
-    """Per-epoch loss terms as JSON."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(history, indent=2) + "\n")
-    return path

@@ -62,9 +62,9 @@ class JointAttention(nn.Module):
 class ACCM(nn.Module):
     """(N, joints·features, T) joint-motion windows → (N, num_classes) logits (see the module doc)."""
 
-    def __init__(self, num_classes: int, joints: int = 16, features_per_joint: int = FEATURES_PER_JOINT,
-                 joint_channels: int = 8, width: int = 64, kernel: int = 9, reduction: int = 4,
-                 dropout: float = 0.2) -> None:
+    def __init__(self, num_classes: int, *, joints: int, features_per_joint: int, joint_channels: int, width: int,
+                 kernel: int, reduction: int, dropout: float) -> None:
+        """Built by :func:`accm`, whose MODEL_DEFAULTS hold the default of each argument."""
         super().__init__()
         if kernel % 2 == 0 or kernel < 1:
             raise ValueError(f"kernel must be odd and positive, got {kernel}")

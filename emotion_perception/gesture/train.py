@@ -13,7 +13,7 @@ from ..training import (FitResult, FitSettings, classification_report, fit_class
                         predict_probabilities, stratified_split)
 from ..weights import WeightsPassport
 from .data import GestureSet
-from .model import ACCM, accm, accm_passport
+from .model import ACCM, MODEL_DEFAULTS, accm, accm_passport
 from .representation import GestureInputError, joint_motion
 
 
@@ -23,11 +23,14 @@ class GestureTrainConfig:
 
     window_frames: int = field(default=60, metadata={"help": "frames per window at --fps [frames] (60 = 2 s at 30 fps)"})
     fps: float = field(default=30.0, metadata={"help": "rate the representation is resampled to [Hz]"})
-    joint_channels: int = field(default=8, metadata={"help": "features each joint keeps in the channel-wise branch"})
-    width: int = field(default=64, metadata={"help": "channels after the joints are mixed"})
-    kernel: int = field(default=9, metadata={"help": "temporal kernel of the convolutions [frames] (odd)"})
-    reduction: int = field(default=4, metadata={"help": "bottleneck reduction of the joint attention"})
-    dropout: float = field(default=0.2, metadata={"help": "dropout before the classifier"})
+    joint_channels: int = field(default=MODEL_DEFAULTS["joint_channels"],
+                                metadata={"help": "features each joint keeps in the channel-wise branch"})
+    width: int = field(default=MODEL_DEFAULTS["width"], metadata={"help": "channels after the joints are mixed"})
+    kernel: int = field(default=MODEL_DEFAULTS["kernel"],
+                        metadata={"help": "temporal kernel of the convolutions [frames] (odd)"})
+    reduction: int = field(default=MODEL_DEFAULTS["reduction"],
+                           metadata={"help": "bottleneck reduction of the joint attention"})
+    dropout: float = field(default=MODEL_DEFAULTS["dropout"], metadata={"help": "dropout before the classifier"})
 
     def model_arguments(self) -> dict:
         return {k: getattr(self, k) for k in ("joint_channels", "width", "kernel", "reduction", "dropout")}
