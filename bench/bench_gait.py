@@ -27,10 +27,9 @@ import torch
 from emotion_perception.gait import GaitConfig, GaitEmotion
 from emotion_perception.gait.distribution import align_windows, input_distance, umeyama
 from emotion_perception.gait.preprocessing import newest_windows, to_stgcn_input
-from emotion_perception.gait.synthetic import camera_view, camera_walks, generate_gait, synthetic_dataset
+from emotion_perception.gait.synthetic import camera_walks, generate_gait, live_sequences, synthetic_dataset
 from emotion_perception.labels import GAIT_EMOTIONS
-from emotion_perception.pose.history import JointHistory
-from emotion_perception.types import JointSequence, PositionSource, Skeleton
+from emotion_perception.types import JointSequence
 
 MODELS = {"stgcn": "step_stgcn_epoch395", "vsgcnn": "proxemo_vsgcnn_epoch134"}
 
@@ -73,20 +72,6 @@ def latency(args: argparse.Namespace) -> None:
                   f"| {p50['batched'] / count:.1f} | {p50['loop'] / count:.1f} | {p50['loop'] / p50['batched']:.2f} |")
 
 
-def live_windows(walks: np.ndarray, window: int, fps: float) -> np.ndarray:
-    """Camera (optical frame, two mountings) → joint history → the gait-frame window the stage gets."""
-    windows = []
-    for track_id, walk in enumerate(walks):
-        height, pitch = ((1.2, 10.0), (0.6, -5.0))[track_id % 2]
-        history = JointHistory()
-        for frame, joints in enumerate(camera_view(walk, height, pitch)):
-            pixels = (joints[:, :2] / joints[:, 2:] * 500.0 + [320.0, 240.0]).astype(np.float32)
-            history.add(track_id, int(round(frame * 1e9 / fps)), Skeleton(pixels, np.ones(16, np.float32), joints,
-                                                                          PositionSource.DEPTH))
-        windows.append(history.sequence(track_id, window, fps).joints)
-    return np.stack(windows)
-
-
 def plain_alignment(windows: np.ndarray, target: np.ndarray, frame0: bool) -> np.ndarray:
     """Alternatives to the stage's rule: root-centre, then map each window's frame 0 (the earlier live rule) or its
     mean pose onto ``target`` by an unweighted least-squares similarity."""
@@ -112,7 +97,7 @@ def distribution(args: argparse.Namespace) -> None:
     }
     walks, walk_labels, _ = camera_walks(window + 15, seed=args.seed)
     dataset, dataset_labels = synthetic_dataset(15, window, seed=args.seed)
-    sets = {f"realistic live walks ({len(walks)})": (live_windows(walks, window, stage.fps), walk_labels),
+    sets = {f"realistic live walks ({len(walks)})": (np.stack([sequence.joints for sequence in live_sequences(walks, window, stage.fps)]), walk_labels),
             "synthetic_dataset, 15 per emotion": (newest_windows(list(dataset), window), dataset_labels)}
     print("| windows | alignment | per window: mean of mean \\|z\\| | per window: max \\|z\\| p50 / max "
           "| population mean input: mean / max \\|z\\| | label = style | predicted, per style (rows "

@@ -13,9 +13,8 @@ import torch
 from emotion_perception.gait import GaitConfig, GaitEmotion
 from emotion_perception.gait.distribution import InputStatistics, fit_similarity
 from emotion_perception.gait.models import load_gait_model
-from emotion_perception.gait.synthetic import camera_view, camera_walks, generate_gait
-from emotion_perception.pose.history import JointHistory
-from emotion_perception.types import JointSequence, PositionSource, Skeleton
+from emotion_perception.gait.synthetic import camera_walks, generate_gait, live_sequences
+from emotion_perception.types import JointSequence, PositionSource
 
 MAX_Z = 3.5
 
@@ -30,21 +29,6 @@ def stage(step_weights) -> GaitEmotion:
     stage = GaitEmotion(GaitConfig(weights=step_weights), device="cpu")
     assert stage.available, stage.status
     return stage
-
-
-def live_sequences(walks: np.ndarray, stage: GaitEmotion) -> list[JointSequence]:
-    """What the pipeline hands the stage: a camera sees each walk (optical frame, two mountings), its skeletons
-    go into the joint history, and the history gives the stage's window in the gait frame."""
-    sequences = []
-    for track_id, walk in enumerate(walks):
-        height, pitch = ((1.2, 10.0), (0.6, -5.0))[track_id % 2]
-        history = JointHistory()
-        for frame, joints in enumerate(camera_view(walk, height, pitch)):
-            pixels = (joints[:, :2] / joints[:, 2:] * 500.0 + [320.0, 240.0]).astype(np.float32)
-            skeleton = Skeleton(pixels, np.ones(16, np.float32), joints, PositionSource.DEPTH)
-            assert history.add(track_id, int(round(frame * 1e9 / 30.0)), skeleton)
-        sequences.append(history.sequence(track_id, stage.window_frames, stage.fps))
-    return sequences
 
 
 def test_statistics_come_from_the_released_weights(step_weights, shared_dir):
@@ -85,7 +69,7 @@ def test_realistic_live_walks_stay_within_the_training_distribution(stage):
     walks, _, descriptions = camera_walks(90)  # heights 1.5-1.95 m, 2-6 m away, 5 directions, 4 emotions
     chosen = [i for i in range(len(walks)) if i % 4 == (i // 4) % 4]  # each place and direction, emotions in turn
     walks, descriptions = walks[chosen], [descriptions[i] for i in chosen]
-    sequences = live_sequences(walks, stage)
+    sequences = live_sequences(walks, stage.window_frames, stage.fps)
     results = stage(sequences)
     assert all(r.valid and r.measured_3d and r.frames_used == stage.window_frames for r in results)
     worst = int(np.argmax([r.input_z_max for r in results]))
@@ -96,7 +80,7 @@ def test_realistic_live_walks_stay_within_the_training_distribution(stage):
 
 def test_results_far_from_the_training_data_are_flagged(stage, step_weights):
     walk = camera_walks(90, heights=(1.75,), distances=(3.0,), directions=("towards",), emotions=("neutral",))[0]
-    sequence = live_sequences(walk, stage)[0]
+    sequence = live_sequences(walk, stage.window_frames, stage.fps)[0]
     normal = stage([sequence])[0]
     assert normal.valid and not normal.out_of_distribution and normal.status == f"ok: {normal.label}"
     strict = GaitEmotion(GaitConfig(weights=step_weights, max_input_z=0.5 * normal.input_z_max), device="cpu")

@@ -20,9 +20,10 @@ from emotion_perception.pipeline import person_from_external
 from emotion_perception.report import csv_columns, write_csv
 from emotion_perception.paths import sample_bag_path
 from emotion_perception.ros.bag import SAMPLE_TOPICS
+from emotion_perception.ros.conversions import intrinsics_from_camera_info, skeletons_from_msg
 from emotion_perception.scoring import MatchConfig, load_rows, score, write_scoring
 from emotion_perception.synthetic_scene import SceneConfig, render_scene
-from emotion_perception.types import CameraIntrinsics, ExternalSkeleton
+
 
 FPS = 10
 FRAMES = 100
@@ -241,13 +242,11 @@ def test_scene_ground_truth_matches_the_sample_bags_skeleton_projections():
                 info = deserialize_message(raw, CameraInfo)
                 continue
             assert info is not None, "the sample writes camera info before each skeleton array"
-            camera = CameraIntrinsics(fx=info.k[0], fy=info.k[4], cx=info.k[2], cy=info.k[5], width=info.width,
-                                      height=info.height)
-            for skeleton in deserialize_message(raw, TrackedSkeletonArray).skeletons:
-                joints = np.array([[j.x, j.y, j.z] for j in skeleton.joints], np.float32)
-                external = ExternalSkeleton(skeleton.id, joints, np.asarray(skeleton.confidence, np.float32))
+            camera, problem = intrinsics_from_camera_info(info)
+            assert camera is not None, problem
+            for external in skeletons_from_msg(deserialize_message(raw, TrackedSkeletonArray)):
                 projected = person_from_external(external, camera).box
-                np.testing.assert_allclose(projected, boxes[(skeleton.id, timestamp)], atol=1e-3)
+                np.testing.assert_allclose(projected, boxes[(external.track_id, timestamp)], atol=1e-3)
                 compared += 1
     assert compared == len(boxes) == sum(len(p.frames) for p in truth.people) > 0
     assert all(f.position is not None and f.position[2] > 0 for p in truth.people for f in p.frames)

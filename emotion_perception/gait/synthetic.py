@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..labels import GAIT_EMOTIONS
+from ..pose import JointHistory
+from ..types import JointSequence, PositionSource, Skeleton
 
 
 @dataclass(frozen=True)
@@ -244,3 +246,21 @@ def camera_view(joints: np.ndarray, camera_height: float = 1.2, pitch_deg: float
                      [0.0, -np.cos(pitch), np.sin(pitch)],
                      [0.0, -np.sin(pitch), -np.cos(pitch)]])
     return (relative @ axes.T).astype(np.float32)
+
+
+def live_sequences(walks: np.ndarray, window_frames: int, fps: float, walk_fps: float = 30.0) -> list[JointSequence]:
+    """What the pipeline hands a gait stage for ``walks`` (gait frame, recorded at ``walk_fps``): a camera sees
+    each walk (optical frame; two mountings in turn), its skeletons go into the joint history, and the history
+    gives the newest ``window_frames`` at ``fps`` in the gait frame. Raises ValueError if the history refuses
+    a frame."""
+    sequences = []
+    for track_id, walk in enumerate(walks):
+        height, pitch = ((1.2, 10.0), (0.6, -5.0))[track_id % 2]
+        history = JointHistory()
+        for frame, joints in enumerate(camera_view(walk, height, pitch)):
+            pixels = (joints[:, :2] / joints[:, 2:] * 500.0 + [320.0, 240.0]).astype(np.float32)
+            skeleton = Skeleton(pixels, np.ones(16, np.float32), joints, PositionSource.DEPTH)
+            if not history.add(track_id, int(round(frame * 1e9 / walk_fps)), skeleton):
+                raise ValueError(f"the joint history refused frame {frame} of walk {track_id}")
+        sequences.append(history.sequence(track_id, window_frames, fps))
+    return sequences
