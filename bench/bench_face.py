@@ -48,14 +48,18 @@ def crowd(count: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
 
 
 def timings(call, repeats: int, device: str) -> np.ndarray:
-    """Milliseconds per call after one warm-up call."""
+    """Milliseconds per call after one warm-up call (each timed from an idle GPU to its work done)."""
+    def synchronize() -> None:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
     call()
     samples = []
     for _ in range(repeats):
+        synchronize()
         start = time.perf_counter()
         call()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
+        synchronize()
         samples.append(time.perf_counter() - start)
     return np.asarray(samples) * 1000.0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import torch
@@ -117,16 +119,23 @@ def _scalar(type_name: str) -> type | None:
     return _SCALARS.get(type_name) or (int if "int" in type_name else None)
 
 
+@functools.cache
+def _scalar_fields(msg_class: type) -> tuple[tuple[str, type, bool], ...]:
+    """(name, Python type, is a sequence) of each scalar or scalar-sequence field of a message class."""
+    fields = []
+    for name, type_name in msg_class.get_fields_and_field_types().items():
+        kind = _scalar(type_name.removeprefix("sequence<").split(",")[0].split("[")[0].rstrip(">"))
+        if kind is not None:
+            fields.append((name, kind, type_name.startswith("sequence<") or type_name.endswith("]")))
+    return tuple(fields)
+
+
 def fill_message(msg, values: dict) -> None:
     """Set each field of ``msg`` that ``values`` names (scalars and sequences of scalars), converting numpy
     values to the message's types; keys the message lacks and None values are left out."""
-    for name, type_name in msg.get_fields_and_field_types().items():
+    for name, kind, sequence in _scalar_fields(type(msg)):
         value = values.get(name)
         if value is None:
-            continue
-        sequence = type_name.startswith("sequence<") or type_name.endswith("]")
-        kind = _scalar(type_name.removeprefix("sequence<").split(",")[0].split("[")[0].rstrip(">"))
-        if kind is None:
             continue
         if sequence:
             items = value if isinstance(value, (list, tuple)) else np.asarray(value).ravel().tolist()
