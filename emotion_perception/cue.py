@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 
 import torch
 
-from .configuration import setting
+from .configuration import setting, validate_config
 from .pose import JointHistory
 from .types import CueResult, Frame, JointSequence, TrackedPerson
+
 
 def fusion_weight_setting(default: float) -> Any:
     """The ``fusion_weight`` field every cue config carries (its share in the fused estimate)."""
@@ -119,6 +120,37 @@ class Cue(abc.ABC):
         self.device = device
         if self.stage is not None:
             self.stage.to(device)
+
+
+def stage_load_problem(config: Any, group: str, device: torch.device, get_weights_hint: str) -> str:
+    """Why a cue's stage cannot load its weights ("" when it may try): none configured, settings that do not
+    hold together, or CUDA asked for on a machine without it (a stage built outside the pipeline)."""
+    if not config.weights:
+        return f"no weights configured; {get_weights_hint}"
+    try:
+        validate_config(config, group)
+    except ValueError as exc:
+        return f"bad settings: {exc}"
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return f"device {str(device)!r} asked for, but CUDA is not available"
+    return ""
+
+
+class WindowedStage:
+    """A stage that classifies joint windows: its config's ``window_frames`` and ``min_frames`` say how long a
+    window is and how much history a track needs, in frames at the stage's ``fps``."""
+
+    config: Any
+
+    @property
+    def window_frames(self) -> int:
+        """Frames per classification window [frames at ``fps``]."""
+        return int(self.config.window_frames)
+
+    @property
+    def frames_needed(self) -> int:
+        """Fewest frames of history [frames at ``fps``] before a track gets a result."""
+        return int(self.config.min_frames)
 
 
 class SequenceCue(Cue):

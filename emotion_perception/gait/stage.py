@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..cue import fusion_weight_setting, interval_setting
-from ..configuration import setting, validate_config
+from ..cue import WindowedStage, fusion_weight_setting, interval_setting, stage_load_problem
+from ..configuration import setting
 from ..labels import GAIT_EMOTIONS
 from ..types import GaitResult, JointSequence, PositionSource
 from ..weights import PUBLISHED, WeightsError
@@ -56,7 +56,7 @@ def resample(joints: np.ndarray, from_fps: float, to_fps: float) -> np.ndarray:
     return np.stack([np.interp(times, source, flat[:, k]) for k in range(flat.shape[1])], axis=1).reshape(-1, *joints.shape[1:])
 
 
-class GaitEmotion:
+class GaitEmotion(WindowedStage):
     """Classifies tracks' walks; reports itself unavailable (never guesses) without usable weights.
 
     ``device`` is the pipeline's one device for every network. The stage alone owns the window
@@ -70,16 +70,6 @@ class GaitEmotion:
         """Sequences refused as malformed since start (NaN joints, wrong shape)."""
         self.model: GaitModel | None = None
         self.available, self.status = self._load()
-
-    @property
-    def window_frames(self) -> int:
-        """Frames per classification window [frames]."""
-        return int(self.config.window_frames)
-
-    @property
-    def frames_needed(self) -> int:
-        """Fewest frames of history [frames at ``fps``] before a track gets a result."""
-        return int(self.config.min_frames)
 
     @property
     def fps(self) -> float:
@@ -112,15 +102,10 @@ class GaitEmotion:
 
     def _load(self) -> tuple[bool, str]:
         cfg = self.config
-        if not cfg.weights:
-            return False, ("gait branch disabled: no weights configured; set weights to "
-                           f"{' or '.join(PUBLISHED)} or to a checkpoint trained with `emotion-perception train-gait`")
-        try:
-            validate_config(cfg, "gait")
-        except ValueError as exc:
-            return False, f"gait branch disabled: bad settings: {exc}"
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            return False, f"gait branch disabled: device {str(self.device)!r} requested but CUDA is not available; use cpu"
+        problem = stage_load_problem(cfg, "gait", self.device, f"set weights to {' or '.join(PUBLISHED)} or to a "
+                                                               "checkpoint trained with `emotion-perception train-gait`")
+        if problem:
+            return False, f"gait branch disabled: {problem}"
         try:
             self.model = load_gait_model(cfg.weights, cfg.model).to(self.device)
         except (WeightsError, OSError, ValueError) as exc:

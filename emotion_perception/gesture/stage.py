@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from ..acceleration import accelerate_network
-from ..configuration import setting, validate_config
-from ..cue import fusion_weight_setting, interval_setting
+from ..configuration import setting
+from ..cue import WindowedStage, fusion_weight_setting, interval_setting, stage_load_problem
 from ..labels import EMOTIONS
 from ..types import CueResult, Evidence, JointSequence
 from ..weights import WeightsError
@@ -60,7 +60,7 @@ class GestureResult(CueResult):
         return Evidence.from_distribution(np.asarray(probabilities)[[self.labels.index(e) for e in EMOTIONS]])
 
 
-class GestureEmotion:
+class GestureEmotion(WindowedStage):
     """Classifies tracks' body movement with ACCM; unavailable (never guessing) without usable weights."""
 
     def __init__(self, config: GestureConfig | None = None, device: torch.device | str = "cpu") -> None:
@@ -74,26 +74,11 @@ class GestureEmotion:
         """Sequences refused as malformed since start (NaN-only joints, wrong shape, degenerate skeleton)."""
         self.available, self.status = self._load()
 
-    @property
-    def window_frames(self) -> int:
-        """Frames per classification window [frames at ``fps``, the checkpoint's rate]."""
-        return int(self.config.window_frames)
-
-    @property
-    def frames_needed(self) -> int:
-        """Fewest frames of history [frames at ``fps``] before a track gets a result."""
-        return int(self.config.min_frames)
-
     def _load(self) -> tuple[bool, str]:
         cfg = self.config
-        if not cfg.weights:
-            return False, f"gesture branch off: no weights configured; {GET_WEIGHTS_HINT}"
-        try:
-            validate_config(cfg, "gesture")
-        except ValueError as exc:
-            return False, f"gesture branch off: bad settings: {exc}"
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            return False, f"gesture branch off: device {self.device} asked for, but CUDA is not available"
+        problem = stage_load_problem(cfg, "gesture", self.device, GET_WEIGHTS_HINT)
+        if problem:
+            return False, f"gesture branch off: {problem}"
         try:
             self.network, passport = load_accm(cfg.weights, self.device)
         except (WeightsError, OSError) as exc:
