@@ -233,7 +233,7 @@ class OneImageKeypointRCNN(nn.Module):
 def _keypoint_rcnn_build(weights: str | None) -> nn.Module:
     """The detector with the default DetectorConfig baked in; random weights keep every box (score threshold
     0), as their scores mean nothing and a check needs detections to compare."""
-    from .detection.keypoint_rcnn import DetectorConfig, build_keypoint_rcnn, load_detector_weights
+    from .detection import DetectorConfig, build_keypoint_rcnn, load_detector_weights
 
     if weights is None:
         return OneImageKeypointRCNN(build_keypoint_rcnn(DetectorConfig(score_threshold=0.0))).eval()

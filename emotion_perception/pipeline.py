@@ -19,10 +19,11 @@ import torch
 
 from .cue import Cue, CueFrame
 from .cues import cue_classes
-from .detection import build_detector
+from .detection import PersonDetector, build_detector
 from .device import apply_precision, inference_context, own_stream, release_memory, resolve_device
 from .fusion import TemporalFusion, invalid_estimate
-from .pose import JointHistory, PositionTracker, make_skeleton, skeleton_problem
+from .pose import JointHistory, PositionTracker, body_point, make_skeleton, skeleton_problem
+from .pose.plausibility import MotionCheck, body_problem, checked_confidence, detection_problem
 from .settings import Settings
 from .tracking import ByteTracker
 from .types import (CameraIntrinsics, CueResult, ExternalSkeleton, Frame, FrameResult, PersonEmotion, PositionSource,
@@ -97,6 +98,8 @@ class Observation:
     """Track ids the front end still keeps (per-track state of others can go)."""
     seconds: dict[str, float]
     started: float
+    set_aside: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    """(counter, detail) of each person or detection the front end set aside (FrameResult.set_aside)."""
 
 
 @dataclasses.dataclass
@@ -112,7 +115,8 @@ class Pipeline:
     """Composes detection, tracking, skeletons, the cues and fusion for one camera."""
 
     def __init__(self, settings: Settings | None = None, log: Callable[[str], None] = print, *,
-                 detector=None, cues: dict[str, Cue] | None = None, download_weights: bool = True):
+                 detector: PersonDetector | None = None, cues: dict[str, Cue] | None = None,
+                 download_weights: bool = True):
         """Build every stage from ``settings``; tests and benchmarks may pass ready stages instead.
 
         ``cues``: ready cue objects by name, replacing those the settings would build.
@@ -126,12 +130,14 @@ class Pipeline:
         apply_precision(config.precision)
         if config.cpu_threads:
             torch.set_num_threads(config.cpu_threads)  # process-wide in torch, like the precision switches
-        self.detector = None
+        self.detector: PersonDetector | None = None
         if config.pose_source == "detector":
             self.detector = detector or build_detector(settings.detector, self.device, download=download_weights)
         self.tracker = ByteTracker(settings.tracker)
         self.history = JointHistory(settings.history)
         self.positions = PositionTracker(settings.history.min_confidence)
+        self.motion = MotionCheck()
+        """External tracks' body points, for the speed bound (pose/plausibility.py)."""
         given = cues or {}
         self.cues: list[Cue] = [given.get(cue.name) or cue(settings[cue.name], self.device) for cue in cue_classes()]
         self.acceleration: dict[str, str] = {}
@@ -195,6 +201,7 @@ class Pipeline:
     def _reset_front(self) -> None:
         self.tracker.reset()
         self.history.clear()
+        self.motion.reset()
 
     def _reset_back(self) -> None:
         self.positions.reset()
@@ -245,8 +252,9 @@ class Pipeline:
             self._jump_to_judge = jump
         self.stamps.last_ns = frame.stamp_ns
         seconds: dict[str, float] = {}
+        set_aside: list[tuple[str, str]] = []
         with self._networks("detector"):
-            people = self._people(frame, skeletons, seconds)
+            people = self._people(frame, skeletons, seconds, set_aside)
         # A frame rejected in _people carries no Observation: its jump goes with the next one that gets to judge.
         jump, self._jump_to_judge = self._jump_to_judge, ""
         judged = [person for person in people if not person.issue]
@@ -257,7 +265,7 @@ class Pipeline:
             alive |= set(self.tracker.live_ids)
             self.history.prune(alive)
         alive |= set(self.history.track_ids)  # external tracks: until the history lets them go (max_age_seconds)
-        return Observation(frame, people, judged, prepared, jump, alive, seconds, start)
+        return Observation(frame, people, judged, prepared, jump, alive, seconds, start, set_aside)
 
     def judge(self, observation: Observation) -> FrameResult:
         """The cues' half of a frame: every cue on the judged people (each network once, all people batched),
@@ -280,7 +288,8 @@ class Pipeline:
         total = time.perf_counter() - observation.started
         self.timings.add("total", total)
         return FrameResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, people=results,
-                           stage_seconds={**seconds, "total": total}, time_jump=observation.time_jump)
+                           stage_seconds={**seconds, "total": total}, time_jump=observation.time_jump,
+                           set_aside=observation.set_aside)
 
     def _run_cue(self, cue: Cue, frame: Frame, people: list[TrackedPerson], prepared: list) -> list[CueResult]:
         """The cue's results for ``people``: decided ones as prepared, a track's recent valid result again
@@ -320,16 +329,22 @@ class Pipeline:
             {cue.name: cue.config.fusion_weight for cue in running})
         return result
 
-    def _people(self, frame: Frame, skeletons: list[ExternalSkeleton] | None,
-                seconds: dict[str, float]) -> list[TrackedPerson]:
-        """Tracked people with checked skeletons, their joints added to the per-track history."""
+    def _people(self, frame: Frame, skeletons: list[ExternalSkeleton] | None, seconds: dict[str, float],
+                set_aside: list[tuple[str, str]]) -> list[TrackedPerson]:
+        """Tracked people with checked skeletons, their joints added to the per-track history; what could not
+        be a person is noted in ``set_aside``."""
         max_people = self.settings.pipeline.max_people
         if self.detector is None:
             with self._timed("pose", seconds):
-                people = [person_from_external(s, frame.intrinsics) for s in (skeletons or [])][:max_people]
+                people = self._external_people(frame, (skeletons or [])[:max_people], set_aside)
         else:
             with self._timed("detection", seconds):
                 detections = self.detector.detect([frame.image])[0] if self.detector.available else []
+            height, width = frame.image.shape[:2]
+            problems = [detection_problem(d.box, d.keypoints, width, height) for d in detections]
+            set_aside += [("ignored_implausible_detection", problem) for problem in problems if problem]
+            detections = [d for d, problem in zip(detections, problems) if not problem]
+            detections = self.detector.score_calibration.apply(detections)  # onto the tracker's scale
             detections = sorted(detections, key=lambda d: -float((d.box[2] - d.box[0]) * (d.box[3] - d.box[1])))
             with self._timed("tracking", seconds):
                 people = self.tracker.update(detections[:max_people], frame.stamp_ns)
@@ -354,12 +369,29 @@ class Pipeline:
                 self.history.add(person.track_id, frame.stamp_ns, skeleton)
         return people
 
+    def _external_people(self, frame: Frame, skeletons: list[ExternalSkeleton],
+                         set_aside: list[tuple[str, str]]) -> list[TrackedPerson]:
+        """People from an external tracker's skeletons; one whose skeleton no body could produce (malformed,
+        another unit, a sentinel, a jump faster than a person runs) is kept, unjudged, with the reason."""
+        people = []
+        for skeleton in skeletons:
+            person = person_from_external(skeleton, frame.intrinsics)
+            if not person.issue:
+                point = body_point(person.skeleton, self.settings.history.min_confidence)
+                person.issue = self.motion.problem(person.track_id, frame.stamp_ns, point)
+            if person.issue:
+                person.skeleton, person.box = None, np.zeros(4, dtype=np.float32)
+                set_aside.append(("ignored_implausible_skeleton", f"track {person.track_id}: {person.issue}"))
+            people.append(person)
+        return people
+
     def _forget_ended_tracks(self, alive: set[int]) -> None:
         """Drop the cues' and fusion's per-track state of tracks the front end no longer keeps."""
         ended = [track_id for track_id in self.fusion.track_ids if track_id not in alive]
         if ended:
             self.fusion.forget(ended)
             self.positions.forget(ended)
+            self.motion.forget(ended)
             for key in [key for key in self._recent if key[1] in ended]:
                 del self._recent[key]
 
@@ -369,15 +401,22 @@ def person_from_external(skeleton: ExternalSkeleton, intrinsics: CameraIntrinsic
 
     Joints with confidence 0 or non-finite positions are unseen (confidence 0, position 0). Without
     intrinsics the joints cannot be placed in the image: the box and 2D joints are then zero, and the
-    image-based cues (context, face) get nothing useful from this person.
+    image-based cues (context, face) get nothing useful from this person. A skeleton of the wrong shape or
+    beyond a body's bounds (pose/plausibility.py) gives a person with that ``issue`` and nothing else.
     """
-    joints = np.asarray(skeleton.joints_3d, dtype=np.float32)
-    confidence = np.asarray(skeleton.confidence, dtype=np.float32).copy()
+    joints = np.asarray(skeleton.joints_3d, dtype=np.float64)
+    confidence = np.asarray(skeleton.confidence, dtype=np.float64)
+    nobody = TrackedPerson(track_id=skeleton.track_id, box=np.zeros(4, dtype=np.float32), score=0.0)
     if joints.shape != (16, 3) or confidence.shape != (16,):
-        raise FrameRejected("bad_skeletons", f"skeleton of track {skeleton.track_id} has joints {joints.shape} "
-                                             f"and confidence {confidence.shape}, expected (16, 3) and (16,)")
+        nobody.issue = (f"malformed skeleton: joints {joints.shape} and confidence {confidence.shape}, "
+                        "expected (16, 3) and (16,)")
+        return nobody
+    confidence, nobody.issue = checked_confidence(confidence)
     with np.errstate(invalid="ignore"):
-        visible = (confidence > 0) & np.isfinite(confidence) & np.isfinite(joints).all(axis=1) & (joints[:, 2] > 1e-3)
+        visible = (confidence > 0) & np.isfinite(joints).all(axis=1) & (joints[:, 2] > 1e-3)
+    nobody.issue = nobody.issue or body_problem(joints, visible)
+    if nobody.issue:
+        return nobody
     joints_2d = np.zeros((len(joints), 2), dtype=np.float32)
     box = np.zeros(4, dtype=np.float32)
     if intrinsics is not None and visible.any():
@@ -389,6 +428,6 @@ def person_from_external(skeleton: ExternalSkeleton, intrinsics: CameraIntrinsic
         box = np.concatenate([low - margin, high + margin]).astype(np.float32)
     confidence[~visible] = 0.0
     return TrackedPerson(track_id=skeleton.track_id, box=box, score=1.0,
-                         skeleton=Skeleton(joints_2d=joints_2d, confidence=confidence,
+                         skeleton=Skeleton(joints_2d=joints_2d, confidence=confidence.astype(np.float32),
                                            joints_3d=np.where(visible[:, None], joints, 0.0).astype(np.float32),
                                            position_source=PositionSource.SKELETON_INPUT))

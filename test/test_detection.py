@@ -16,7 +16,7 @@ from emotion_perception.weights import WeightsError, WeightsPassport, save_check
 
 # Small inputs keep the 59M-parameter network fast on a shared CPU; threshold 0 makes random weights
 # report max_detections people.
-SMALL = DetectorConfig(min_size=96, max_size=128, max_detections=3, score_threshold=0.0)
+SMALL = DetectorConfig(model="keypointrcnn", min_size=96, max_size=128, max_detections=3, score_threshold=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +167,98 @@ def test_cuda_fp16_gives_the_documented_types(random_detector, images):
     for people in found:
         for person in people:
             assert person.box.dtype == np.float32 and person.keypoints.shape == (17, 3)
+
+
+# --- the registry and the onnx backend ---------------------------------------------------------------------
+
+class WhiteRectanglePose(torch.nn.Module):
+    """A 'pose model' in the onnx backend's documented layout that finds the one white rectangle of its input:
+    a person row boxing it (keypoints on its top-left corner), a near-duplicate the backend must suppress,
+    and a candidate below the score threshold. Exported to ONNX by the tests."""
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        white = (image[0].amin(dim=0) > 0.9).float()  # (H, W)
+        columns, rows = white.amax(dim=0), white.amax(dim=1)
+        xs = torch.arange(white.shape[1], dtype=torch.float32)
+        ys = torch.arange(white.shape[0], dtype=torch.float32)
+        x_min, x_max = (xs + 1e6 * (1 - columns)).amin(), (xs * columns).amax() + 1
+        y_min, y_max = (ys + 1e6 * (1 - rows)).amin(), (ys * rows).amax() + 1
+        box = torch.stack([x_min, y_min, x_max, y_max])
+        corner = torch.stack([x_min, y_min, torch.tensor(0.7)]).repeat(17)
+        person = torch.cat([box, torch.tensor([0.9]), corner])
+        duplicate = torch.cat([box + 2, torch.tensor([0.8]), corner])
+        faint = torch.cat([torch.tensor([0.0, 0.0, 10.0, 10.0, 0.1]), corner])
+        return torch.stack([person, duplicate, faint])[None]
+
+
+def export_white_rectangle_pose(path, size=None):
+    """The model as ONNX: a fixed (H, W) input if ``size``, else dynamic H and W."""
+    height, width = size or (64, 96)
+    dynamic = None if size else {"image": {2: "height", 3: "width"}}
+    torch.onnx.export(WhiteRectanglePose(), (torch.zeros(1, 3, height, width),), str(path), input_names=["image"],
+                      output_names=["people"], dynamic_axes=dynamic, opset_version=17, dynamo=False)
+    return path
+
+
+def white_rectangle(height=480, width=640, box=(200, 40, 400, 240)):
+    image = np.zeros((height, width, 3), np.uint8)
+    image[box[1]:box[3], box[0]:box[2]] = 255
+    return image
+
+
+@pytest.mark.parametrize("size", [None, (320, 320)], ids=["dynamic_input", "fixed_input"])
+def test_onnx_backend_letterboxes_and_maps_people_back_to_image_pixels(tmp_path, size):
+    pytest.importorskip("onnxruntime")
+    model = export_white_rectangle_pose(tmp_path / "pose.onnx", size)
+    detector = build_detector(DetectorConfig(model="onnx", weights=str(model), onnx_input_size=320))
+    assert detector.available and str(model) in detector.status, detector.status
+    # 640 x 480 into 320 x 256 (dynamic: long side 320, short side up to a multiple of 32) or 320 x 320: half
+    # scale, grey bars above and below; a box off by the bars or the scale would miss by 16 px or more.
+    assert detector.network_size(480, 640) == (size or (256, 320))
+    (people,) = detector.detect([white_rectangle()])
+    assert len(people) == 1, "the duplicate is suppressed and the faint candidate dropped"
+    (person,) = people
+    np.testing.assert_allclose(person.box, [200, 40, 400, 240], atol=2.5)
+    assert person.score == pytest.approx(0.9) and person.keypoints.shape == (17, 3)
+    np.testing.assert_allclose(person.keypoints[:, :2], np.tile([200, 40], (17, 1)), atol=2.5)
+    np.testing.assert_allclose(person.keypoints[:, 2], 0.7, atol=1e-6)
+    tall = white_rectangle(640, 360, (60, 300, 120, 600))  # portrait: bars left and right
+    np.testing.assert_allclose(detector.detect([tall])[0][0].box, [60, 300, 120, 600], atol=2.5)
+
+
+def test_onnx_backend_without_a_usable_file_is_unavailable_and_says_why(tmp_path):
+    pytest.importorskip("onnxruntime")
+    wrong = tmp_path / "wrong_layout.onnx"
+    torch.onnx.export(torch.nn.Conv2d(3, 2, 1), (torch.zeros(1, 3, 32, 32),), str(wrong), dynamo=False)
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not onnx")
+    for weights, reason in [("DEFAULT", "has no DEFAULT"), ("", "has no DEFAULT"),
+                            (str(tmp_path / "missing.onnx"), "no such ONNX file"),
+                            (str(garbage), "not a pose model"), (str(wrong), "not a pose model")]:
+        detector = build_detector(DetectorConfig(model="onnx", weights=weights))
+        assert not detector.available and reason in detector.status, (weights, detector.status)
+        assert detector.detect([np.zeros((8, 8, 3), np.uint8)]) == [[]]
+
+
+def test_every_backend_is_selectable_and_satisfies_the_detector_protocol():
+    from emotion_perception.detection import BACKENDS, PersonDetector
+
+    for name in BACKENDS:
+        detector = build_detector(DetectorConfig(model=name, weights=""))
+        assert isinstance(detector, PersonDetector), name
+        assert not detector.available and detector.detect([np.zeros((8, 8, 3), np.uint8)]) == [[]]
+        assert detector.score_calibration(0.0) >= 0.0 and detector.score_calibration(1.0) <= 1.0
+    with pytest.raises(ValueError, match="detector.model"):
+        build_detector(DetectorConfig(model="yolo"))
+
+
+def test_score_calibration_is_monotone_and_maps_scores_onto_the_trackers_scale():
+    from emotion_perception.detection import ScoreCalibration
+
+    calibration = ScoreCalibration((0.1, 0.2, 0.4), (0.0, 0.5, 0.9), "test")
+    people = [Detection(np.zeros(4, np.float32), score) for score in (0.05, 0.15, 0.3, 0.8)]
+    assert [p.score for p in calibration.apply(people)] == pytest.approx([0.0, 0.25, 0.7, 0.9])
+    for raw, calibrated in [((0.2, 0.1), (0.0, 1.0)), ((0.1, 0.2), (0.6, 0.5)), ((0.1, 0.2), (0.0, 1.5)),
+                            ((0.1,), (0.5,))]:
+        with pytest.raises(ValueError):
+            ScoreCalibration(raw, calibrated, "bad")

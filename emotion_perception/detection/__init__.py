@@ -1,9 +1,13 @@
-"""Person detection: boxes and COCO-17 keypoints per image (torchvision Keypoint R-CNN backend)."""
+"""Person detection: boxes and COCO-17 keypoints per image, from the backend ``detector.model`` names
+(registry.py lists them; docs/front_end.md compares them)."""
 
+from .base import IDENTITY, PersonDetector, ScoreCalibration
 from .keypoint_rcnn import (
-    ARCHITECTURE, FETCH_DEFAULT_COMMAND, WEIGHTS_NAME, DetectorConfig, PersonDetector, build_detector, build_keypoint_rcnn,
-    default_weights_cache_path, fetch_default_weights, load_detector_weights,
+    ARCHITECTURE, FETCH_DEFAULT_COMMAND, WEIGHTS_NAME, build_keypoint_rcnn, default_weights_cache_path,
+    fetch_default_weights, load_detector_weights,
 )
+from .registry import BACKENDS, DetectorConfig, backend_module, build_detector
 
-__all__ = ["ARCHITECTURE", "FETCH_DEFAULT_COMMAND", "WEIGHTS_NAME", "DetectorConfig", "PersonDetector", "build_detector",
-           "build_keypoint_rcnn", "default_weights_cache_path", "fetch_default_weights", "load_detector_weights"]
+__all__ = ["ARCHITECTURE", "BACKENDS", "FETCH_DEFAULT_COMMAND", "IDENTITY", "WEIGHTS_NAME", "DetectorConfig",
+           "PersonDetector", "ScoreCalibration", "backend_module", "build_detector", "build_keypoint_rcnn",
+           "default_weights_cache_path", "fetch_default_weights", "load_detector_weights"]

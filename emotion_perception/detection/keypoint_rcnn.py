@@ -12,17 +12,20 @@ Weights come from one of three places, named by ``DetectorConfig.weights``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torchvision.models.detection import KeypointRCNN, KeypointRCNN_ResNet50_FPN_Weights, keypointrcnn_resnet50_fpn
 
 from ..acceleration import accelerate_network
-from ..configuration import setting, validate_config
 from ..types import Detection
-from ..weights import WeightsError, load_checkpoint, load_state_dict
+from ..weights import WeightsError, copy_from_dir, load_checkpoint, load_state_dict
+from .base import IDENTITY, check_images
+
+if TYPE_CHECKING:
+    from .registry import DetectorConfig
 
 ARCHITECTURE = "keypointrcnn_resnet50_fpn"
 """Passport architecture name of the weights this backend loads."""
@@ -30,27 +33,8 @@ ARCHITECTURE = "keypointrcnn_resnet50_fpn"
 PERSON_LABEL = 1
 """Class index of 'person' in the two-class (background, person) COCO keypoint model."""
 
-
-@dataclass
-class DetectorConfig:
-    """Person detector settings (its device and precision are the pipeline's)."""
-
-    weights: str = setting(
-        "DEFAULT", "'DEFAULT' torchvision's published COCO Keypoint R-CNN weights (downloaded and cached on first "
-                   "use; `emotion-perception weights fetch keypointrcnn` pre-fetches them), a state_dict file path, "
-                   "or '' for none (the detector is off and /diagnostics says ERROR)")
-    score_threshold: float = setting(
-        0.3, "least person score reported, at most the tracker's high threshold [0-1]", min=0.0, max=1.0)
-    nms_threshold: float = setting(
-        0.5, "IoU above which overlapping person boxes are suppressed [0-1]", above=0.0, max=1.0)
-    min_size: int = setting(800, "the image's short side is resized to this before the network [px]", min=32)
-    max_size: int = setting(1333, "cap on the resized image's long side [px]", min=32)
-    max_detections: int = setting(
-        20, "people reported per image at most (keypoint head cost grows with it)", min=1, max=1000)
-
-    def check(self) -> None:
-        if self.max_size < self.min_size:
-            raise ValueError(f"max_size ({self.max_size}) must be at least min_size ({self.min_size})")
+SCORE_CALIBRATION = IDENTITY
+"""The tracker's thresholds were tuned on this backend's scores (tracking/byte_tracker.py)."""
 
 
 def build_keypoint_rcnn(config: DetectorConfig) -> KeypointRCNN:
@@ -73,20 +57,27 @@ FETCH_DEFAULT_COMMAND = f"emotion-perception weights fetch {WEIGHTS_NAME}"
 """What a user runs (on a machine with internet) to cache the DEFAULT weights."""
 
 
-def fetch_default_weights(download: bool = True) -> Path:
-    """torchvision's published weights in the torch.hub cache, downloaded first when ``download`` and absent.
+def fetch_default_weights(download: bool = True, source_dir: Path | None = None) -> Path:
+    """torchvision's published weights in the torch.hub cache, downloaded first when ``download`` and absent,
+    or copied from ``source_dir`` (which must hold the file under torchvision's name) without downloading.
 
     WeightsError (naming the cache file and the command that fetches it) when they are neither cached nor
     obtainable: an offline robot copies the file into the cache or points ``detector.weights`` at a file.
     """
     published = KeypointRCNN_ResNet50_FPN_Weights.DEFAULT
     cache = default_weights_cache_path()
+    match = torch.hub.HASH_REGEX.search(cache.name)  # torchvision names carry a sha256 prefix, checked on copy
+    if source_dir is not None and not cache.is_file():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        copied = copy_from_dir(source_dir, [cache.name], cache, match.group(1) if match else "")
+        if copied is None:
+            raise WeightsError(f"{source_dir} holds no {cache.name} (torchvision {published})")
+        return copied
     if cache.is_file() or not download:
         if not cache.is_file():
             raise WeightsError(f"torchvision {published} is not cached at {cache} and this start does not download; "
                                f"run `{FETCH_DEFAULT_COMMAND}` on a machine with internet (or copy the file there)")
         return cache
-    match = torch.hub.HASH_REGEX.search(cache.name)  # torchvision names carry a sha256 prefix, checked on download
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(published.url, str(cache), hash_prefix=match.group(1) if match else None,
@@ -113,8 +104,9 @@ def load_detector_weights(spec: str, download: bool = True) -> tuple[dict[str, t
     return load_state_dict(path), str(path)
 
 
-class PersonDetector:
-    """Finds people and their COCO-17 keypoints in RGB images, several images per forward pass.
+class KeypointRCNNDetector:
+    """Finds people and their COCO-17 keypoints in RGB images, several images per forward pass (a
+    detection.PersonDetector).
 
     Precision (fp16 autocast or not) is the caller's: the pipeline runs every network inside
     device.inference_context.
@@ -126,6 +118,7 @@ class PersonDetector:
         self.model = model
         self.status = status
         self.device = torch.device(device)
+        self.score_calibration = SCORE_CALIBRATION
 
     @property
     def available(self) -> bool:
@@ -163,12 +156,7 @@ class PersonDetector:
         An unavailable detector returns an empty list per image (see ``status``); a malformed image
         raises ValueError naming its index.
         """
-        for index, image in enumerate(images):
-            if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-                raise ValueError(f"image {index}: expected an H x W x 3 uint8 RGB array, got {desc}")
-            if min(image.shape[:2]) < 2:
-                raise ValueError(f"image {index}: too small ({image.shape[1]}x{image.shape[0]} px)")
+        check_images(images)
         if self.model is None or not images:
             return [[] for _ in images]
         with torch.inference_mode():
@@ -189,20 +177,14 @@ class PersonDetector:
         return [Detection(boxes[i].astype(np.float32), float(scores[i]), keypoints[i]) for i in range(len(scores))]
 
 
-def build_detector(config: DetectorConfig, device: torch.device | str = "cpu", random_weights: bool = False,
-                   download: bool = True) -> PersonDetector:
-    """The detector the config asks for; unavailable (with the reason in ``status``) when it cannot be built.
-
-    ``random_weights=True`` builds it with random weights, for tests and benchmarks only. ``download=False``
-    never reaches the network for DEFAULT weights (only the torch.hub cache). Settings that make no sense
-    (sizes, thresholds) raise ValueError.
-    """
-    validate_config(config, "detector")
-    device = torch.device(device)
+def build_detector(config: DetectorConfig, device: torch.device, *, random_weights: bool,
+                   download: bool) -> KeypointRCNNDetector:
+    """The backend's builder (detection.registry.build_detector documents the arguments); ``download=False``
+    reads DEFAULT weights from the torch.hub cache only."""
     if random_weights:
         model, status = build_keypoint_rcnn(config), "RANDOM WEIGHTS (tests and benchmarks only)"
     elif not config.weights:
-        return PersonDetector(config, None, "no detector weights configured: set detector.weights to 'DEFAULT' "
+        return KeypointRCNNDetector(config, None, "no detector weights configured: set detector.weights to 'DEFAULT' "
                                             "(torchvision COCO Keypoint R-CNN) or to a local state_dict file", device)
     else:
         try:
@@ -210,9 +192,9 @@ def build_detector(config: DetectorConfig, device: torch.device | str = "cpu", r
             model = build_keypoint_rcnn(config)
             model.load_state_dict(state)
         except WeightsError as exc:
-            return PersonDetector(config, None, str(exc), device)
+            return KeypointRCNNDetector(config, None, str(exc), device)
         except RuntimeError as exc:
-            return PersonDetector(config, None, f"{config.weights}: not Keypoint R-CNN weights "
+            return KeypointRCNNDetector(config, None, f"{config.weights}: not Keypoint R-CNN weights "
                                                 f"({str(exc).splitlines()[0]})", device)
         status = f"ok: {description}"
-    return PersonDetector(config, model.eval().to(device), status, device)
+    return KeypointRCNNDetector(config, model.eval().to(device), status, device)

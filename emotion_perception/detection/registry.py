@@ -1,0 +1,89 @@
+"""The person-detector backends by name, and the settings that choose and tune them (``detector.*``).
+
+A backend is one module of this package with a ``build_detector(config, device, *, random_weights, download)``
+function returning a :class:`~emotion_perception.detection.base.PersonDetector`; the module also holds its
+weights' passports and its score calibration. Adding a backend is its module and one line in ``BACKENDS``.
+Modules are imported when first built, so a backend's dependencies (onnxruntime, torchvision's detection
+models) cost nothing to the processes that use another.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import torch
+
+from ..configuration import setting, validate_config
+from .base import PersonDetector
+
+
+@dataclass(frozen=True)
+class DetectorBackend:
+    module: str
+    """Module of emotion_perception.detection that holds the backend."""
+    summary: str
+
+
+BACKENDS: dict[str, DetectorBackend] = {
+    "keypointrcnn": DetectorBackend("keypoint_rcnn", "torchvision's Keypoint R-CNN (ResNet-50 FPN): crowds and "
+                                                     "accuracy, seconds per frame on a CPU; BSD weights via torch.hub"),
+    "onnx": DetectorBackend("onnx_pose", "a pose model you export to ONNX yourself (e.g. a YOLO-pose export) in "
+                                         "the layout of docs/front_end.md; detector.weights names the file"),
+}
+"""Backend name (the value of ``detector.model``) -> where it lives."""
+
+
+@dataclass
+class DetectorConfig:
+    """Person detector settings (its device and precision are the pipeline's).
+
+    Fields serve every backend unless their help names the backends they serve."""
+
+    model: str = setting("keypointrcnn", "person detector backend (docs/front_end.md): "
+                         + "; ".join(f"'{name}' {backend.summary}" for name, backend in BACKENDS.items()),
+                         choices=tuple(BACKENDS))
+    weights: str = setting(
+        "DEFAULT", "'DEFAULT' the backend's published weights (keypointrcnn: torchvision's, downloaded and cached "
+                   "on first use; `emotion-perception weights fetch NAME` pre-fetches them), a weights file path "
+                   "(onnx: the .onnx file; it has no DEFAULT), or '' for none (the detector is off and "
+                   "/diagnostics says ERROR)")
+    score_threshold: float = setting(
+        0.3, "keypointrcnn: least person score reported, at most the tracker's high threshold [0-1]",
+        min=0.0, max=1.0)
+    nms_threshold: float = setting(
+        0.5, "keypointrcnn, onnx: IoU above which overlapping person boxes are suppressed [0-1]", above=0.0, max=1.0)
+    min_size: int = setting(800, "keypointrcnn: the image's short side is resized to this before the network [px]",
+                            min=32)
+    max_size: int = setting(1333, "keypointrcnn: cap on the resized image's long side [px]", min=32)
+    max_detections: int = setting(
+        20, "keypointrcnn: people reported per image at most (keypoint head cost grows with it)", min=1, max=1000)
+    onnx_input_size: int = setting(
+        640, "onnx: long side of the letterboxed network input when the model's input size is dynamic; a model "
+             "with a fixed input size gets that [px]", min=32, max=4096)
+    onnx_score_threshold: float = setting(
+        0.25, "onnx: least person score (the model's own scale) reported [0-1]", min=0.0, max=1.0)
+
+    def check(self) -> None:
+        if self.max_size < self.min_size:
+            raise ValueError(f"max_size ({self.max_size}) must be at least min_size ({self.min_size})")
+
+
+def backend_module(name: str):
+    """The module of backend ``name``; ValueError listing the backends for an unknown one."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown detector backend {name!r}; expected one of {tuple(BACKENDS)}")
+    return importlib.import_module(f"{__package__}.{BACKENDS[name].module}")
+
+
+def build_detector(config: DetectorConfig, device: torch.device | str = "cpu", random_weights: bool = False,
+                   download: bool = True) -> PersonDetector:
+    """The detector ``config.model`` names; unavailable (the reason in its ``status``) when it cannot be built.
+
+    ``random_weights=True`` builds it with random weights, for tests and benchmarks only. ``download=False``
+    never reaches the network for DEFAULT weights (only what is cached or fetched). Settings that make no
+    sense raise ValueError.
+    """
+    validate_config(config, "detector")
+    return backend_module(config.model).build_detector(config, torch.device(device), random_weights=random_weights,
+                                                       download=download)
