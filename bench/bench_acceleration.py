@@ -77,7 +77,7 @@ def _gesture(device: torch.device, folder: Path):
 def _detector(device: torch.device, _: Path):
     from emotion_perception.detection import DetectorConfig, build_detector
 
-    return build_detector(DetectorConfig(weights=""), device, random_weights=True)
+    return build_detector(DetectorConfig(model="keypointrcnn", weights=""), device, random_weights=True)
 
 
 def _examples(name: str, views: int = 1) -> Callable[[int], tuple[torch.Tensor, ...]]:

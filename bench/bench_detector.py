@@ -64,7 +64,7 @@ def main() -> None:
     print(f"{'setting':38s} {'p50 ms':>9s} {'p95 ms':>9s} {'people':>7s} {'x p50':>6s}")
     reference = None
     for name, overrides in SETTINGS:
-        config = dataclasses.replace(DetectorConfig(score_threshold=0.0), **overrides)
+        config = dataclasses.replace(DetectorConfig(model="keypointrcnn", score_threshold=0.0), **overrides)
         seconds, people = measure(config, args.device, args.precision, args.frames, args.warmup, args.batch)
         p50, p95 = np.percentile(seconds, [50, 95]) * 1e3
         reference = reference or p50

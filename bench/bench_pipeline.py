@@ -60,7 +60,8 @@ import torch
 from emotion_perception.context import emotic_resnet18
 from emotion_perception.context.model import ARCHITECTURE as EMOTIC_ARCHITECTURE
 from emotion_perception.cue import SequenceCue
-from emotion_perception.detection import DetectorConfig, PersonDetector, build_detector
+from emotion_perception.detection import DetectorConfig, build_detector
+from emotion_perception.detection.keypoint_rcnn import KeypointRCNNDetector
 from emotion_perception.device import PRECISIONS, resolve_device
 from emotion_perception.face.boxes import face_crop_square, grey_face_crop, grey_face_crops
 from emotion_perception.gesture.model import accm, accm_passport
@@ -131,7 +132,7 @@ def scene_detections(scene_frame: SceneFrame, intrinsics: CameraIntrinsics) -> l
     return detections
 
 
-class SceneDetector(PersonDetector):
+class SceneDetector(KeypointRCNNDetector):
     """The random-weights Keypoint R-CNN at its full cost on every frame, reporting the scene's true people.
 
     ``people``: what to report for the next frame (set by the driver before ``observe``). ``run_network``:
@@ -140,7 +141,7 @@ class SceneDetector(PersonDetector):
     the pipeline's. ``reported``: people the network reported, per call.
     """
 
-    def __init__(self, detector: PersonDetector) -> None:
+    def __init__(self, detector: KeypointRCNNDetector) -> None:
         super().__init__(detector.config, detector.model, detector.status, detector.device)
         self.people: list[Detection] = []
         self.run_network = True
@@ -174,7 +175,7 @@ def make_settings(args: argparse.Namespace, device: str, source: str, people: in
     detector_min_size = args.detector_min_size
     values = {"pipeline": {"device": device, "precision": args.precision, "accelerate": args.accelerate,
                            "pose_source": source, "max_people": people},
-              "detector": {"score_threshold": 0.0, "max_detections": people, "min_size": detector_min_size,
+              "detector": {"model": "keypointrcnn", "score_threshold": 0.0, "max_detections": people, "min_size": detector_min_size,
                            "max_size": max(DetectorConfig.max_size, detector_min_size)},
               "context": {"weights": weights["context"]}, "gesture": {"weights": weights["gesture"]}}
     if interval == "0":
