@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from emotion_perception.detection.movenet import load_movenet
+from emotion_perception.detection.movenet_detector import build_movenet_detector, people_in_image
 from emotion_perception.weights import WeightsError
 
 TOLERANCE = 1e-4
@@ -104,3 +105,83 @@ def test_missing_truncated_or_foreign_graphs_are_refused_naming_the_file(movenet
     (tmp_path / "movenet-multipose.json").write_text(json.dumps(model))
     with pytest.raises(WeightsError, match="Conv3D is not supported"):
         load_movenet(tmp_path)
+
+
+# --- the detector: letterboxed images in, people in the image's pixels out -----------------------------------
+
+@pytest.fixture(scope="module")
+def detector(movenet_dir):
+    return build_movenet_detector(movenet_dir, input_size=512, score_threshold=0.15)
+
+
+def test_detections_are_the_model_output_in_image_pixels(movenet_dir, golden):
+    """An image already of the network's size (768 x 576 at input size 768) goes in unchanged: the people are
+    TensorFlow.js's own, scaled to pixels and turned into (x, y) order."""
+    image, expected = golden["vtest400_768x576"]
+    people = build_movenet_detector(movenet_dir, input_size=768, score_threshold=0.2).detect([image])[0]
+    rows = expected[np.argsort(-expected[:, 55])][:len(people)]
+    assert len(people) == (expected[:, 55] >= 0.2).sum() == 3
+    for person, row in zip(people, rows):
+        assert person.score == pytest.approx(row[55], abs=TOLERANCE)
+        np.testing.assert_allclose(person.box, row[[52, 51, 54, 53]] * [768, 576, 768, 576], atol=0.05)
+        keypoints = row[:51].reshape(17, 3)
+        np.testing.assert_allclose(person.keypoints[:, 0], keypoints[:, 1] * 768, atol=0.05)
+        np.testing.assert_allclose(person.keypoints[:, 1], keypoints[:, 0] * 576, atol=0.05)
+        np.testing.assert_allclose(person.keypoints[:, 2], keypoints[:, 2], atol=TOLERANCE)
+
+
+def test_letterbox_maps_people_back_to_the_original_pixels(detector, golden):
+    """A frame twice the size, or cut to sides that are not multiples of 32, yields the people of the golden
+    512 x 384 frame (the four it scores 0.25 or more), at the same places in its own pixels."""
+    image, expected = golden["vtest100_512x384"]
+    reference = [row for row in expected if row[55] >= 0.25]
+    centres = np.array([[(row[52] + row[54]) * 256, (row[51] + row[53]) * 192] for row in reference])
+    doubled = np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)
+    cut = image[:370, :500]  # padded to 512 x 384 inside the detector; no walker of this frame is cut off
+    for frame, scale in ((doubled, 2.0), (cut, 1.0)):
+        people = detector.detect([frame])[0]
+        assert len(reference) == 4 and len(people) >= 4
+        found = np.array([[(p.box[0] + p.box[2]) / 2, (p.box[1] + p.box[3]) / 2] for p in people]) / scale
+        nearest = np.linalg.norm(centres[:, None] - found[None], axis=2).min(axis=1)
+        assert nearest.max() < 8.0, f"a person's box centre moved by {nearest.max():.1f} px"
+        for person in people:
+            assert np.all(person.box >= 0) and np.all(person.box[[2, 3]] <= [frame.shape[1], frame.shape[0]])
+            assert np.all(person.keypoints[:, 0] < frame.shape[1]) and np.all(person.keypoints[:, 1] < frame.shape[0])
+        assert [p.score for p in people] == sorted((p.score for p in people), reverse=True)
+
+
+def test_people_and_keypoints_in_the_letterbox_padding_are_dropped():
+    """A 512 x 200 image runs as 512 x 224: the bottom 24 rows are padding. A person centred there is not
+    reported; a person's keypoint there has confidence 0 and is clipped to the image."""
+    output = np.zeros((6, 56), np.float32)
+    inside, in_padding = output[0], output[1]
+    inside[:51] = np.tile([100 / 224, 300 / 512, 0.9], 17)
+    inside[3:6] = [215 / 224, 310 / 512, 0.8]  # left eye, in the padding
+    inside[51:56] = [60 / 224, 250 / 512, 180 / 224, 350 / 512, 0.5]
+    in_padding[51:56] = [205 / 224, 100 / 512, 222 / 224, 140 / 512, 0.6]
+    (person,) = people_in_image(output, 200, 512, 512, score_threshold=0.1)
+    assert person.score == pytest.approx(0.5)
+    np.testing.assert_allclose(person.box, [250, 60, 350, 180], atol=1e-3)
+    np.testing.assert_allclose(person.keypoints[0], [300, 100, 0.9], atol=1e-3)
+    assert person.keypoints[1, 2] == 0.0 and person.keypoints[1, 1] <= 200
+
+
+def test_images_of_several_sizes_in_one_call(detector, golden):
+    small, large = golden["vtest750_256x192"][0], golden["vtest400_768x576"][0]
+    together = detector.detect([large, small, large])
+    alone = [detector.detect([image])[0] for image in (large, small, large)]
+    for batched, single in zip(together, alone):
+        assert len(batched) == len(single)
+        for a, b in zip(batched, single):
+            np.testing.assert_allclose(a.box, b.box, atol=1e-3)
+            np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
+
+
+def test_detector_without_its_files_is_unavailable_and_finds_nobody(tmp_path):
+    detector = build_movenet_detector(tmp_path)
+    assert not detector.available and str(tmp_path) in detector.status
+    assert detector.detect([np.zeros((48, 64, 3), np.uint8)]) == [[]]
+    with pytest.raises(ValueError, match="image 1"):
+        detector.detect([np.zeros((48, 64, 3), np.uint8), np.zeros((48, 64), np.uint8)])
+    with pytest.raises(ValueError, match="multiple of 32"):
+        build_movenet_detector(tmp_path, input_size=500)

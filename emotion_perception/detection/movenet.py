@@ -333,12 +333,13 @@ class MoveNetDecoder(nn.Module):
         near_x = cols[:, :, None] + regressed[..., 1]
         grid_y = torch.arange(height, dtype=box.dtype, device=box.device).view(1, 1, 1, height, 1)
         grid_x = torch.arange(width, dtype=box.dtype, device=box.device).view(1, 1, 1, 1, width)
-        distance = (grid_y - near_y[..., None, None]) ** 2 + (grid_x - near_x[..., None, None]) ** 2
-        weight = torch.exp(-distance / (min(height, width) * c.keypoint_spread))  # [N, P, K, h, w]
+        # [N, P, K, h, w], computed in place: the largest tensors of the decoding
+        candidates = (grid_y - near_y[..., None, None]).square_() + (grid_x - near_x[..., None, None]).square_()
+        candidates.mul_(-1.0).div_(min(height, width) * c.keypoint_spread).exp_()
         inside = ((grid_y >= box[:, :, 0, None, None, None]) & (grid_y < box[:, :, 2, None, None, None])
                   & (grid_x >= box[:, :, 1, None, None, None]) & (grid_x < box[:, :, 3, None, None, None]))
-        candidates = (torch.sigmoid(heatmap)[:, None] * weight * inside.float()).reshape(
-            batch, c.people, KEYPOINTS, cells)
+        candidates.mul_(torch.sigmoid(heatmap)[:, None]).mul_(inside.float())
+        candidates = candidates.reshape(batch, c.people, KEYPOINTS, cells)
         best = candidates.argmax(dim=3)  # [N, P, K], the first cell on ties like ArgMax
         by_keypoint = best.transpose(1, 2)  # [N, K, P]
         score = candidates.amax(dim=1).gather(2, by_keypoint).transpose(1, 2)  # best over people at that cell

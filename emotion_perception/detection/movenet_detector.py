@@ -1,0 +1,147 @@
+"""MoveNet MultiPose as a person detector: any image letterboxed in, people in the image's pixels out.
+
+The network takes sides that are multiples of 32 and was trained on whole, undistorted people, so an image is
+scaled (aspect kept) to a long side of ``input_size`` and padded with black at the bottom and right up to the
+next multiples of 32. Letterboxing, the network and its decoding run on the detector's device, same-sized
+images in one batch; only the ``[N, 6, 56]`` result comes back. People whose box centre lies in the padding
+are dropped, boxes are clipped to the image, and keypoints that land in the padding get confidence 0.
+At most 6 people per image (the model's own limit).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..types import Detection
+from ..weights import WeightsError
+from .base import IDENTITY, ScoreCalibration, check_images
+from .movenet import KEYPOINTS, SIDE_MULTIPLE, MoveNetMultiPose, load_movenet
+
+INPUT_SIZES = (256, 320, 384, 448, 512, 576, 640, 704, 768, 832, 896, 960, 1024)
+"""Long sides the letterbox may use: multiples of 32 (bench/bench_detector.py --movenet measures them)."""
+
+
+def letterbox_shape(height: int, width: int, input_size: int) -> tuple[int, int, int, int]:
+    """(content height, content width, network height, network width) for an image: scaled to a long side of
+    ``input_size``, aspect kept, then padded up to multiples of 32."""
+    scale = input_size / max(height, width)
+    content_h, content_w = max(1, round(height * scale)), max(1, round(width * scale))
+    return (content_h, content_w, math.ceil(content_h / SIDE_MULTIPLE) * SIDE_MULTIPLE,
+            math.ceil(content_w / SIDE_MULTIPLE) * SIDE_MULTIPLE)
+
+
+def letterbox(images: torch.Tensor, input_size: int) -> torch.Tensor:
+    """``[N, H, W, 3]`` images (any numeric dtype, 0-255) -> ``[N, h, w, 3]`` float network input (see
+    :func:`letterbox_shape`): bilinear, antialiased when shrinking, content at the top left, black padding."""
+    batch, height, width, _ = images.shape
+    content_h, content_w, network_h, network_w = letterbox_shape(height, width, input_size)
+    pixels = images.permute(0, 3, 1, 2).float()
+    if (content_h, content_w) != (height, width):
+        pixels = F.interpolate(pixels, size=(content_h, content_w), mode="bilinear", align_corners=False,
+                               antialias=content_h < height).clamp_(0.0, 255.0)
+    pixels = F.pad(pixels, (0, network_w - content_w, 0, network_h - content_h))
+    return pixels.permute(0, 2, 3, 1)
+
+
+def people_in_image(output: np.ndarray, height: int, width: int, input_size: int,
+                    score_threshold: float) -> list[Detection]:
+    """One image's ``[6, 56]`` model output -> its people in the image's pixels, best score first."""
+    content_h, content_w, network_h, network_w = letterbox_shape(height, width, input_size)
+    # normalised -> network pixels -> image pixels (the content is the image scaled by content / image size)
+    to_image = np.array([network_w * width / content_w, network_h * height / content_h], np.float32)
+    people = []
+    for row in output[np.argsort(-output[:, 55], kind="stable")]:
+        score = float(row[55])
+        if not score >= score_threshold:
+            break
+        ymin, xmin, ymax, xmax = row[51:55]
+        box = np.array([xmin, ymin, xmax, ymax], np.float32) * np.tile(to_image, 2)
+        if not (box[0] + box[2] < 2 * width and box[1] + box[3] < 2 * height):
+            continue  # centred in the padding: an artefact of the black bars
+        box = np.clip(box, 0.0, [width, height, width, height]).astype(np.float32)
+        if box[2] <= box[0] or box[3] <= box[1]:
+            continue
+        keypoints = row[:3 * KEYPOINTS].reshape(KEYPOINTS, 3)[:, [1, 0, 2]] * np.append(to_image, 1.0)
+        outside = (keypoints[:, 0] >= width) | (keypoints[:, 1] >= height)
+        keypoints[outside, 2] = 0.0
+        keypoints[:, :2] = np.clip(keypoints[:, :2], 0.0, [width - 1, height - 1])
+        people.append(Detection(box, score, keypoints.astype(np.float32)))
+    return people
+
+
+class MoveNetDetector:
+    """Finds up to 6 people and their COCO-17 keypoints per RGB image with MoveNet MultiPose.
+
+    ``model`` None makes an unavailable detector (``status`` says why) that finds nobody. Scores are MoveNet's
+    own (the mean of centre x keypoint score over confident keypoints: 0.2-0.7 for clearly visible walkers);
+    ``score_calibration`` maps them onto the tracker's scale (a detection.PersonDetector).
+    """
+
+    def __init__(self, model: MoveNetMultiPose | None, status: str, input_size: int = 512,
+                 score_threshold: float = 0.1, device: torch.device | str = "cpu",
+                 score_calibration: ScoreCalibration = IDENTITY) -> None:
+        if input_size % SIDE_MULTIPLE or input_size < 2 * SIDE_MULTIPLE:
+            raise ValueError(f"MoveNet input_size must be a multiple of {SIDE_MULTIPLE} and at least "
+                             f"{2 * SIDE_MULTIPLE}, got {input_size}")
+        if not 0.0 <= score_threshold <= 1.0:
+            raise ValueError(f"score_threshold must lie in [0, 1], got {score_threshold}")
+        self.model = model
+        self.status = status
+        self.input_size = input_size
+        self.score_threshold = score_threshold
+        self.device = torch.device(device)
+        self.score_calibration = score_calibration
+        if model is not None:
+            model.to(self.device)
+
+    @property
+    def available(self) -> bool:
+        return self.model is not None
+
+    def to(self, device: torch.device | str) -> None:
+        """Move the network to ``device`` (the node parks it on the CPU while it is inactive)."""
+        self.device = torch.device(device)
+        if self.model is not None:
+            self.model.to(self.device)
+
+    def raw_outputs(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """The model's ``[6, 56]`` output per image (letterboxed to ``input_size``), same-sized images batched."""
+        outputs: list[np.ndarray | None] = [None] * len(images)
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for index, image in enumerate(images):
+            by_size.setdefault(image.shape[:2], []).append(index)
+        with torch.inference_mode():
+            for indices in by_size.values():
+                batch = torch.from_numpy(np.stack([images[i] for i in indices])).to(self.device)
+                result = self.model(letterbox(batch, self.input_size)).float().cpu().numpy()
+                for index, output in zip(indices, result):
+                    outputs[index] = output
+        return outputs
+
+    def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
+        """One list of people per image (H x W x 3 uint8 RGB), best score first, in the image's pixels.
+
+        An unavailable detector returns an empty list per image (see ``status``); a malformed image raises
+        ValueError naming its index.
+        """
+        check_images(images)
+        if self.model is None or not images:
+            return [[] for _ in images]
+        return [people_in_image(output, image.shape[0], image.shape[1], self.input_size, self.score_threshold)
+                for output, image in zip(self.raw_outputs(images), images)]
+
+
+def build_movenet_detector(path: str | Path, device: torch.device | str = "cpu", input_size: int = 512,
+                           score_threshold: float = 0.1) -> MoveNetDetector:
+    """A detector with the graph model at ``path`` (its .json or directory); unavailable, with the reason in
+    its ``status``, when the files are missing or unreadable. Bad sizes or thresholds raise ValueError."""
+    try:
+        model, status = load_movenet(path, device), f"ok: MoveNet MultiPose Lightning ({path})"
+    except WeightsError as exc:
+        model, status = None, str(exc)
+    return MoveNetDetector(model, status, input_size, score_threshold, device)
