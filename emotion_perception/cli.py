@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from pathlib import Path
 
@@ -19,8 +20,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "emotion_perception.context.cli",
     "emotion_perception.gesture.cli",
     "emotion_perception.face.cli",
+    "emotion_perception.pose.lifting.cli",
     "emotion_perception.export",
     "emotion_perception.run_cli",
+    "emotion_perception.offline.cli",
     "emotion_perception.ros.cli",
 )
 """Modules whose ``add_commands`` register sub-commands (imported lazily, in this order)."""
@@ -73,7 +76,7 @@ def _fetch_weights(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown weights {', '.join(unknown)}; known: {', '.join(known)}")
     for name in args.names or list(PUBLISHED):
         if name == WEIGHTS_NAME:  # by name only: it is large, and robots with internet fetch it on first use
-            print(f"{name}: {fetch_default_weights()} (torch.hub cache, sha256 prefix verified)")
+            print(f"{name}: {fetch_default_weights(source_dir=args.source)} (torch.hub cache, sha256 prefix verified)")
             continue
         path = fetch_published(name, args.source, args.dir)
         print(f"{name}: {path} (sha256 verified)")
@@ -89,13 +92,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread (like KeyboardInterrupt for SIGINT) so that a command's clean-up runs:
+    unfinished output folders are removed. A BaseException, so that no ``except Exception`` swallows it."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+INTERRUPTED_EXIT = {KeyboardInterrupt: ("SIGINT", 128 + signal.SIGINT), Terminated: ("SIGTERM", 128 + signal.SIGTERM)}
+"""Exit status of a command stopped by a signal, as a shell reports it: 130 (SIGINT), 143 (SIGTERM)."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Errors print one line and exit 2; SIGINT and SIGTERM stop it cleanly (exit 130, 143)."""
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return int(args.func(args) or 0)
+    except (KeyboardInterrupt, Terminated) as exc:
+        name, code = INTERRUPTED_EXIT[type(exc)]
+        print(f"emotion-perception {args.command}: stopped by {name}; unfinished output removed", file=sys.stderr)
+        return code
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"emotion-perception {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ from .detection import PersonDetector, build_detector
 from .device import apply_precision, inference_context, own_stream, release_memory, resolve_device
 from .fusion import TemporalFusion, invalid_estimate
 from .pose import JointHistory, PositionTracker, body_point, make_skeleton, skeleton_problem
-from .pose.plausibility import MotionCheck, body_problem, checked_confidence, detection_problem
+from .pose.lifting.stage import LiftingStage
+from .pose.plausibility import MotionCheck, body_problem, checked_confidence, detection_problem, intrinsics_problem
 from .settings import Settings
 from .tracking import ByteTracker
 from .types import (CameraIntrinsics, CueResult, ExternalSkeleton, Frame, FrameResult, PersonEmotion, PositionSource,
@@ -135,6 +136,7 @@ class Pipeline:
             self.detector = detector or build_detector(settings.detector, self.device, download=download_weights)
         self.tracker = ByteTracker(settings.tracker)
         self.history = JointHistory(settings.history)
+        self.lifting = LiftingStage(settings.lifter, self.device)
         self.positions = PositionTracker(settings.history.min_confidence)
         self.motion = MotionCheck()
         """External tracks' body points, for the speed bound (pose/plausibility.py)."""
@@ -165,7 +167,8 @@ class Pipeline:
         """Where people come from, and whether that works."""
         if self.detector is None:
             return ComponentStatus(True, True, "tracked skeletons from the 'skeletons' topic")
-        return ComponentStatus(self.detector.available, True, self.detector.status)
+        return ComponentStatus(self.detector.available, True, f"{self.detector.status}; 3D without depth: "
+                                                              f"{self.lifting.status}")
 
     def cue_status(self) -> dict[str, ComponentStatus]:
         return {cue.name: ComponentStatus(cue.available, cue.configured, cue.status) for cue in self.cues}
@@ -186,6 +189,7 @@ class Pipeline:
         self.device = torch.device(device)
         if self.detector is not None:
             self.detector.to(self.device)
+        self.lifting.to(self.device)
         for cue in self.cues:
             cue.to(self.device)
         if previous != self.device:
@@ -253,6 +257,11 @@ class Pipeline:
         self.stamps.last_ns = frame.stamp_ns
         seconds: dict[str, float] = {}
         set_aside: list[tuple[str, str]] = []
+        camera = frame.intrinsics
+        problem = camera and intrinsics_problem(camera.fx, camera.fy, camera.cx, camera.cy, width, height)
+        if problem:  # what the node and bag process refuse on arrival, for any other caller
+            set_aside.append(("ignored_camera_info", f"{problem}; the frame goes on without intrinsics"))
+            frame = dataclasses.replace(frame, intrinsics=None)
         with self._networks("detector"):
             people = self._people(frame, skeletons, seconds, set_aside)
         # A frame rejected in _people carries no Observation: its jump goes with the next one that gets to judge.
@@ -336,7 +345,7 @@ class Pipeline:
         max_people = self.settings.pipeline.max_people
         if self.detector is None:
             with self._timed("pose", seconds):
-                people = self._external_people(frame, (skeletons or [])[:max_people], set_aside)
+                people = [person_from_external(s, frame.intrinsics) for s in (skeletons or [])[:max_people]]
         else:
             with self._timed("detection", seconds):
                 detections = self.detector.detect([frame.image])[0] if self.detector.available else []
@@ -352,10 +361,16 @@ class Pipeline:
                 for person in people:
                     if person.keypoints_coco is not None:
                         person.skeleton = make_skeleton(person.keypoints_coco, frame.depth, frame.intrinsics)
+                lifted = self.lifting.lift([person.skeleton for person in people], frame.intrinsics)
+                for person, skeleton in zip(people, lifted):
+                    person.skeleton = skeleton
         counts = collections.Counter(person.track_id for person in people)
         self.history.start_frame(frame.stamp_ns, frame.input_gap_s)
         min_confidence = self.settings.history.min_confidence
         for person in people:
+            if person.issue:  # an external skeleton no body could produce (person_from_external)
+                set_aside.append(("ignored_implausible_skeleton", f"track {person.track_id}: {person.issue}"))
+                continue
             if counts[person.track_id] > 1:
                 person.issue = f"duplicate track id {person.track_id} in this frame: input ignored"
                 continue
@@ -365,24 +380,14 @@ class Pipeline:
             problem = skeleton_problem(skeleton.joints_2d, skeleton.confidence, skeleton.joints_3d, min_confidence)
             if problem:
                 person.skeleton, person.skeleton_issue = None, problem
-            else:
-                self.history.add(person.track_id, frame.stamp_ns, skeleton)
-        return people
-
-    def _external_people(self, frame: Frame, skeletons: list[ExternalSkeleton],
-                         set_aside: list[tuple[str, str]]) -> list[TrackedPerson]:
-        """People from an external tracker's skeletons; one whose skeleton no body could produce (malformed,
-        another unit, a sentinel, a jump faster than a person runs) is kept, unjudged, with the reason."""
-        people = []
-        for skeleton in skeletons:
-            person = person_from_external(skeleton, frame.intrinsics)
-            if not person.issue:
-                point = body_point(person.skeleton, self.settings.history.min_confidence)
-                person.issue = self.motion.problem(person.track_id, frame.stamp_ns, point)
-            if person.issue:
-                person.skeleton, person.box = None, np.zeros(4, dtype=np.float32)
-                set_aside.append(("ignored_implausible_skeleton", f"track {person.track_id}: {person.issue}"))
-            people.append(person)
+                continue
+            if self.detector is None:  # an external tracker's body may also jump faster than anyone runs
+                person.issue = self.motion.problem(person.track_id, frame.stamp_ns, body_point(skeleton, min_confidence))
+                if person.issue:
+                    person.skeleton, person.box = None, np.zeros(4, dtype=np.float32)
+                    set_aside.append(("ignored_implausible_skeleton", f"track {person.track_id}: {person.issue}"))
+                    continue
+            self.history.add(person.track_id, frame.stamp_ns, skeleton)
         return people
 
     def _forget_ended_tracks(self, alive: set[int]) -> None:

@@ -19,8 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .labels import EMOTIONS
-from .types import FrameResult
+from .types import CueResult, FrameResult
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -29,15 +31,17 @@ CSV_FILE = "people.csv"
 SUMMARY_FILE = "summary.json"
 
 
-def csv_columns(cues: dict[str, tuple[str, ...]]) -> list[str]:
-    """The CSV header for running cues {name: label vocabulary}."""
+def csv_columns(cues: dict[str, type[CueResult]]) -> list[str]:
+    """The CSV header for running cues {name: result class}."""
     columns = ["stamp_ns", "time_s", "track_id", "box_x_min", "box_y_min", "box_x_max", "box_y_max",
-               "has_position", "x_m", "y_m", "z_m", "distance_m", "has_velocity", "vx_mps", "vz_mps",
+               "has_position", "position_source", "x_m", "y_m", "z_m", "distance_m", "position_uncertainty_m",
+               "has_velocity", "vx_mps", "vz_mps",
                "fused_valid", "fused_emotion", "fused_confidence", "fused_coverage", "fused_valence", "fused_arousal",
                *(f"fused_p_{label}" for label in EMOTIONS), "fused_held_s"]
-    for name, labels in cues.items():
+    for name, result_class in cues.items():
         columns += [f"{name}_valid", f"{name}_status", f"{name}_label", f"{name}_confidence", f"{name}_summary",
-                    *(f"{name}_p_{label}" for label in labels)]
+                    *(f"{name}_{field}" for field in result_class.csv_fields),
+                    *(f"{name}_p_{label}" for label in result_class.labels)]
     return columns
 
 
@@ -57,20 +61,32 @@ def frame_rows(result: FrameResult, start_ns: int) -> list[dict[str, Any]]:
             "fused_held_s": round((result.stamp_ns - fused.label_since_ns) * 1e-9, 6) if fused.valid else "",
         }
         if position.valid:
-            row.update(x_m=round(float(position.point[0]), 4), y_m=round(float(position.point[1]), 4),
-                       z_m=round(float(position.point[2]), 4), distance_m=round(position.distance, 4))
+            row.update(position_source=position.source.name.lower(),
+                       x_m=round(float(position.point[0]), 4), y_m=round(float(position.point[1]), 4),
+                       z_m=round(float(position.point[2]), 4), distance_m=round(position.distance, 4),
+                       position_uncertainty_m=round(position.uncertainty_m, 4))
         if position.velocity_valid:
             row.update(vx_mps=round(float(position.velocity[0]), 4), vz_mps=round(float(position.velocity[2]), 4))
         if fused.valid and fused.probabilities is not None:
             row.update({f"fused_p_{label}": round(float(p), 6) for label, p in zip(EMOTIONS, fused.probabilities)})
         for name, cue in person.cues.items():
             row.update({f"{name}_valid": int(cue.valid), f"{name}_status": cue.status, f"{name}_label": cue.label,
-                        f"{name}_confidence": round(cue.confidence, 6), f"{name}_summary": cue.summary()})
+                        f"{name}_confidence": round(cue.confidence, 6), f"{name}_summary": cue.summary(),
+                        **{f"{name}_{field}": _csv_value(getattr(cue, field)) for field in cue.csv_fields}})
             values = cue.label_values()
             if values is not None:
                 row.update({f"{name}_p_{label}": round(float(p), 6) for label, p in zip(cue.labels, values)})
         rows.append(row)
     return rows
+
+
+def _csv_value(value: Any) -> Any:
+    """A result field as a CSV cell: booleans as 0/1, floats rounded, NaN as an empty cell."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return "" if not np.isfinite(value) else round(float(value), 6)
+    return value
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -116,6 +132,13 @@ def pipeline_summary(pipeline: Pipeline, counts: collections.Counter[str], rows:
             "people": people_summary(rows, [cue.name for cue in pipeline.running_cues()])}
 
 
+def write_summary(folder: Path, summary: dict[str, Any]) -> Path:
+    """``folder``/summary.json (sorted keys, indented)."""
+    path = Path(folder) / SUMMARY_FILE
+    path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return path
+
+
 class RunRecord:
     """What a run over a recording collects (bag process and run alike): frame counts by outcome, the
     processed frames' stamps and the CSV rows; written as summary.json and people.csv."""
@@ -128,6 +151,7 @@ class RunRecord:
     def add(self, result: FrameResult) -> None:
         self.counts["processed"] += 1
         self.counts["time_jumps"] += bool(result.time_jump)
+        self.counts.update(reason for reason, _ in result.set_aside)
         self.stamps_ns.append(result.stamp_ns)
         self.rows.extend(frame_rows(result, self.stamps_ns[0]))
 
@@ -135,19 +159,20 @@ class RunRecord:
         return pipeline_summary(pipeline, self.counts, self.rows)
 
     def write(self, folder: Path, summary: dict[str, Any], pipeline: Pipeline) -> None:
-        (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        write_csv(folder / CSV_FILE, self.rows, csv_columns({cue.name: cue.labels for cue in pipeline.running_cues()}))
+        write_summary(folder, summary)
+        write_csv(folder / CSV_FILE, self.rows, csv_columns({cue.name: cue.result_class for cue in pipeline.running_cues()}))
 
 
 @contextlib.contextmanager
-def atomic_output_dir(out: Path) -> Iterator[Path]:
+def atomic_output_dir(out: Path, replace: bool = False) -> Iterator[Path]:
     """A staging path with ``out``'s name (not yet created) that becomes ``out`` only when the block succeeds.
 
     A run that fails half way leaves nothing behind to block the next one; files named after their folder
-    (a bag's storage file) get the final name.
+    (a bag's storage file) get the final name. With ``replace``, an existing ``out`` (an outdated result)
+    is swapped for the new one when the block succeeds, and kept when it fails.
     """
     out = Path(out)
-    if out.exists():
+    if out.exists() and not replace:
         raise ValueError(f"{out} exists; choose a new output path")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
@@ -155,6 +180,19 @@ def atomic_output_dir(out: Path) -> Iterator[Path]:
     staging.mkdir()
     try:
         yield staging / out.name
+        if out.exists():
+            out.rename(staging / f"{out.name}.replaced")  # removed with the staging folder
         (staging / out.name).rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """Two lines for the terminal: frames by outcome, and tracks with their final labels (summary.json has all)."""
+    frames = summary["frames"]
+    others = ", ".join(f"{reason} {count}" for reason, count in sorted(frames.items())
+                       if count and reason not in ("images", "processed"))
+    finals = collections.Counter(person["final_label"] for person in summary["people"].values())
+    labels = ", ".join(f"{label} {count}" for label, count in finals.most_common())
+    return (f"frames: {frames.get('processed', 0)} of {frames.get('images', 0)} processed" + (f" ({others})" if others else "")
+            + f"\npeople: {len(summary['people'])} tracks" + (f"; final labels: {labels}" if labels else ""))

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .ground_truth import GroundTruth, GroundTruthFrame, GroundTruthPerson
-from .labels import EMOTIONS, UNKNOWN
+from .labels import EMOTIONS, UNKNOWN, label_colour_hex
 from .report import people_summary
 from .tracking import box_iou
 
@@ -32,7 +32,8 @@ PREDICTED = (*EMOTIONS, UNKNOWN)
 """Confusion matrix columns: the stable fused label, or UNKNOWN when the fused result is not valid."""
 BOX_COLUMNS = ("box_x_min", "box_y_min", "box_x_max", "box_y_max")
 POSITION_COLUMNS = ("x_m", "y_m", "z_m")
-LABEL_COLOURS = {"happy": "#e6a100", "sad": "#3969ac", "angry": "#d3344f", "neutral": "#6f9e4c", UNKNOWN: "#c8c8c8"}
+LABEL_COLOURS = {label: label_colour_hex(label) for label in PREDICTED}
+"""The plots' colour of each predicted label: labels.LABEL_COLOURS, as the debug image and the markers use."""
 TOP_LABELS = 4
 """Labels plotted for a cue whose vocabulary is not the fused one (context's 26 categories): the highest on average."""
 
@@ -55,7 +56,7 @@ class MatchConfig:
 
 # --- rows --------------------------------------------------------------------------------------------------
 def _column_type(name: str) -> type:
-    if name == "fused_emotion" or name.endswith(("_status", "_label", "_summary")):
+    if name in ("fused_emotion", "position_source") or name.endswith(("_status", "_label", "_summary")):
         return str
     if name in ("stamp_ns", "track_id") or name.startswith("has_") or name.endswith("_valid"):
         return int
@@ -293,12 +294,28 @@ def _table(header: list[str], body: list[list[Any]]) -> list[str]:
             *("| " + " | ".join(str(cell) for cell in row) + " |" for row in body)]
 
 
+def people_source_text(source: str, detail: str) -> str:
+    """Where the scored people came from, and what that means for the tracking columns: ``source`` is
+    ``pipeline.pose_source`` ("detector" or "skeletons"); ``detail`` the detector's status or the skeleton topic."""
+    if source == "skeletons":
+        return (f"People came from the bag's tracked skeletons ({detail}), not from the person detector. Where that "
+                "topic is what the ground truth was made from (as in the bundled sample), the tracks are the true "
+                "people: tracked shares, track purity and a box IoU of 1.0 then say nothing about detection or "
+                "tracking; only the cue, fused and label columns measure the pipeline.")
+    if source == "detector":
+        return (f"People came from the person detector ({detail}) and the tracker: the tracking columns measure "
+                "them.")
+    return "Where the people came from was not recorded."
+
+
 def markdown(report: dict[str, Any], images: dict[str, str] | None = None) -> str:
     """The report as a Markdown page; ``images``: {caption: relative path} of plots to show at the end."""
     overall, match = report["overall"], report["match"]
     cues = [name for name in overall["valid_share"] if name != "fused"]
+    people_from = report.get("people_source", {})
     lines = [
         "# Scores against the ground truth", "",
+        people_source_text(people_from.get("source", ""), people_from.get("detail", "")), "",
         f"Tracks are matched to people per frame (box IoU ≥ {match['min_iou']:g}, else 3D distance ≤ "
         f"{match['max_distance_m']:g} m; ground truth within {match['stamp_tolerance_s']:g} s of the frame) and each "
         "track is assigned to the person it matched most often. Shares are of the frames each person is in view; "
@@ -364,7 +381,7 @@ def _band(axes, times: np.ndarray, labels: list[str | None], y: float) -> None:
         if i == len(labels) or labels[i] != labels[start]:
             if labels[start] is not None:
                 axes.broken_barh([(times[start], ends[i - 1] - times[start])], (y - 0.4, 0.8),
-                                 color=LABEL_COLOURS.get(labels[start], "#888888"))
+                                 color=label_colour_hex(labels[start]))
             start = i
 
 
@@ -440,15 +457,17 @@ def plot_confusion(report: dict[str, Any], path: str | Path) -> Path:
 
 def write_scoring(out_dir: str | Path, rows: Sequence[dict[str, Any]], truth: GroundTruth,
                   processed_stamps_ns: Iterable[int] | None = None,
-                  config: MatchConfig = MatchConfig()) -> dict[str, Any]:
+                  config: MatchConfig = MatchConfig(), people_source: str = "", people_detail: str = "") -> dict[str, Any]:
     """Score ``rows`` against ``truth`` and write scoring.md, scoring_confusion.png and one
-    scoring_person_{id}.png per person into ``out_dir``; returns the report (:func:`score`) with ``files``."""
+    scoring_person_{id}.png per person into ``out_dir``; returns the report (:func:`score`) with ``files`` and
+    ``people_source`` (``pipeline.pose_source`` and its detail: see :func:`people_source_text`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stamps = sorted({int(row["stamp_ns"]) for row in rows} | set(processed_stamps_ns or ()))
     matching = match_tracks(rows, truth, stamps, config)
     cues = cue_names(rows)
     report = _score(matching, truth, cues, config)
+    report["people_source"] = {"source": people_source, "detail": people_detail}
     images = {"confusion matrix": plot_confusion(report, out_dir / "scoring_confusion.png").name}
     for person in truth.people:
         path = plot_person_timeline(person, matching.frames[person.id], matching.rows[person.id], cues,

@@ -80,6 +80,11 @@ class InputConfig:
                                     "(default: 8K, 7680x4320)", min=1)
     max_depth_m: float = setting(20.0, "depth beyond this [m] counts as no measurement", above=0.0)
     no_image_warning_s: float = setting(5.0, "warn when no image arrived for this long [s]", above=0.0)
+    skeleton_format: str = setting("tracked_skeletons", "message on 'skeletons' (pipeline.pose_source: skeletons): "
+                                   "'tracked_skeletons' (emotion_perception/TrackedSkeletonArray) or "
+                                   "'azure_kinect_markers' (visualization_msgs/MarkerArray of the Azure Kinect ROS "
+                                   "driver's body_tracking_data; docs/hri.md)",
+                                   choices=("tracked_skeletons", "azure_kinect_markers"))
 
 
 @dataclass
@@ -94,6 +99,11 @@ class OutputConfig:
                             "person with a 3D position)", runtime=True)
     diagnostics_period_s: float = setting(1.0, "period [s] of the diagnostic_msgs/DiagnosticArray on /diagnostics",
                                           min=0.05, max=3600.0)
+    hri: bool = setting(False, "publish REP-155 (ROS4HRI) topics under /humans/: bodies and faces tracked, their "
+                        "ROIs, 2D skeletons and expressions (needs hri_msgs; without it the node says so and goes "
+                        "on without them; docs/hri.md)")
+    tf: bool = setting(False, "broadcast a TF frame per person on /tf: body_<id>, and face_<id> and gaze_<id> where "
+                       "a face is placed, children of the image's frame with its stamp (needs tf2_msgs)")
 
 
 def _stage_configs() -> dict[str, type]:
@@ -102,9 +112,10 @@ def _stage_configs() -> dict[str, type]:
     from .detection import DetectorConfig
     from .fusion import FusionConfig
     from .pose import HistoryConfig
+    from .pose.lifting.stage import LifterConfig
     from .tracking import TrackerConfig
 
-    return {"detector": DetectorConfig, "tracker": TrackerConfig, "history": HistoryConfig,
+    return {"detector": DetectorConfig, "tracker": TrackerConfig, "history": HistoryConfig, "lifter": LifterConfig,
             **{cue.name: cue.config_class for cue in cue_classes()}, "fusion": FusionConfig}
 
 
@@ -208,7 +219,8 @@ def render_params_yaml() -> str:
 
 def load_settings(params_file: Path | None = None, overrides: list[str] = ()) -> Settings:
     """Settings from a params file (default: the installed one) with "GROUP.FIELD=VALUE" overrides (values in
-    YAML), validated by the same rule as the node's parameters: what the offline commands take."""
+    YAML; an empty VALUE is the empty string), validated by the same rule as the node's parameters: what the offline
+    commands take."""
     from .paths import default_params_file
 
     path = Path(params_file) if params_file is not None else default_params_file()
@@ -220,5 +232,8 @@ def load_settings(params_file: Path | None = None, overrides: list[str] = ()) ->
         key, equals, value = item.partition("=")
         if not equals or "." not in key:
             raise ValueError(f"override {item!r} is not GROUP.FIELD=VALUE")
-        changes[key] = yaml.safe_load(value)
+        try:
+            changes[key] = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError as exc:
+            raise ValueError(f"override {item!r}: the value is not YAML ({exc.problem})") from None
     return settings.with_values(changes)

@@ -95,6 +95,9 @@ class Skeleton:
     joints_3d: np.ndarray | None = None
     """(16, 3) float32 camera optical frame [m], or None when there is no 3D (see position_source)."""
     position_source: PositionSource = PositionSource.NONE
+    position_uncertainty_m: float = 0.0
+    """One-sigma uncertainty of where the 3D joints are placed [m] (lifted skeletons: along the viewing ray);
+    0 for measured 3D."""
 
 
 @dataclass
@@ -171,6 +174,8 @@ class CueResult:
 
     labels: ClassVar[tuple[str, ...]] = ()
     """The result's label vocabulary (the order of its probabilities)."""
+    csv_fields: ClassVar[tuple[str, ...]] = ()
+    """Further fields of the result written to people.csv, as ``<cue>_<field>`` columns."""
 
     def label_values(self) -> np.ndarray | None:
         """What each of ``labels`` got, for messages and CSV: the probabilities, or a multi-label cue's
@@ -215,6 +220,7 @@ class GaitResult(CueResult):
     """The gait branch's verdict on one track in one frame."""
 
     labels: ClassVar[tuple[str, ...]] = GAIT_EMOTIONS
+    csv_fields: ClassVar[tuple[str, ...]] = ("input_z_max", "out_of_distribution")
     valid: bool
     status: str
     probabilities: np.ndarray | None = None
@@ -356,6 +362,10 @@ class PersonPosition:
     velocity_valid: bool = False
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.float32))
     """(3,) [m/s] in the optical frame, on the ground plane (x, z; y = 0), fitted over the last half second."""
+    source: PositionSource = PositionSource.NONE
+    """Where the 3D point comes from: measured (DEPTH, SKELETON_INPUT) or LIFTED from 2D."""
+    uncertainty_m: float = 0.0
+    """One-sigma uncertainty of ``point`` [m]: 0 for measured 3D, distance × the lifter's measured error when lifted."""
 
 
 @dataclass
@@ -370,6 +380,10 @@ class PersonEmotion:
     cues: dict[str, CueResult] = field(default_factory=dict)
     """Each running cue's result for this person, by cue name."""
     fused: FusedEstimate = field(default_factory=lambda: FusedEstimate(False))
+    body_id: str = ""
+    """REP-155 body id (human_ids.HumanIds), set by the ROS layer with output.hri or output.tf; "" otherwise."""
+    face_id: str = ""
+    """REP-155 face id, once the face cue has found this person's face (same condition); "" otherwise."""
 
 
 @dataclass
@@ -382,3 +396,6 @@ class FrameResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     time_jump: str = ""
     """Set when this frame's stamp jumped (backwards, or far forwards) and every stage reset its state."""
+    set_aside: list[tuple[str, str]] = field(default_factory=list)
+    """(counter, detail) of each input the pipeline set aside in this frame: a skeleton or detection no person
+    could produce (pose/plausibility.py). Consumers count and log them; everyone else's result is unaffected."""

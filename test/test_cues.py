@@ -106,7 +106,7 @@ def test_a_registered_cue_reaches_settings_fusion_message_csv_and_debug_image(po
     (entry,) = message.people[0].cues
     assert (entry.name, entry.label, list(entry.labels)) == ("posture", "upright", ["slumped", "upright"])
     assert entry.valid and entry.probabilities[1] == pytest.approx(1.0) and entry.model == "posture-rule"
-    columns = csv_columns({"posture": PostureResult.labels})
+    columns = csv_columns({"posture": PostureResult})
     row = frame_rows(result, SECOND)[0]
     assert {"posture_valid", "posture_label", "posture_p_upright"} <= set(columns) and row["posture_label"] == "upright"
     assert draw_people(frame(SECOND).image, result).any(), "the debug image lists the cue's summary"

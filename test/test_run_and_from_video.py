@@ -65,7 +65,7 @@ def check_outputs(out: Path, summary: dict, pipeline: Pipeline, stamps: list[int
     """The files of a run agree with one another, with the pipeline's cues and with the source's stamps."""
     assert json.loads((out / "summary.json").read_text()) == json.loads(json.dumps(summary))
     header, rows = read_csv(out / "people.csv")
-    assert header == csv_columns({cue.name: cue.result_class.labels for cue in pipeline.running_cues()})
+    assert header == csv_columns({cue.name: cue.result_class for cue in pipeline.running_cues()})
     assert rows, "the detector calls every box a person: rows expected"
     for row in rows:
         assert int(row["stamp_ns"]) in stamps
@@ -167,13 +167,13 @@ def bad_inputs(tmp_path) -> dict[str, Path]:
             "holds no image files": tmp_path / "empty"}
 
 
-def test_bad_sources_are_refused_with_a_clear_error_and_exit_code_1(tmp_path, bad_inputs, capsys):
+def test_bad_sources_are_refused_with_a_clear_error_and_exit_code_2(tmp_path, bad_inputs, capsys):
     for reason, path in bad_inputs.items():
-        assert main(["run", str(path), "-o", str(tmp_path / "out"), "--no-progress"]) == 1
+        assert main(["run", str(path), "-o", str(tmp_path / "out"), "--no-progress"]) == 2
         assert reason in capsys.readouterr().err
-        assert main(["bag", "from-video", str(path), "-o", str(tmp_path / "bag"), "--no-progress"]) == 1
+        assert main(["bag", "from-video", str(path), "-o", str(tmp_path / "bag"), "--no-progress"]) == 2
         assert (reason if path.suffix else "is not a file") in capsys.readouterr().err
-    assert main(["run", "99", "-o", str(tmp_path / "out")]) == 1  # a webcam index that no device has
+    assert main(["run", "99", "-o", str(tmp_path / "out")]) == 2  # a webcam index that no device has
     assert "camera 99 cannot be opened" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() and not (tmp_path / "bag").exists()
     with pytest.raises(SourceError, match="no image files"):
@@ -185,11 +185,11 @@ def test_run_without_a_usable_detector_refuses_and_leaves_nothing(tmp_path, caps
     (tmp_path / "images").mkdir()
     cv2.imwrite(str(tmp_path / "images" / "a.png"), frames[0].image)
     assert main(["run", str(tmp_path / "images"), "-o", str(tmp_path / "out"), "--set", "detector.weights=''",
-                 "--no-progress"]) == 1
+                 "--no-progress"]) == 2
     error = capsys.readouterr().err
     assert "no person detector" in error and "detector.weights" in error
     assert not (tmp_path / "out").exists() and [p.name for p in tmp_path.iterdir()] == ["images"]
-    assert main(["run", str(tmp_path / "images"), "-o", str(tmp_path / "out"), "--intrinsics", "1,2,3"]) == 1
+    assert main(["run", str(tmp_path / "images"), "-o", str(tmp_path / "out"), "--intrinsics", "1,2,3"]) == 2
     assert "fx,fy,cx,cy" in capsys.readouterr().err
 
 

@@ -22,6 +22,7 @@ from emotion_perception.paths import sample_bag_path
 from emotion_perception.ros.bag import SAMPLE_TOPICS
 from emotion_perception.ros.conversions import intrinsics_from_camera_info, skeletons_from_msg
 from emotion_perception.scoring import MatchConfig, load_rows, score, write_scoring
+from emotion_perception.types import GaitResult
 from emotion_perception.synthetic_scene import SceneConfig, render_scene
 
 
@@ -179,7 +180,7 @@ def test_sample_format_without_frames_matches_by_track_id(tmp_path: Path):
 
 def test_rows_read_back_from_the_csv_score_like_the_rows_themselves(tmp_path: Path):
     rows = run({1: (1, "happy"), 2: (2, "angry")})
-    write_csv(tmp_path / "people.csv", rows, csv_columns({"gait": GAIT_EMOTIONS}))
+    write_csv(tmp_path / "people.csv", rows, csv_columns({"gait": GaitResult}))
     read = load_rows(tmp_path / "people.csv")
     assert read[0]["stamp_ns"] == STAMPS[0] and read[-1]["fused_emotion"] == "angry" and "fused_p_happy" not in read[0]
     assert score(read, truth_of()) == score(rows, truth_of())

@@ -60,7 +60,8 @@ class PositionTracker:
         points.append((seconds, point))
         while points and points[0][0] < seconds - VELOCITY_WINDOW_S:
             points.popleft()
-        position = PersonPosition(valid=True, point=point.astype(np.float32), distance=float(np.linalg.norm(point)))
+        position = PersonPosition(valid=True, point=point.astype(np.float32), distance=float(np.linalg.norm(point)),
+                                  source=skeleton.position_source, uncertainty_m=skeleton.position_uncertainty_m)
         times = np.array([t for t, _ in points])
         if times[-1] - times[0] >= MIN_VELOCITY_SPAN_S:
             xyz = np.stack([p for _, p in points])

@@ -17,6 +17,7 @@ from emotion_perception.msg import (CueEstimate, EmotionArray, FusedEmotion, Key
 
 from ..image_codec import ImageDecodeError, buffer_to_array, decode_compressed, encode_rgb8, to_rgb8
 from ..pose import depth_to_metres as raw_depth_to_metres
+from ..pose.plausibility import intrinsics_problem
 from ..labels import EMOTIONS, GAIT_JOINTS
 from ..types import CameraIntrinsics, ExternalSkeleton, FrameResult, PersonEmotion as Person
 
@@ -65,7 +66,8 @@ def depth_to_metres(msg: Image, max_range_m: float) -> np.ndarray:
 
 
 def intrinsics_from_camera_info(msg: CameraInfo) -> tuple[CameraIntrinsics | None, str]:
-    """Pinhole intrinsics from K, or None and why not (uncalibrated, non-finite, non-positive focal lengths)."""
+    """Pinhole intrinsics from K, or None and why not (uncalibrated, non-finite, or no camera's: see
+    pose/plausibility.intrinsics_problem)."""
     k = np.asarray(msg.k, dtype=np.float64)
     if k.size != 9:
         return None, f"camera_info K has {k.size} values, not 9"
@@ -73,12 +75,13 @@ def intrinsics_from_camera_info(msg: CameraInfo) -> tuple[CameraIntrinsics | Non
         return None, "camera_info K holds NaN or infinite values"
     if not k.any():
         return None, "camera_info K is all zero (uncalibrated camera)"
-    fx, fy, cx, cy = k[0], k[4], k[2], k[5]
-    if fx <= 0 or fy <= 0:
-        return None, f"camera_info focal lengths must be positive (fx={fx:g}, fy={fy:g})"
+    fx, fy, cx, cy = (float(v) for v in (k[0], k[4], k[2], k[5]))
     width, height = int(msg.width), int(msg.height)
     if (width > 0) != (height > 0):
         return None, f"camera_info size {width}x{height} is half given"
+    problem = intrinsics_problem(fx, fy, cx, cy, width, height)
+    if problem:
+        return None, f"camera_info {problem}"
     return CameraIntrinsics(fx=float(fx), fy=float(fy), cx=float(cx), cy=float(cy), width=width, height=height), ""
 
 
@@ -154,8 +157,9 @@ def _cue_estimate_msg(name: str, result) -> CueEstimate:
 
 def _person_msg(person: Person) -> PersonEmotion:
     x_min, y_min, x_max, y_max = (float(v) for v in person.box)
-    msg = PersonEmotion(track_id=int(person.track_id), box_x_min=x_min, box_y_min=y_min, box_x_max=x_max,
-                        box_y_max=y_max, detection_score=float(person.detection_score))
+    msg = PersonEmotion(track_id=int(person.track_id), body_id=person.body_id, face_id=person.face_id,
+                        box_x_min=x_min, box_y_min=y_min, box_x_max=x_max, box_y_max=y_max,
+                        detection_score=float(person.detection_score))
     skeleton = person.skeleton
     if skeleton is not None:
         for index, name in enumerate(GAIT_JOINTS):
@@ -169,6 +173,7 @@ def _person_msg(person: Person) -> PersonEmotion:
     position = person.position
     if position.valid:
         msg.has_position, msg.distance = True, float(position.distance)
+        msg.position_uncertainty = float(position.uncertainty_m)
         msg.position = Point(x=float(position.point[0]), y=float(position.point[1]), z=float(position.point[2]))
         if position.velocity_valid:
             msg.has_velocity = True
