@@ -111,3 +111,12 @@ def test_bag_process_is_deterministic_and_complete(tmp_path: Path):
     summary = json.loads((tmp_path / "first" / "summary.json").read_text())
     assert set(summary["people"]) == {"1", "2", "3", "4", "5"}
     assert all(entry["final_label"] in ("happy", "sad", "angry", "neutral") for entry in summary["people"].values())
+
+
+def test_bag_play_waiting_for_subscribers_in_vain_plays_nothing_and_exits_2(ros_env, capsys):
+    """It used to go on silently after its timeout, playing to nobody."""
+    from emotion_perception.cli import main
+
+    assert main(["bag", "play", str(sample_bag_path()), "--wait-for-subscribers", "1"]) == 2
+    error = capsys.readouterr().err
+    assert f"no subscriber on {SAMPLE_TOPICS['image']} after waiting 1 s: nothing was played" in error, error

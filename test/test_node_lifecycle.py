@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+
 import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
-from rcl_interfaces.srv import SetParameters
+from rcl_interfaces.srv import DescribeParameters, SetParameters
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
@@ -35,6 +38,10 @@ def integer(name: str, value: int) -> Parameter:
     return Parameter(name=name, value=ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value))
 
 
+def string(name: str, value: str) -> Parameter:
+    return Parameter(name=name, value=ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value))
+
+
 def test_lifecycle_transitions_and_runtime_parameters(start_node, rclpy_context, spin):
     import rclpy
 
@@ -43,6 +50,7 @@ def test_lifecycle_transitions_and_runtime_parameters(start_node, rclpy_context,
     get_state = node.create_client(GetState, "/managed_ep/get_state")
     change = node.create_client(ChangeState, "/managed_ep/change_state")
     set_parameters = node.create_client(SetParameters, "/managed_ep/set_parameters")
+    describe = node.create_client(DescribeParameters, "/managed_ep/describe_parameters")
     images = node.create_publisher(Image, "/managed/image", 10)
     arrays: list[EmotionArray] = []
     node.create_subscription(EmotionArray, "/emotions", arrays.append, 10)
@@ -61,10 +69,24 @@ def test_lifecycle_transitions_and_runtime_parameters(start_node, rclpy_context,
                 return True
         return False
 
+    def read_only(name: str) -> bool:
+        return call(node, spin, describe, DescribeParameters.Request(names=[name])).descriptors[0].read_only
+
     assert state() == State.PRIMARY_STATE_UNCONFIGURED
     refused = call(node, spin, set_parameters, SetParameters.Request(parameters=[double("fusion.half_life_s", -2.0)]))
     assert not refused.results[0].successful and "fusion.half_life_s" in refused.results[0].reason
+    unknown = call(node, spin, set_parameters, SetParameters.Request(parameters=[string("gait.modle", "stgcn")]))
+    assert not unknown.results[0].successful and "gait.modle (did you mean gait.model?)" in unknown.results[0].reason
+    assert not read_only("pipeline.device"), "unconfigured, every setting may be set before configuring"
+    depth, timeout, device = call(node, spin, describe, DescribeParameters.Request(
+        names=["input.queue_depth", "input.depth_timeout_s", "pipeline.device"])).descriptors
+    assert (depth.integer_range[0].from_value, depth.integer_range[0].to_value) == (1, 1000)
+    assert timeout.floating_point_range[0].from_value == 0.0, "'above 0' shows as the start of the range"
+    assert timeout.floating_point_range[0].to_value == sys.float_info.max
+    assert not device.integer_range and not device.floating_point_range
+    assert "read-only while the node is configured" in device.additional_constraints
     assert transition(Transition.TRANSITION_CONFIGURE) and state() == State.PRIMARY_STATE_INACTIVE
+    assert read_only("pipeline.device") and not read_only("fusion.half_life_s"), "configured: only runtime settings"
     assert not answers(1), "an inactive node publishes nothing"
     assert transition(Transition.TRANSITION_ACTIVATE) and state() == State.PRIMARY_STATE_ACTIVE
     assert spin(node, lambda: images.get_subscription_count() > 0, 30)
@@ -73,12 +95,13 @@ def test_lifecycle_transitions_and_runtime_parameters(start_node, rclpy_context,
         double("fusion.half_life_s", 2.0), double("fusion.switch_margin", 7.0), integer("pipeline.max_people", 3)])).results
     assert results[0].successful, "a runtime parameter changes while active"
     assert not results[1].successful and "out of range" in results[1].reason
-    assert not results[2].successful and "cannot change while the node is configured" in results[2].reason
+    assert not results[2].successful and "read-only" in results[2].reason and "pipeline.max_people" in results[2].reason
     assert transition(Transition.TRANSITION_DEACTIVATE) and state() == State.PRIMARY_STATE_INACTIVE
     spin(node, lambda: False, 0.5)
     arrays.clear()
     assert not answers(3), "a deactivated node has unsubscribed"
     assert transition(Transition.TRANSITION_CLEANUP) and state() == State.PRIMARY_STATE_UNCONFIGURED
+    assert not read_only("pipeline.max_people")
     changed = call(node, spin, set_parameters, SetParameters.Request(parameters=[integer("pipeline.max_people", 3)]))
     assert changed.results[0].successful, "unconfigured, every parameter may change"
     assert transition(Transition.TRANSITION_CONFIGURE) and transition(Transition.TRANSITION_ACTIVATE)
@@ -196,3 +219,129 @@ def test_markers_follow_people_and_the_debug_image_reaches_a_reliable_subscriber
     assert angry_near, "the approaching walker's label shows in RViz"
     deleted = {m.id for array in markers for m in array.markers if m.action == Marker.DELETE}
     assert {1, 2, 3, 4} <= deleted, "the walkers' markers go when the scene cuts to the photo"
+
+
+def stops_cleanly(process) -> str:
+    """Ctrl+C: the node's output, after checking it ended with status 0 and no traceback."""
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0 and "Traceback" not in output, (process.returncode, output[-3000:])
+    return output
+
+
+def test_no_attribute_of_ours_replaces_rclpy_node_bookkeeping(rclpy_context):
+    """rclpy's Node keeps its publishers, subscriptions, timers... in attributes of its own (the executor waits on
+    them): ours assigning ``self._publishers`` once lost the /clock subscription and destroyed /diagnostics."""
+    import ast
+    import inspect
+
+    from rclpy.lifecycle import LifecycleNode
+
+    from emotion_perception.ros.node import EmotionPerceptionNode
+
+    bare = LifecycleNode("bare_lifecycle_node", context=rclpy_context)
+    rclpy_names = set(vars(bare)) | set(dir(LifecycleNode))
+    bare.destroy_node()
+    tree = ast.parse(inspect.getsource(EmotionPerceptionNode).lstrip())
+    assigned = {target.attr for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                for target in ast.walk(target)
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"}
+    assert assigned >= {"settings", "pipeline", "diagnostics_pub"}, "the source walk finds our attributes"
+    assert not assigned & rclpy_names, sorted(assigned & rclpy_names)
+    overrides = {"on_configure", "on_activate", "on_deactivate", "on_cleanup", "on_shutdown", "on_error",
+                 "destroy_node", "set_parameters_atomically"}
+    methods = {name for name in vars(EmotionPerceptionNode) if not name.startswith("__")}
+    assert methods & rclpy_names == overrides, "only the lifecycle callbacks and these documented hooks are overridden"
+
+
+def test_a_failed_configure_leaves_the_node_unconfigured_and_saying_why_until_shut_down(start_node, rclpy_context,
+                                                                                      spin):
+    """A typo'd key: configure fails, the node stays up and unconfigured with the reason in /diagnostics; a shutdown
+    from there finalizes it; Ctrl+C then ends it cleanly."""
+    import rclpy
+
+    process = start_node("-p", "autostart:=false", "-p", "gait.modle:=stgcn", "-r", "__node:=ep_typo",
+                         "-p", "output.diagnostics_period_s:=0.2")
+    node = rclpy.create_node("test_failed_configure", context=rclpy_context)
+    get_state = node.create_client(GetState, "/ep_typo/get_state")
+    change = node.create_client(ChangeState, "/ep_typo/change_state")
+    statuses: list[DiagnosticStatus] = []
+    node.create_subscription(DiagnosticArray, "/diagnostics",
+                             lambda m: statuses.extend(s for s in m.status if s.hardware_id == "/ep_typo"), 10)
+    configure = call(node, spin, change, ChangeState.Request(transition=Transition(id=Transition.TRANSITION_CONFIGURE)))
+    assert not configure.success
+    state = call(node, spin, get_state, GetState.Request()).current_state.id
+    assert state == State.PRIMARY_STATE_UNCONFIGURED
+
+    def refused_since(start: int) -> list[DiagnosticStatus]:
+        return [s for s in statuses[start:] if s.level == DiagnosticStatus.ERROR and "gait.modle" in s.message]
+
+    assert spin(node, lambda: len(refused_since(0)) >= 5, 60), [s.message for s in statuses[-3:]]
+    assert "did you mean gait.model" in refused_since(0)[-1].message and "not configured" in refused_since(0)[-1].message
+    shutdown = ChangeState.Request(transition=Transition(id=Transition.TRANSITION_UNCONFIGURED_SHUTDOWN))
+    assert call(node, spin, change, shutdown).success
+    assert call(node, spin, get_state, GetState.Request()).current_state.id == State.PRIMARY_STATE_FINALIZED
+    after = len(statuses)
+    assert spin(node, lambda: len(statuses) >= after + 5, 60), "diagnostics go on after the shutdown transition"
+    assert process.poll() is None
+    stops_cleanly(process)
+
+
+def test_configure_again_after_fixing_a_parameter_and_cycles_keep_one_publisher_per_topic(start_node, rclpy_context,
+                                                                                          spin):
+    import rclpy
+
+    process = start_node("-p", "autostart:=false", "-p", "pipeline.device:=gpu", "-r", "__node:=ep_cycles",
+                         "-r", "image:=/cycles/image")
+    node = rclpy.create_node("test_cycles", context=rclpy_context)
+    change = node.create_client(ChangeState, "/ep_cycles/change_state")
+    set_parameters = node.create_client(SetParameters, "/ep_cycles/set_parameters")
+
+    def transition(transition_id: int) -> bool:
+        return call(node, spin, change, ChangeState.Request(transition=Transition(id=transition_id))).success
+
+    assert not transition(Transition.TRANSITION_CONFIGURE), "pipeline.device 'gpu' is refused at configure"
+    fixed = call(node, spin, set_parameters, SetParameters.Request(parameters=[string("pipeline.device", "cpu")]))
+    assert fixed.results[0].successful, fixed.results[0].reason
+    assert transition(Transition.TRANSITION_CONFIGURE) and transition(Transition.TRANSITION_ACTIVATE)
+    for _ in range(2):
+        for step in (Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_CLEANUP, Transition.TRANSITION_CONFIGURE,
+                     Transition.TRANSITION_ACTIVATE):
+            assert transition(step), step
+    topics = ["/ep_cycles/debug_image", "/emotions", "/ep_cycles/markers", "/diagnostics"]
+
+    def publishers() -> dict[str, int]:
+        return {topic: sum(info.node_name == "ep_cycles" for info in node.get_publishers_info_by_topic(topic))
+                for topic in topics}
+
+    assert spin(node, lambda: set(publishers().values()) == {1}, 60), publishers()
+    assert process.poll() is None
+    stops_cleanly(process)
+
+
+def test_diagnostics_flow_under_sim_time_and_follow_clock(start_node, rclpy_context, spin):
+    """use_sim_time: diagnostics run on wall time (also before any /clock), are stamped with the simulated time,
+    and Ctrl+C ends the node cleanly."""
+    import rclpy
+    from rosgraph_msgs.msg import Clock
+
+    process = start_node("-p", "use_sim_time:=true", "-r", "__node:=ep_sim", "-p", "output.diagnostics_period_s:=0.2")
+    node = rclpy.create_node("test_sim_time", context=rclpy_context)
+    arrays: list[DiagnosticArray] = []
+    node.create_subscription(DiagnosticArray, "/diagnostics",
+                             lambda m: arrays.append(m) if any(s.hardware_id == "/ep_sim" for s in m.status) else None,
+                             10)
+    assert spin(node, lambda: len(arrays) >= 3, 60), "no diagnostics before /clock"
+    clock = node.create_publisher(Clock, "/clock", 10)
+    second = 1000
+
+    def simulated() -> bool:
+        nonlocal second
+        second += 1
+        clock.publish(Clock(clock=Time(sec=second)))
+        return any(a.header.stamp.sec > 1000 for a in arrays)
+
+    assert spin(node, simulated, 60), [a.header.stamp.sec for a in arrays[-3:]]
+    assert process.poll() is None
+    stops_cleanly(process)

@@ -19,12 +19,15 @@ from sensor_msgs.msg import CameraInfo
 from emotion_perception.image_codec import ImageDecodeError, decode_compressed
 from emotion_perception.pipeline import FrameRejected, Pipeline
 from emotion_perception.pose import HistoryConfig, JointHistory
+from emotion_perception.pose.plausibility import detection_problem
 from emotion_perception.paths import sample_bag_path
 from emotion_perception.ros.bag import message_class, process_bag, typestore
 from emotion_perception.ros.conversions import intrinsics_from_camera_info, ns_to_stamp, stamp_to_ns
 from emotion_perception.ros.frames import fit_intrinsics
 from emotion_perception.settings import Settings
+from emotion_perception.sources import pinhole_intrinsics
 from emotion_perception.types import CameraIntrinsics, ExternalSkeleton, Frame, PositionSource, Skeleton
+from emotion_perception.visualization import draw_people
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from small_detector import SMALL_DETECTOR, random_pipeline  # noqa: E402
@@ -52,11 +55,16 @@ def skeleton_pipeline(**settings) -> Pipeline:
     return Pipeline(Settings.from_nested({"pipeline": {"pose_source": "skeletons"}, **settings}), log=lambda _: None)
 
 
+def walker_x(stamp_ns: int) -> float:
+    """Where the people of :func:`walk` are at a stamp [m]."""
+    return (stamp_ns % (10 * SECOND)) / SECOND - 5.0
+
+
 def walk(pipeline: Pipeline, stamps_ns, people=1):
     """People walking to the right at 1 m/s (every 10 s they start again on the left)."""
     results = []
     for stamp in stamps_ns:
-        x = (stamp % (10 * SECOND)) / SECOND - 5.0
+        x = walker_x(stamp)
         skeletons = [ExternalSkeleton(track_id, standing(track_id) + [x, 0, 0], np.ones(16, np.float32))
                      for track_id in range(1, people + 1)]
         results.append(pipeline.process(frame_at(stamp), skeletons))
@@ -127,15 +135,16 @@ def test_degenerate_skeletons_give_invalid_cues_with_a_reason_never_a_label(defe
     pipeline = skeleton_pipeline()
     start = 100 * SECOND
     walk(pipeline, [start + k * SECOND // 30 for k in range(60)])
-    joints = standing()
-    if defect == "nan":
-        joints[:] = np.nan
-    elif defect == "collapsed":
-        joints[:] = joints[0]
-    else:
-        joints[5] = np.nan  # one joint lost: the rest still describe a body
-    for k in range(60, 130):  # 2.3 s of broken input
-        result = pipeline.process(frame_at(start + k * SECOND // 30), [ExternalSkeleton(1, joints, np.ones(16, np.float32))])
+    for k in range(60, 130):  # 2.3 s of broken input from the walker
+        stamp = start + k * SECOND // 30
+        joints = standing(1) + np.float32([walker_x(stamp), 0, 0])
+        if defect == "nan":
+            joints[:] = np.nan
+        elif defect == "collapsed":
+            joints[:] = joints[0]
+        else:
+            joints[5] = np.nan  # one joint lost: the rest still describe a body
+        result = pipeline.process(frame_at(stamp), [ExternalSkeleton(1, joints, np.ones(16, np.float32))])
         person = result.people[0]
         if expected is None:
             assert person.cues["gait"].valid
@@ -156,6 +165,85 @@ def test_two_people_sent_with_one_track_id_are_both_left_unjudged():
     assert pipeline.history.track_ids == []
 
 
+def three_walking(pipeline: Pipeline, extra=None, frames: int = 60):
+    """Three people walking to the right at 1 m/s; ``extra(k)`` gives more skeletons for frame k."""
+    results = []
+    for k in range(frames):
+        skeletons = [ExternalSkeleton(track, standing(track) + [k / 30, 0, 0], np.ones(16, np.float32))
+                     for track in (1, 2, 3)]
+        results.append(pipeline.process(frame_at(100 * SECOND + k * SECOND // 30), skeletons + (extra(k) if extra else [])))
+    return results
+
+
+def outcome(person) -> tuple:
+    """Everything a subscriber learns about a person, comparable with ==."""
+    fused = person.fused
+    cues = tuple((name, result.valid, result.status, None if result.label_values() is None else
+                  tuple(np.round(result.label_values(), 6))) for name, result in sorted(person.cues.items()))
+    return (person.track_id, tuple(np.round(person.box, 3)), fused.valid, fused.emotion, round(fused.confidence, 6),
+            None if fused.probabilities is None else tuple(np.round(fused.probabilities, 6)), cues,
+            tuple(np.round(person.position.point, 6)))
+
+
+def sentinel(k: int) -> np.ndarray:
+    joints = standing(9) + [k / 30, 0, 0]
+    joints[::2, 0] = 3e38  # FLT_MAX: what some trackers send for a joint they lost
+    return joints
+
+
+IMPLAUSIBLE = {
+    "sentinel": (lambda k: ExternalSkeleton(9, sentinel(k), np.ones(16, np.float32)), "from the camera"),
+    "millimetres": (lambda k: ExternalSkeleton(9, (standing(9) + [k / 30, 0, 0]) * 1000, np.ones(16, np.float32)),
+                    "another unit"),
+    "confidence": (lambda k: ExternalSkeleton(9, standing(9), np.full(16, 1e9, np.float32)), "outside [0, 1]"),
+    "teleporting": (lambda k: ExternalSkeleton(9, standing(9) + [5.0 * (k % 2), 0, 0], np.ones(16, np.float32)),
+                    "m/s"),
+    "malformed": (lambda k: ExternalSkeleton(9, np.zeros((3, 3), np.float32), np.ones(3, np.float32)), "malformed"),
+}
+
+
+@pytest.mark.parametrize("kind", list(IMPLAUSIBLE))
+def test_one_implausible_person_is_set_aside_with_a_reason_and_nobody_else_changes(kind):
+    """One FLT_MAX joint used to blank every person of the frame (NaN to int in the face crop, cv2.line overflow);
+    a skeleton in millimetres or a confidence of 1e9 got the same confident label as a real one."""
+    make, reason = IMPLAUSIBLE[kind]
+    alone = three_walking(skeleton_pipeline())
+    crowd = three_walking(skeleton_pipeline(), lambda k: [make(k)])
+    for k, (clean, mixed) in enumerate(zip(alone, crowd)):
+        assert [outcome(p) for p in mixed.people[:3]] == [outcome(p) for p in clean.people], f"frame {k}"
+        bad = mixed.people[3]
+        if kind == "teleporting" and k == 0:
+            assert bad.track_id == 9 and not mixed.set_aside, "a first frame has nothing to be compared with"
+            continue
+        assert bad.track_id == 9 and not bad.fused.valid and bad.skeleton is None and not bad.box.any()
+        assert all(reason in cue.status for cue in bad.cues.values()), bad.cues
+        assert [counter for counter, _ in mixed.set_aside] == ["ignored_implausible_skeleton"]
+        assert "track 9" in mixed.set_aside[0][1] and reason in mixed.set_aside[0][1]
+        draw_people(mixed_image := np.zeros((240, 320, 3), np.uint8), mixed)  # the debug image draws it too
+        assert not mixed_image.any(), "drawing works on a copy"
+    assert all(p.cues["gait"].valid for p in crowd[-1].people[:3]), "the others are judged all along"
+
+
+def test_confidences_a_rounding_above_one_are_clipped_not_refused():
+    pipeline = skeleton_pipeline()
+    result = pipeline.process(frame_at(SECOND), [ExternalSkeleton(1, standing(), np.full(16, 1.0004, np.float32))])
+    assert not result.set_aside and result.people[0].skeleton.confidence.max() == 1.0
+
+
+def test_a_detection_no_person_could_give_is_refused_with_a_reason():
+    keypoints = np.concatenate([np.random.default_rng(0).uniform(100, 200, (17, 2)), np.ones((17, 1))], axis=1)
+    box = np.array([90.0, 90.0, 210.0, 210.0])
+    assert detection_problem(box, keypoints, 320, 240) == ""
+    assert "finite" in detection_problem([np.nan, 0, 10, 10], keypoints, 320, 240)
+    assert "does not fit" in detection_problem([0, 0, 3e38, 10], keypoints, 320, 240)
+    far = keypoints.copy()
+    far[3, 0] = 3e38
+    assert "outside the 320x240 image" in detection_problem(box, far, 320, 240)
+    loud = keypoints.copy()
+    loud[:, 2] = 1e9
+    assert "outside [0, 1]" in detection_problem(box, loud, 320, 240)
+
+
 # --- intrinsics and images --------------------------------------------------------------------------------
 def camera_info(k, width=320, height=240) -> CameraInfo:
     return CameraInfo(width=width, height=height, k=[float(v) for v in k])
@@ -163,10 +251,30 @@ def camera_info(k, width=320, height=240) -> CameraInfo:
 
 @pytest.mark.parametrize("k, problem", [
     ([np.nan, 0, 160, 0, 300, 120, 0, 0, 1], "NaN"), ([np.inf, 0, 160, 0, 300, 120, 0, 0, 1], "NaN or infinite"),
-    ([0] * 9, "uncalibrated"), ([-300, 0, 160, 0, 300, 120, 0, 0, 1], "positive")])
+    ([0] * 9, "uncalibrated"), ([-300, 0, 160, 0, 300, 120, 0, 0, 1], "positive"),
+    ([300, 0, 1e300, 0, 300, 120, 0, 0, 1], "principal point cx"), ([1e30, 0, 160, 0, 1e30, 120, 0, 0, 1], "field of view"),
+    ([2, 0, 160, 0, 2, 120, 0, 0, 1], "field of view")])
 def test_camera_info_that_cannot_describe_a_camera_is_set_aside_with_a_reason(k, problem):
     intrinsics, why = intrinsics_from_camera_info(camera_info(k))
-    assert intrinsics is None and problem.split()[0] in why
+    assert intrinsics is None and problem in why, why
+
+
+def test_intrinsics_no_camera_has_are_refused_wherever_they_enter():
+    """cx = 1e300 was taken silently (then 0 outputs); fx = 1e30 made every frame an internal error."""
+    assert intrinsics_from_camera_info(camera_info([1000, 0, 639.5, 0, 1000, 359.5, 0, 0, 1], 1280, 720))[1] == ""
+    sizeless, why = intrinsics_from_camera_info(camera_info([1e30, 0, 160, 0, 1e30, 120, 0, 0, 1], 0, 0))
+    assert sizeless is not None and why == "", "without a size only the image can tell"
+    fitted, note = fit_intrinsics(sizeless, 320, 240)
+    assert fitted is None and "field of view" in note and "without intrinsics" in note
+    with pytest.raises(ValueError, match="principal point"):
+        pinhole_intrinsics(320, 240, (300.0, 300.0, 1e300, 120.0))
+    pipeline = skeleton_pipeline()
+    frame = frame_at(SECOND)
+    frame.intrinsics = CameraIntrinsics(300.0, 300.0, 1e300, 120.0, 320, 240)
+    result = pipeline.process(frame, [ExternalSkeleton(track, standing(track), np.ones(16, np.float32)) for track in (1, 2)])
+    assert [p.track_id for p in result.people] == [1, 2] and all(p.cues["gait"].status for p in result.people)
+    assert [counter for counter, _ in result.set_aside] == ["ignored_camera_info"]
+    assert not any(p.box.any() for p in result.people), "no intrinsics: nobody is placed in the image"
 
 
 def test_intrinsics_are_rescaled_for_a_resized_stream_and_refused_for_another_aspect():
@@ -201,6 +309,16 @@ def test_a_compressed_bomb_is_refused_from_its_header_before_decoding():
 def test_settings_are_validated_once_with_the_reason(values, message):
     with pytest.raises(ValueError, match=message.replace("?", r"\?").replace(".", r"\.")):
         Settings.from_nested(values)
+
+
+def test_an_override_with_an_empty_value_is_the_empty_string():
+    """``--set detector.weights=`` (no detector) used to fail with "expected str, got None"."""
+    from emotion_perception.settings import load_settings
+
+    settings = load_settings(None, ["detector.weights=", "pipeline.max_people=3"])
+    assert settings.detector.weights == "" and settings.pipeline.max_people == 3
+    with pytest.raises(ValueError, match=r"detector\.weights: expected str, got None"):
+        load_settings(None, ["detector.weights=~"])  # YAML's null stays what it is: not a string
 
 
 # --- bags ------------------------------------------------------------------------------------------------
@@ -304,10 +422,8 @@ def test_a_jump_seen_on_a_rejected_frame_still_resets_the_cues_half():
     start = 100 * SECOND
     walk(pipeline, [start + k * SECOND // 30 for k in range(60)])
     assert pipeline.fusion.track_ids == [1]
-    malformed = ExternalSkeleton(1, np.zeros((3, 3), np.float32), np.ones(3, np.float32))
-    with pytest.raises(FrameRejected) as caught:
-        pipeline.process(frame_at(SECOND), [malformed])
-    assert caught.value.reason == "bad_skeletons"
+    with pytest.raises(ValueError):  # the front end fails after seeing the jump (the node counts an internal error)
+        pipeline.process(frame_at(SECOND), [ExternalSkeleton(1, "no numbers", np.ones(16, np.float32))])
     after = walk(pipeline, [SECOND + SECOND // 30])[0]
     assert not after.people[0].fused.valid, "the old time's fused label must not carry over"
     assert after.time_jump == "back" and pipeline.stamps.jumps == 1

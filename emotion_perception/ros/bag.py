@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import sys
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from ..pipeline import FrameRejected, Pipeline
 from ..realtime import RealtimeReplay
 from ..paths import PACKAGE, share_dir
 from ..report import RunRecord, atomic_output_dir
+from ..run import VIDEO_FILE, AnnotatedVideo
 from ..scoring import write_scoring
 from ..settings import Settings
 from ..synthetic_scene import SAMPLE_SCENE, SceneConfig, render_scene
@@ -187,16 +189,25 @@ def people_source(settings: Settings, reader: Reader, log) -> tuple[Settings, An
     return settings.with_values({"pipeline.pose_source": "skeletons"}), None
 
 
+def _frame_rate(reader: Reader, images: int) -> float:
+    """The images' mean rate over the bag's duration (for the annotated video's playback speed)."""
+    seconds = reader.duration * 1e-9
+    return (images - 1) / seconds if images > 1 and seconds > 0 else 30.0
+
+
 def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str | None] | None = None,
                 pipeline: Pipeline | None = None, progress: bool = True, log=None,
-                ground_truth: Path | None = None, realtime: RealtimeReplay | None = None) -> dict[str, Any]:
+                ground_truth: Path | None = None, realtime: RealtimeReplay | None = None,
+                max_frames: int | None = None, video: bool = False) -> dict[str, Any]:
     """Run the pipeline over the images of ``bag`` without DDS; write ``out`` (a bag with EmotionArray on the
     live node's topic), ``out``/summary.json and people.csv, all at once when the run succeeds.
 
-    Every frame is processed, unless ``realtime`` emulates a live node of that speed (newest frame wins, the
-    rest dropped and counted). With ``ground_truth`` (docs/replay_testing.md) the output is scored against it:
-    summary["scoring"], scoring.md and plots. Frames that cannot be used and messages that cannot be decoded
-    are skipped and counted in the summary.
+    Every frame is processed (the first ``max_frames`` images, if given), unless ``realtime`` emulates a live
+    node of that speed (newest frame wins, the rest dropped and counted). With ``video``, ``out``/annotated.mp4
+    shows every decoded frame as ``emotion-perception run`` draws it. With ``ground_truth``
+    (docs/replay_testing.md) the output is scored against it: summary["scoring"], scoring.md and plots. Frames
+    that cannot be used and messages that cannot be decoded are skipped and counted in the summary; a bag of
+    which no frame could be processed is refused (ValueError saying why).
     """
     from tqdm import tqdm
 
@@ -214,10 +225,15 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
         wanted = [c for c in reader.connections if c.topic in {chosen.image, chosen.camera_info, secondary}]
         classes = {c.topic: message_class(c.msgtype, store) for c in wanted}
         assembler = FrameAssembler(pipeline.settings.input, pipeline.home_device)
+        image_count = sum(c.msgcount for c in wanted if c.topic == chosen.image)
+        total = image_count if max_frames is None else min(image_count, max_frames)
+        annotated = AnnotatedVideo(partial / VIDEO_FILE, _frame_rate(reader, image_count)) if video else None
+        last_rejection: dict[str, str] = {}
         with Writer(partial, version=9, storage_plugin=_storage(out)) as writer:
             emotions = writer.add_connection(EMOTIONS_TOPIC, f"{PACKAGE}/msg/EmotionArray", typestore=store)
 
             def handle(image_msg: Any, *others: Any, input_gap_s: float | None = None) -> None:
+                frame = None
                 try:
                     frame, skeletons, notes = assembler.assemble(image_msg, *others)
                     counts.update(reason for reason, _ in notes)
@@ -225,8 +241,13 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
                     result = pipeline.process(frame, skeletons)
                 except FrameRejected as exc:
                     counts[exc.reason] += 1
+                    last_rejection[exc.reason] = str(exc)
+                    if annotated is not None and frame is not None:
+                        annotated.add(frame.image)
                     return
                 record.add(result)
+                if annotated is not None:
+                    annotated.add(frame.image, result)
                 writer.write(emotions, max(frame.stamp_ns, 0),  # bags keep unsigned times; stamps can be anything
                              serialize_message(emotion_array_msg(result, image_msg.header)))
 
@@ -244,9 +265,11 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
 
             streams = [chosen.image] + ([secondary] if secondary else [])
             sync = ApproximateTimeSync.from_settings(streams, [False, bool(chosen.depth)], pipeline.settings, on_frame)
-            total = sum(c.msgcount for c in wanted if c.topic == chosen.image)
+            images_read = 0
             with tqdm(total=total, unit="frame", disable=not progress, desc=bag.name) as bar:
                 for connection, _, raw in reader.messages(connections=wanted):
+                    if connection.topic == chosen.image and images_read == total:
+                        break  # read on to here: the last image's partners, written before the next image, are in
                     try:
                         msg = deserialize_message(raw, classes[connection.topic])
                     except Exception:  # a corrupt message costs itself, never the run
@@ -257,19 +280,31 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
                             counts["ignored_camera_info"] += 1
                     elif connection.topic == chosen.image:
                         sync.add(0, msg)
+                        images_read += 1
                         bar.update(1)
                     else:
                         sync.add(1, msg)
                 if realtime is not None:
                     work(realtime.finish())
                     counts["superseded"] = realtime.frames_dropped
+        if annotated is not None:
+            annotated.close()
         counts.update({f"unpaired_by {reason}": n for reason, n in sync.unmatched.items()})
         counts["images"] = total
-        summary = {"bag": str(bag), "topics": chosen.__dict__, **record.summary(pipeline)}
+        if total and not counts["processed"]:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()) if n and reason != "images")
+            detail = "; ".join(f"{reason}: {text}" for reason, text in sorted(last_rejection.items()))
+            raise ValueError(f"{bag}: none of the {total} images on {chosen.image} could be processed "
+                             f"({reasons or 'no frame came out of pairing'})" + (f"; last: {detail}" if detail else ""))
+        summary = {"bag": str(bag), "topics": chosen.__dict__, **record.summary(pipeline),
+                   "video": annotated.describe() if annotated is not None else None}
         if realtime is not None:
             summary["realtime"] = realtime.summary()
         if truth is not None:
-            summary["scoring"] = write_scoring(partial, record.rows, truth, record.stamps_ns)
+            source = pipeline.settings.pipeline.pose_source
+            summary["scoring"] = write_scoring(
+                partial, record.rows, truth, record.stamps_ns, people_source=source,
+                people_detail=chosen.skeletons if source == "skeletons" else pipeline.people_status().status)
         record.write(partial, summary, pipeline)
     return summary
 
@@ -280,28 +315,39 @@ def play_bag(node: Any, bag: Path, rate: float = 1.0, clock: bool = False, topic
     """Publish a bag's messages from ``node`` with their original timing (scaled by ``rate``; 0 = at once).
 
     With ``clock``, /clock carries the bag time (for nodes with use_sim_time). With
-    ``wait_for_subscribers_s``, waits up to that long until every image topic has a subscriber.
-    Returns the number of messages published. The node must be spun elsewhere if it also subscribes.
+    ``wait_for_subscribers_s``, waits up to that long until every image topic has a subscriber; when one still
+    has none, nothing is played and a RuntimeError names it (whoever asked to wait wants the images received:
+    playing to nobody would only look like a run). Returns the number of messages published. The node must be spun elsewhere if it also subscribes.
     """
     from rclpy.duration import Duration
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rosgraph_msgs.msg import Clock
 
+    if not (math.isfinite(rate) and rate >= 0):
+        raise ValueError(f"the playback rate must be a finite number >= 0 (0: as fast as possible), not {rate:g}")
     remap = remap or {}
     published = 0
     store = typestore()
     with open_bag(bag) as reader:
+        absent = sorted(set(topics or ()) - {c.topic for c in reader.connections})
+        if absent:
+            raise ValueError(f"{bag} has no topic {', '.join(absent)}; it has "
+                             f"{', '.join(sorted({c.topic for c in reader.connections}))}")
         wanted = [c for c in reader.connections if not topics or c.topic in topics]
         qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
         publishers = {c.topic: node.create_publisher(message_class(c.msgtype, store), remap.get(c.topic, c.topic), qos)
                       for c in wanted}
         clock_pub = node.create_publisher(Clock, "/clock", 10) if clock else None
         image_publishers = [publishers[c.topic] for c in wanted if c.msgtype in IMAGE_TYPES]
-        deadline = time.monotonic() + wait_for_subscribers_s
-        while time.monotonic() < deadline and not all(p.get_subscription_count() > 0 for p in image_publishers):
-            time.sleep(0.05)
-        start_wall, start_bag = time.monotonic(), None
         try:
+            deadline = time.monotonic() + wait_for_subscribers_s
+            while time.monotonic() < deadline and not all(p.get_subscription_count() > 0 for p in image_publishers):
+                time.sleep(0.05)
+            unheard = [p.topic_name for p in image_publishers if p.get_subscription_count() == 0]
+            if wait_for_subscribers_s > 0 and unheard:
+                raise RuntimeError(f"no subscriber on {', '.join(unheard)} after waiting {wait_for_subscribers_s:g} s: "
+                                   "nothing was played (is the node running, with its image topic remapped there?)")
+            start_wall, start_bag = time.monotonic(), None
             for connection, timestamp, raw in reader.messages(connections=wanted):
                 start_bag = timestamp if start_bag is None else start_bag
                 if rate > 0:

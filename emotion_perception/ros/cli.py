@@ -7,6 +7,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+from ..report import summary_text
+from ..run_cli import check_max_frames
 from ..settings import load_settings
 from ..synthetic_scene import SAMPLE_SCENE
 
@@ -21,13 +23,20 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     play.add_argument("--clock", action="store_true", help="publish /clock with the bag time (for use_sim_time)")
     play.add_argument("--topics", nargs="*", help="only these topics")
     play.add_argument("--wait-for-subscribers", type=float, default=0.0, metavar="SECONDS",
-                      help="wait up to SECONDS for a subscriber on every image topic before starting")
+                      help="wait up to SECONDS for a subscriber on every image topic before starting; if one "
+                           "has none by then, play nothing and exit 2 naming it")
     play.add_argument("--remap", nargs="*", default=[], metavar="FROM:=TO", help="publish topic FROM as TO")
     play.set_defaults(func=_play)
 
-    process = bag_sub.add_parser("process", help="run the pipeline over a bag offline (no DDS), write EmotionArrays to a new bag")
-    process.add_argument("bag", type=Path)
-    process.add_argument("-o", "--out", type=Path, required=True, help="output bag directory (mcap; a name ending in _sqlite3 writes sqlite3)")
+    process = bag_sub.add_parser(
+        "process", help="run the pipeline over a bag offline (no DDS), write EmotionArrays to a new bag; or over "
+                        "many bags and videos at once, locally or on a Ray cluster (docs/fleet.md)")
+    process.add_argument("bag", nargs="+", metavar="RECORDING",
+                         help="a bag; or for a fleet run (several, or with --jobs/--ray/--compare-with): bags, videos, "
+                              "folders of them, globs or list files (one per line)")
+    process.add_argument("-o", "--out", type=Path, required=True,
+                         help="output bag directory (mcap; a name ending in _sqlite3 writes sqlite3); for a fleet run "
+                              "the folder of the recordings' outputs and of fleet.md")
     process.add_argument("--config", type=Path, help="ROS params file (default: the package's config/emotion_perception.yaml)")
     process.add_argument("--set", nargs="*", default=[], metavar="GROUP.FIELD=VALUE", help="override settings, e.g. pipeline.pose_source=skeletons")
     process.add_argument("--image-topic")
@@ -44,7 +53,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     process.add_argument("--frame-cost", type=float, metavar="SECONDS",
                          help="with --realtime: a fixed processing cost per frame instead of the measured one "
                               "(makes the run repeatable)")
+    process.add_argument("--max-frames", type=int, metavar="N", help="only the first N images")
+    process.add_argument("--video", action="store_true",
+                         help="also write OUT/annotated.mp4: every frame drawn as `emotion-perception run` draws it")
     process.add_argument("--no-progress", action="store_true")
+    fleet = process.add_argument_group("fleet runs (docs/fleet.md)")
+    fleet.add_argument("--jobs", type=int, metavar="N", help="local worker processes (default 1)")
+    fleet.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                       help="one Ray task per recording on the cluster at ADDRESS (default: RAY_ADDRESS, else a local "
+                            "one); needs the fleet extra")
+    fleet.add_argument("--task-cpus", type=float, default=1.0, help="with --ray: CPUs per recording (default 1)")
+    fleet.add_argument("--task-gpus", type=float,
+                       help="with --ray: GPUs per recording (default: 1 with pipeline.device cuda, else 0)")
+    fleet.add_argument("--compare-with", type=Path, metavar="OUT_A",
+                       help="then compare with an earlier fleet run as `emotion-perception compare OUT_A OUT` does "
+                            "(exit 3 on a regression)")
     process.set_defaults(func=_process)
 
     sample = bag_sub.add_parser("make-sample", help="render the synthetic walking scene and write it as a bag "
@@ -90,6 +113,9 @@ def _play(args: argparse.Namespace) -> int:
 
     from .bag import play_bag
 
+    malformed = [item for item in args.remap if ":=" not in item]
+    if malformed:
+        raise ValueError(f"--remap takes FROM:=TO pairs, not {' '.join(malformed)}")
     remap = dict(item.split(":=", 1) for item in args.remap)
     rclpy.init()
     node = rclpy.create_node("emotion_perception_bag_player")
@@ -103,24 +129,59 @@ def _play(args: argparse.Namespace) -> int:
 
 
 def _process(args: argparse.Namespace) -> int:
+    from ..offline.fleet import is_bag
     from ..realtime import RealtimeReplay
     from .bag import EMOTIONS_TOPIC, process_bag
 
+    if len(args.bag) > 1 or args.jobs or args.ray is not None or args.compare_with or not is_bag(Path(args.bag[0])):
+        return _process_fleet(args)
+    args.bag = Path(args.bag[0])
     if not args.realtime and (args.speed != 1.0 or args.frame_cost is not None):
         raise ValueError("--speed and --frame-cost only apply with --realtime")
+    check_max_frames(args.max_frames)
     settings = load_settings(args.config, args.set)
     topics = {"image": args.image_topic, "camera_info": args.camera_info_topic, "depth": args.depth_topic,
               "skeletons": args.skeletons_topic}
     realtime = RealtimeReplay(args.speed, args.frame_cost) if args.realtime else None
     summary = process_bag(args.bag, args.out, settings, topics, progress=not args.no_progress,
-                          ground_truth=args.ground_truth, realtime=realtime)
-    print(json.dumps({"frames": summary["frames"], "people": summary["people"]}, indent=2))
+                          ground_truth=args.ground_truth, realtime=realtime, max_frames=args.max_frames,
+                          video=args.video)
+    print(summary_text(summary))
     if "scoring" in summary:
         overall = summary["scoring"]["overall"]
-        print(f"scoring against {args.ground_truth}: " + json.dumps(overall))
-    print(f"wrote {args.out} (EmotionArray on {EMOTIONS_TOPIC}), {args.out / 'summary.json'}, {args.out / 'people.csv'}"
+        agreement = "–" if overall["agreement"] is None else f"{overall['agreement']:.1%}"
+        print(f"scoring against {args.ground_truth}: {overall['people_tracked']} of {overall['people']} people "
+              f"tracked, label agreement {agreement} over {overall['valid_frames']} valid frames")
+    written = [args.out / name for name in ("summary.json", "people.csv", *(["annotated.mp4"] if args.video else []))]
+    print(f"wrote {args.out} (EmotionArray on {EMOTIONS_TOPIC}), {', '.join(map(str, written))}"
           + (f", {args.out / 'scoring.md'} and its plots" if "scoring" in summary else ""))
     return 0
+
+
+def _process_fleet(args: argparse.Namespace) -> int:
+    from ..offline.cli import compare_and_print, print_missing_extra
+    from ..offline.fleet import FleetOptions, MissingExtraError, find_recordings, process_fleet
+    from .bag import process_bag
+
+    if args.realtime or args.ground_truth:
+        raise ValueError("--realtime and --ground-truth take one bag; a fleet run scores each bag against the "
+                         "ground_truth.json in its folder")
+    options = FleetOptions(jobs=args.jobs or 1, ray=args.ray is not None, ray_address=args.ray or None,
+                           task_cpus=args.task_cpus, task_gpus=args.task_gpus, progress=not args.no_progress,
+                           topics={"image": args.image_topic, "camera_info": args.camera_info_topic,
+                                   "depth": args.depth_topic, "skeletons": args.skeletons_topic})
+    try:
+        report = process_fleet(find_recordings(args.bag), args.out, load_settings(args.config, args.set), process_bag,
+                               options)
+    except MissingExtraError as exc:
+        return print_missing_extra("bag process", exc)
+    run = report["run"]
+    print(f"{run['processed']} processed, {run['skipped']} skipped, {run['failed']} failed in {run['wall_seconds']:g} s; "
+          f"wrote {args.out / 'fleet.md'}, {args.out / 'fleet.json'} and plots")
+    code = 1 if run["failed"] else 0
+    if args.compare_with:
+        code = compare_and_print(args.compare_with, args.out, args.out) or code
+    return code
 
 
 def _make_sample(args: argparse.Namespace) -> int:
@@ -137,8 +198,7 @@ def _from_video(args: argparse.Namespace) -> int:
     from ..sources import DEFAULT_START_NS, parse_intrinsics, stamp_from_seconds
     from .video_bag import write_video_bag
 
-    if args.max_frames is not None and args.max_frames < 1:
-        raise ValueError(f"--max-frames must be at least 1, not {args.max_frames}")
+    check_max_frames(args.max_frames)
     written = write_video_bag(
         args.video, args.out, compressed=args.compressed, encoding=args.encoding, jpeg_quality=args.jpeg_quality,
         intrinsics=parse_intrinsics(args.intrinsics) if args.intrinsics else None, hfov_deg=args.hfov,

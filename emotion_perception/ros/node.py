@@ -23,6 +23,7 @@ from typing import Any
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -30,15 +31,18 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from emotion_perception.msg import EmotionArray, TrackedSkeletonArray
+from emotion_perception.msg import EmotionArray
 
 from ..pipeline import FrameRejected, Pipeline
 from ..settings import NODE_NAME, Settings
 from ..visualization import draw_people
 from .conversions import emotion_array_msg, rgb_to_image_msg, stamp_to_ns
+from .body_trackers import SkeletonInput
 from .frames import FrameAssembler
+from .hri import HumanOutputs
 from .markers import MarkerWriter
-from .parameters import ParameterError, declare_settings, read_settings, runtime_change
+from .parameters import (ParameterError, declare_settings, read_settings, refuse_unknown_parameters, runtime_change,
+                         set_configure_time_read_only)
 from .sync import ApproximateTimeSync
 
 RATE_WINDOW_S = 5.0
@@ -64,12 +68,15 @@ class RateMeter:
 
 class EmotionPerceptionNode(LifecycleNode):
     """Subscribes image (+ camera_info, depth or skeletons); publishes 'emotions', '~/debug_image', '~/markers',
-    '/diagnostics'."""
+    '/diagnostics'.
+
+    rclpy's Node keeps its own entities in attributes such as ``_publishers``, ``_subscriptions`` and ``_timers``
+    (the executor waits on those lists): ours have names of their own (``_outputs``, ``_inputs``, ...), and
+    test_node_lifecycle checks that no attribute set here shadows one of rclpy's Node or LifecycleNode.
+    """
 
     def __init__(self, **kwargs: Any):
         super().__init__(NODE_NAME, **kwargs)
-        declare_settings(self)
-        self.autostart = bool(self.declare_parameter("autostart", True).value)
         self.settings: Settings | None = None
         self.pipeline: Pipeline | None = None
         self.configure_problem = ""
@@ -90,17 +97,28 @@ class EmotionPerceptionNode(LifecycleNode):
         self._generation = 0
         """Counts worker starts: a front worker that outlived its stop's join timeout (a frame slower than 10 s)
         sees a newer generation and ends instead of running beside its replacement."""
-        self._subscriptions: list = []
+        self._inputs: list = []
+        """Our subscriptions (camera topics), made on activate and destroyed on deactivate."""
         self._sync: ApproximateTimeSync | None = None
+        self._skeleton_input = SkeletonInput("tracked_skeletons")
         self._last_image_time = time.monotonic()
-        self._last_warning = 0.0
-        self._publishers: list = []
+        self._reported_input_problem = ""
+        """The kind of input problem last logged ("silent", "unpaired"; "" while frames flow): each is said once."""
+        self._outputs: list = []
+        """Our lifecycle publishers, made on configure and destroyed on cleanup (not /diagnostics)."""
         self.frames: FrameAssembler | None = None
         self.emotions_pub = self.debug_pub = self.markers_pub = None
+        self.humans: HumanOutputs | None = None
+        """REP-155 topics and per-person TF frames (output.hri, output.tf), made on configure."""
         self.markers = MarkerWriter()
+        declare_settings(self)  # after the state above: a refused override ends __init__, and rclpy then destroys us
+        self.autostart = bool(self.declare_parameter("autostart", True).value)
+        self._wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
+        """Diagnostics and the input watchdog run on wall time: they report the node's health, which matters as
+        much while a simulated clock (use_sim_time) is paused or not yet published."""
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
-        self.create_timer(1.0, self._watch_input)
+        self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics, clock=self._wall_clock)
+        self.create_timer(1.0, self._watch_input, clock=self._wall_clock)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
     # --- lifecycle -----------------------------------------------------------------------------------------
@@ -134,9 +152,13 @@ class EmotionPerceptionNode(LifecycleNode):
                                else ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
         self.debug_pub = self.create_lifecycle_publisher(Image, "~/debug_image", debug_qos)
         self.markers_pub = self.create_lifecycle_publisher(MarkerArray, "~/markers", 10)
-        self._publishers = [self.emotions_pub, self.debug_pub, self.markers_pub]
+        self._outputs = [self.emotions_pub, self.debug_pub, self.markers_pub]
+        if outputs.hri or outputs.tf:
+            self.humans = HumanOutputs(self, outputs, log=self._note)
         self.destroy_timer(self._diagnostics_timer)
-        self._diagnostics_timer = self.create_timer(outputs.diagnostics_period_s, self._publish_diagnostics)
+        self._diagnostics_timer = self.create_timer(outputs.diagnostics_period_s, self._publish_diagnostics,
+                                                    clock=self._wall_clock)
+        set_configure_time_read_only(self, True)
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -144,6 +166,7 @@ class EmotionPerceptionNode(LifecycleNode):
         self._start_workers()
         self._subscribe()
         self._last_image_time = time.monotonic()
+        self._reported_input_problem = ""
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -172,10 +195,14 @@ class EmotionPerceptionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _release(self) -> None:
-        for publisher in self._publishers:
-            self.destroy_publisher(publisher)
-        self._publishers = []
+        for publisher in self._outputs:
+            self.destroy_lifecycle_publisher(publisher)
+        self._outputs = []
+        set_configure_time_read_only(self, False)
         self.emotions_pub = self.debug_pub = self.markers_pub = None
+        if self.humans is not None:
+            self.humans.close()
+            self.humans = None
         if self.pipeline is not None:
             self.pipeline.to("cpu")
         self.pipeline = None
@@ -199,6 +226,11 @@ class EmotionPerceptionNode(LifecycleNode):
                 self.get_logger().info(f"{name}: off ({cue.status})")
 
     # --- parameters ----------------------------------------------------------------------------------------
+    def set_parameters_atomically(self, parameter_list):
+        """What the parameter services call: an unknown name is refused naming it (rclpy's own refusal names none)."""
+        refuse_unknown_parameters(self, parameter_list)
+        return super().set_parameters_atomically(parameter_list)
+
     def _on_set_parameters(self, parameters) -> SetParametersResult:
         state = self._state_machine.current_state[1]
         problem, settings = runtime_change(self, parameters, configured=state in ("inactive", "active"))
@@ -217,30 +249,34 @@ class EmotionPerceptionNode(LifecycleNode):
         image_type, image_topic = (Image, "image") if inputs.image_transport == "raw" else (CompressedImage, "image/compressed")
         streams: list[tuple[type, str, bool]] = [(image_type, image_topic, False)]
         if self.settings.pipeline.pose_source == "skeletons":
-            streams.append((TrackedSkeletonArray, "skeletons", False))
+            self._skeleton_input = SkeletonInput(inputs.skeleton_format)
+            streams.append((self._skeleton_input.message_type, "skeletons", False))
         elif inputs.use_depth:
             streams.append((Image, "depth", True))
         self.image_topic = self.resolve_topic_name(image_topic)
         self.stream_topics = [self.resolve_topic_name(topic) for _, topic, _ in streams]
         if inputs.use_camera_info:
-            self._subscriptions.append(self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos))
+            self._inputs.append(self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos))
         self._sync = ApproximateTimeSync.from_settings(self.stream_topics, [optional for _, _, optional in streams],
                                                        self.settings, self._on_frame)
         for index, (kind, topic, _) in enumerate(streams):
-            self._subscriptions.append(self.create_subscription(
+            self._inputs.append(self.create_subscription(
                 kind, topic, lambda msg, index=index: self._on_message(index, msg), qos))
 
     def _unsubscribe(self) -> None:
-        for subscription in self._subscriptions:
+        for subscription in self._inputs:
             self.destroy_subscription(subscription)
-        self._subscriptions = []
+        self._inputs = []
         self._sync = None
 
     def _on_message(self, index: int, msg: Any) -> None:
         if index == 0:
             self._last_image_time = time.monotonic()
+            self._skeleton_input.last_image_header = msg.header
+        else:  # another body tracker's skeletons become a TrackedSkeletonArray (input.skeleton_format)
+            msg = self._skeleton_input.adapt(msg)
         sync = self._sync
-        if sync is not None:
+        if sync is not None and msg is not None:
             sync.add(index, msg)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
@@ -266,24 +302,27 @@ class EmotionPerceptionNode(LifecycleNode):
             self._lock.notify()
 
     def _watch_input(self) -> None:
+        """Say when images stop coming or stop pairing, once per change, and when frames flow again (the
+        diagnostics carry the state all along)."""
         if self._sync is None or self.settings is None:
             return
-        limit = self.settings.input.no_image_warning_s
-        now = time.monotonic()
-        if now - self._last_warning < limit:
+        silent = time.monotonic() - self._last_image_time
+        kind = ("silent" if silent > self.settings.input.no_image_warning_s else
+                "unpaired" if self._unpaired_problem() else "")
+        if kind == self._reported_input_problem:
             return
-        silent = now - self._last_image_time
-        if silent > limit:
-            self._last_warning = now
+        if kind == "silent":
             qos = "best effort (sensor_data)" if self.settings.input.qos == "sensor_data" else "reliable"
             self.get_logger().warning(
                 f"no image received on {self.image_topic} for {silent:.0f} s (subscription QoS: {qos}; "
                 f"{self.count_publishers(self.image_topic)} publisher(s) on that topic). Check the remapping "
                 f"(image:=/your/camera/topic), that the camera runs, and with `ros2 topic info -v {self.image_topic}` "
-                "that its QoS is compatible.")
-        elif self._unpaired_problem():
-            self._last_warning = now
+                "that its QoS is compatible. Said once: the node says when images come back.")
+        elif kind == "unpaired":
             self.get_logger().warning(self._unpaired_problem())
+        else:
+            self.get_logger().info(f"images arrive on {self.image_topic} again and frames are processed")
+        self._reported_input_problem = kind
 
     def _unpaired_problem(self) -> str:
         """Why images arrive but none pairs with the other stream ("" when frames flow)."""
@@ -382,10 +421,15 @@ class EmotionPerceptionNode(LifecycleNode):
 
     def _judge(self, observation, header) -> None:
         result = self.pipeline.judge(observation)
+        for reason, detail in result.set_aside:
+            self._count(reason, detail)
         if result.time_jump:
             self.time_jumps += 1
             self.get_logger().info(f"time jumped {result.time_jump} at stamp {result.stamp_ns} ns: tracks, histories "
                                    f"and filters reset [{self.time_jumps} so far]")
+        if self.humans is not None:  # names the people first: their REP-155 ids go out in the EmotionArray too
+            height, width = observation.frame.image.shape[:2]
+            self.humans.publish(result, header, width, height)
         self.emotions_pub.publish(emotion_array_msg(result, header))
         self.output_rate.tick()
         outputs = self.settings.output
@@ -467,6 +511,9 @@ def main(args: list[str] | None = None) -> int:
                 return EXIT_BAD_SETTINGS
             node.trigger_activate()
         rclpy.spin(node)
+    except ParameterError as exc:  # an override of the wrong type or out of bounds, refused while declaring
+        rclpy.logging.get_logger(NODE_NAME).fatal(f"invalid parameters: {exc}")
+        return EXIT_BAD_SETTINGS
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
