@@ -44,6 +44,10 @@ class ImageDecodeError(ValueError):
     """An image buffer that cannot be turned into an array; the message says why."""
 
 
+class ImageTooLargeError(ImageDecodeError):
+    """An image over the pixel limit (``input.max_image_pixels``), refused from its header where it has one."""
+
+
 def buffer_to_array(encoding: str, height: int, width: int, step: int, data: bytes | memoryview | np.ndarray,
                     is_bigendian: bool = False, max_pixels: int = 0) -> np.ndarray:
     """The buffer as an (H, W) or (H, W, C) array in its own dtype, padding bytes at row ends removed."""
@@ -52,7 +56,7 @@ def buffer_to_array(encoding: str, height: int, width: int, step: int, data: byt
     if height <= 0 or width <= 0:
         raise ImageDecodeError(f"empty image ({width}x{height})")
     if max_pixels and height * width > max_pixels:
-        raise ImageDecodeError(f"image {width}x{height} exceeds the limit of {max_pixels} pixels")
+        raise ImageTooLargeError(f"image {width}x{height} exceeds the limit of {max_pixels} pixels")
     dtype, channels = _LAYOUT[encoding]
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
@@ -136,7 +140,7 @@ def compressed_dimensions(buffer: np.ndarray) -> tuple[int, int]:
         with PilImage.open(io.BytesIO(data)) as header:
             return int(header.width), int(header.height)
     except PilImage.DecompressionBombError as exc:  # declares far more pixels than any camera gives
-        raise ImageDecodeError(f"compressed image declares an enormous size ({exc}); refused before decoding") from exc
+        raise ImageTooLargeError(f"compressed image declares an enormous size ({exc}); refused before decoding") from exc
     except Exception as exc:  # Pillow raises many types for unreadable headers
         raise ImageDecodeError(f"compressed image of {len(data)} bytes has no readable header "
                                f"(corrupt, or not an image format): {exc}") from exc
@@ -180,7 +184,7 @@ def decode_compressed(data: bytes | memoryview | np.ndarray, max_pixels: int = 0
     if max_pixels:
         width, height = compressed_dimensions(buffer)
         if width * height > max_pixels:
-            raise ImageDecodeError(f"compressed image declares {width}x{height}, over the limit of {max_pixels} "
+            raise ImageTooLargeError(f"compressed image declares {width}x{height}, over the limit of {max_pixels} "
                                    "pixels; refused before decoding")
     rgb = None
     if device is not None and torch.device(device).type == "cuda" and torch.cuda.is_available() and is_jpeg(buffer):
@@ -195,7 +199,7 @@ def decode_compressed(data: bytes | memoryview | np.ndarray, max_pixels: int = 0
                                    "JPEG/PNG)")
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     if max_pixels and rgb.shape[0] * rgb.shape[1] > max_pixels:
-        raise ImageDecodeError(f"image {rgb.shape[1]}x{rgb.shape[0]} exceeds the limit of {max_pixels} pixels")
+        raise ImageTooLargeError(f"image {rgb.shape[1]}x{rgb.shape[0]} exceeds the limit of {max_pixels} pixels")
     return rgb
 
 

@@ -10,7 +10,8 @@ A run writes three files into its output folder:
 
 People come from the person detector: a recording carries no tracked skeletons to fall back on, so a run
 without usable detector weights is refused before it starts. Ctrl+C ends a run early; what was processed
-is still written (the summary says ``"interrupted": true``).
+is still written (the summary says ``"interrupted": true``). SIGTERM ends it without output (the command
+removes the unfinished folder).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .pipeline import FrameRejected, Pipeline
 from .report import RunRecord
 from .settings import Settings
 from .sources import FrameSource
+from .types import FrameResult
 from .visualization import draw_people
 
 VIDEO_FILE = "annotated.mp4"
@@ -36,23 +38,55 @@ VIDEO_CODEC = "mp4v"
 """FourCC of the annotated video (see the module docstring)."""
 
 
+VIDEO_MAX_SIDE = 8191
+"""Widest and tallest frame OpenCV's mp4v encoder takes [px] (it refuses 8192 and more)."""
+
+
 class AnnotatedVideo:
-    """An mp4 file that RGB frames of one size are appended to."""
+    """An mp4 file of RGB frames, each drawn with its frame's result or left undrawn (a rejected frame), so
+    that the video keeps the recording's timeline; ``run`` and ``bag process`` write it alike.
 
-    def __init__(self, path: Path, fps: float, width: int, height: int):
+    The first frame's size is the video's (given up front when the source knows it, so that a size the
+    encoder refuses stops a run before any work); a later frame of another size is scaled to it.
+    """
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int] | None = None):
         self.path = path
-        self.size = (width, height)
+        self.fps = fps
+        self.size: tuple[int, int] | None = None
         self.frames = 0
-        self._writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*VIDEO_CODEC), fps, self.size)
-        if not self._writer.isOpened():
-            raise RuntimeError(f"OpenCV cannot write {VIDEO_CODEC} video to {path}; run without the video (--no-video)")
+        self._writer: cv2.VideoWriter | None = None
+        if size is not None:
+            self._open(size)
 
-    def write(self, rgb: np.ndarray) -> None:
-        self._writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    def _open(self, size: tuple[int, int]) -> None:
+        width, height = size
+        if max(width, height) > VIDEO_MAX_SIDE:
+            raise ValueError(f"cannot write {width}x{height} frames to {VIDEO_FILE}: OpenCV's {VIDEO_CODEC} encoder "
+                             f"takes at most {VIDEO_MAX_SIDE} px a side; run without the video (--no-video)")
+        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*VIDEO_CODEC), self.fps, size)
+        if not self._writer.isOpened():
+            raise RuntimeError(f"OpenCV cannot write {width}x{height} {VIDEO_CODEC} video to {self.path}; run "
+                               "without the video (--no-video)")
+        self.size = (width, height)
+
+    def add(self, rgb: np.ndarray, result: FrameResult | None = None) -> None:
+        """Append ``rgb``, drawn with ``result`` (:func:`~emotion_perception.visualization.draw_people`) if given."""
+        if self._writer is None:
+            self._open((rgb.shape[1], rgb.shape[0]))
+        image = draw_people(rgb, result) if result is not None else rgb
+        if (image.shape[1], image.shape[0]) != self.size:
+            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        self._writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         self.frames += 1
 
+    def describe(self) -> dict[str, Any]:
+        """What was written, for summaries."""
+        return {"file": VIDEO_FILE, "codec": VIDEO_CODEC, "frames": self.frames}
+
     def close(self) -> None:
-        self._writer.release()
+        if self._writer is not None:
+            self._writer.release()
 
 
 def check_people_source(pipeline: Pipeline) -> None:
@@ -81,7 +115,7 @@ def run_source(source: FrameSource, out: Path, settings: Settings | None = None,
     out.mkdir(parents=True, exist_ok=True)
     record = RunRecord()
     counts = record.counts
-    annotated = AnnotatedVideo(out / VIDEO_FILE, source.fps, source.width, source.height) if video else None
+    annotated = AnnotatedVideo(out / VIDEO_FILE, source.fps, (source.width, source.height)) if video else None
     interrupted = False
     try:
         with tqdm(total=source.expected_frames(max_frames), unit="frame", disable=not progress,
@@ -94,11 +128,11 @@ def run_source(source: FrameSource, out: Path, settings: Settings | None = None,
                 except FrameRejected as exc:
                     counts[exc.reason] += 1
                     if annotated is not None:
-                        annotated.write(frame.image)
+                        annotated.add(frame.image)
                     continue
                 record.add(result)
                 if annotated is not None:
-                    annotated.write(draw_people(frame.image, result))
+                    annotated.add(frame.image, result)
     except KeyboardInterrupt:
         interrupted = True
         log(f"interrupted after {counts['images']} frames: writing what was processed")
@@ -106,7 +140,7 @@ def run_source(source: FrameSource, out: Path, settings: Settings | None = None,
         if annotated is not None:
             annotated.close()
     counts.update(source.skipped)
-    written = {"file": VIDEO_FILE, "codec": VIDEO_CODEC, "frames": annotated.frames} if annotated is not None else None
+    written = annotated.describe() if annotated is not None else None
     summary = {"source": source.describe(), "interrupted": interrupted, "video": written, **record.summary(pipeline)}
     record.write(out, summary, pipeline)
     return summary

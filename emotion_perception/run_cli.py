@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 
@@ -31,21 +30,27 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .report import CSV_FILE, SUMMARY_FILE, atomic_output_dir
+    from .report import CSV_FILE, SUMMARY_FILE, atomic_output_dir, summary_text
     from .run import VIDEO_FILE, run_source
     from .settings import load_settings
     from .sources import DEFAULT_START_NS, open_source, parse_intrinsics, stamp_from_seconds
 
-    if args.max_frames is not None and args.max_frames < 1:
-        raise ValueError(f"--max-frames must be at least 1, not {args.max_frames}")
+    check_max_frames(args.max_frames)
     start_ns = DEFAULT_START_NS if args.start_time is None else stamp_from_seconds(args.start_time)
     intrinsics = parse_intrinsics(args.intrinsics) if args.intrinsics else None
-    with open_source(args.source, args.fps, start_ns, intrinsics, args.hfov) as source:
-        settings = load_settings(args.config, args.set)
+    settings = load_settings(args.config, args.set)
+    with open_source(args.source, args.fps, start_ns, intrinsics, args.hfov,
+                     max_pixels=settings.input.max_image_pixels) as source:
         with atomic_output_dir(args.out) as partial:
             summary = run_source(source, partial, settings, max_frames=args.max_frames, video=not args.no_video,
                                  progress=not args.no_progress)
-    print(json.dumps({"frames": summary["frames"], "people": summary["people"]}, indent=2))
+    print(summary_text(summary))
     written = [VIDEO_FILE] * (not args.no_video) + [CSV_FILE, SUMMARY_FILE]
     print(f"wrote {', '.join(str(args.out / name) for name in written)}")
     return 0
+
+
+def check_max_frames(max_frames: int | None) -> None:
+    """ValueError for a ``--max-frames`` below 1 (the commands that take one share it)."""
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"--max-frames must be at least 1, not {max_frames}")

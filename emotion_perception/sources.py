@@ -9,6 +9,10 @@ pipeline's tracking and gait windows depend on, so they follow the recording's o
   :data:`DEFAULT_FOLDER_FPS`); a file that cannot be read is skipped and counted, keeping the gap in time;
 - a webcam: the wall clock when each frame arrived.
 
+Every source holds to a pixel limit (``max_pixels``, the setting ``input.max_image_pixels``): a video or
+camera whose frames are larger is refused when it opens, and an image file is refused from its header,
+before it is decoded (a small file can declare an enormous image).
+
 ``start_ns`` defaults to :data:`DEFAULT_START_NS`, a fixed non-zero time, so that a recording gives the same
 stamps every run (and a bag made from it never starts simulated time at 0, which ROS reads as "unset").
 """
@@ -25,6 +29,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .image_codec import ImageDecodeError, ImageTooLargeError, decode_compressed
+from .pose.plausibility import intrinsics_problem
 from .types import CameraIntrinsics, Frame
 
 DEFAULT_START_NS = 1_700_000_000_000_000_000
@@ -56,9 +62,9 @@ def pinhole_intrinsics(width: int, height: int, fx_fy_cx_cy: tuple[float, float,
         raise ValueError("give the intrinsics or a horizontal field of view, not both")
     if fx_fy_cx_cy is not None:
         fx, fy, cx, cy = (float(v) for v in fx_fy_cx_cy)
-        if not all(math.isfinite(v) for v in (fx, fy, cx, cy)) or fx <= 0 or fy <= 0:
-            raise ValueError(f"intrinsics need finite values and positive focal lengths, got fx={fx:g} fy={fy:g} "
-                             f"cx={cx:g} cy={cy:g}")
+        problem = intrinsics_problem(fx, fy, cx, cy, width, height)
+        if problem:
+            raise ValueError(problem)
         return CameraIntrinsics(fx, fy, cx, cy, width, height)
     hfov = DEFAULT_HFOV_DEG if hfov_deg is None else float(hfov_deg)
     if not 0.0 < hfov < 180.0:
@@ -114,9 +120,8 @@ class FrameSource:
         """The stamp of the ``index``-th frame at the source's frame rate."""
         return self.start_ns + round(index * 1e9 / self.fps)
 
-    def _frame(self, bgr: np.ndarray, stamp_ns: int) -> Frame:
-        return Frame(image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), stamp_ns=stamp_ns, frame_id=self.frame_id,
-                     intrinsics=self.intrinsics)
+    def _frame(self, rgb: np.ndarray, stamp_ns: int) -> Frame:
+        return Frame(image=rgb, stamp_ns=stamp_ns, frame_id=self.frame_id, intrinsics=self.intrinsics)
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -131,6 +136,17 @@ class FrameSource:
         self.close()
 
 
+def _check_size(what: str, width: int, height: int, max_pixels: int) -> None:
+    """SourceError when frames of ``width`` x ``height`` exceed ``max_pixels`` (0: no limit)."""
+    if max_pixels and width * height > max_pixels:
+        raise SourceError(f"{what}: its frames are {width}x{height}, over the limit of {max_pixels} pixels "
+                          "(input.max_image_pixels)")
+
+
+def _rgb(bgr: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def _checked_fps(fps: float | None, what: str) -> float | None:
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"{what} frame rate must be positive, not {fps:g}")
@@ -138,12 +154,13 @@ def _checked_fps(fps: float | None, what: str) -> float | None:
 
 
 class VideoFileSource(FrameSource):
-    """A video file read with OpenCV; stamps from its frame rate (or ``fps``, for files whose header is wrong)."""
+    """A video file read with OpenCV; stamps from its frame rate (or ``fps``, for files whose header is wrong).
+    Frames over ``max_pixels`` (0: no limit) refuse the file before any is decoded."""
 
     kind = "video"
 
     def __init__(self, path: Path | str, fps: float | None = None, start_ns: int = DEFAULT_START_NS,
-                 frame_id: str = DEFAULT_FRAME_ID):
+                 frame_id: str = DEFAULT_FRAME_ID, max_pixels: int = 0):
         path = Path(path)
         _checked_fps(fps, "the given")
         if not path.exists():
@@ -163,6 +180,11 @@ class VideoFileSource(FrameSource):
         if width <= 0 or height <= 0:
             self.close()
             raise SourceError(f"{path}: OpenCV reads no image size from it; it is not a video it can decode")
+        try:
+            _check_size(str(path), width, height, max_pixels)
+        except SourceError:
+            self.close()
+            raise
         super().__init__(str(path), width, height, float(fps or file_fps), frames if frames > 0 else None,
                          start_ns, frame_id)
 
@@ -172,7 +194,7 @@ class VideoFileSource(FrameSource):
             ok, bgr = self._capture.read()
             if not ok:
                 return
-            yield self._frame(bgr, self.stamp_ns(index))
+            yield self._frame(_rgb(bgr), self.stamp_ns(index))
             index += 1
 
     def close(self) -> None:
@@ -182,14 +204,15 @@ class VideoFileSource(FrameSource):
 class ImageFolderSource(FrameSource):
     """The image files of a folder (not its sub-folders), sorted by name, stamped at ``fps``.
 
-    All frames must share the first image's size (a video of them is written); a file that cannot be decoded
-    or has another size is skipped and counted in ``skipped``.
+    All frames must share the first image's size (a video of them is written); a file that cannot be decoded,
+    declares more than ``max_pixels`` in its header (0: no limit) or has another size is skipped and counted
+    in ``skipped``.
     """
 
     kind = "folder"
 
     def __init__(self, folder: Path | str, fps: float | None = None, start_ns: int = DEFAULT_START_NS,
-                 frame_id: str = DEFAULT_FRAME_ID):
+                 frame_id: str = DEFAULT_FRAME_ID, max_pixels: int = 0):
         folder = Path(folder)
         _checked_fps(fps, "the given")
         if not folder.is_dir():
@@ -197,43 +220,59 @@ class ImageFolderSource(FrameSource):
         self.files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not self.files:
             raise SourceError(f"{folder} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        first = next((image for image in map(_read_image, self.files) if image is not None), None)
+        self.max_pixels = max_pixels
+        first, problem = None, ""
+        for path in self.files:
+            try:
+                first = self._read(path)
+                break
+            except ImageDecodeError as exc:
+                problem = f"{path.name}: {exc}"
         if first is None:
-            raise SourceError(f"{folder}: none of its {len(self.files)} image files can be read")
+            raise SourceError(f"{folder}: none of its {len(self.files)} image files can be used (last: {problem})")
         height, width = first.shape[:2]
         super().__init__(str(folder), width, height, float(fps or DEFAULT_FOLDER_FPS), len(self.files),
                          start_ns, frame_id)
 
     def __iter__(self) -> Iterator[Frame]:
         for index, path in enumerate(self.files):
-            bgr = _read_image(path)
-            if bgr is None:
+            try:
+                rgb = self._read(path)
+            except ImageTooLargeError:
+                self.skipped["too_large_image"] += 1
+            except ImageDecodeError:
                 self.skipped["unreadable_image"] += 1
-            elif bgr.shape[:2] != (self.height, self.width):
-                self.skipped["other_image_size"] += 1
             else:
-                yield self._frame(bgr, self.stamp_ns(index))
+                if rgb.shape[:2] != (self.height, self.width):
+                    self.skipped["other_image_size"] += 1
+                else:
+                    yield self._frame(rgb, self.stamp_ns(index))
 
-
-def _read_image(path: Path) -> np.ndarray | None:
-    """A BGR uint8 image (grey, 16-bit and alpha images converted by OpenCV), or None if it cannot be decoded."""
-    try:
-        return cv2.imread(str(path), cv2.IMREAD_COLOR)
-    except cv2.error:
-        return None
+    def _read(self, path: Path) -> np.ndarray:
+        """An RGB uint8 image (grey, 16-bit and alpha images converted by OpenCV); its size is checked against
+        ``max_pixels`` from the header, before decoding. ImageDecodeError says why it cannot be used."""
+        try:
+            data = np.fromfile(path, dtype=np.uint8)
+        except OSError as exc:
+            raise ImageDecodeError(f"cannot read it ({exc})") from exc
+        return decode_compressed(data, self.max_pixels)
 
 
 class WebcamSource(FrameSource):
     """A camera OpenCV opens by index (V4L2 on Linux); stamps from the wall clock as each frame arrives.
 
-    ``fps`` is asked of the camera (which may not grant it); the rate it reports is kept in ``fps``.
+    ``fps`` is asked of the camera (which may not grant it); the rate it reports is kept in ``fps``. A camera
+    whose frames exceed ``max_pixels`` (0: no limit) is refused at its first frame.
     """
 
     kind = "webcam"
 
-    def __init__(self, index: int, fps: float | None = None, frame_id: str = DEFAULT_FRAME_ID):
+    def __init__(self, index: int, fps: float | None = None, frame_id: str = DEFAULT_FRAME_ID, max_pixels: int = 0):
         _checked_fps(fps, "the given")
-        self._capture = cv2.VideoCapture(index)
+        try:
+            self._capture = cv2.VideoCapture(index)
+        except (cv2.error, OverflowError) as exc:  # an index OpenCV cannot even take (beyond a C int)
+            raise SourceError(f"camera {index} cannot be opened: not a camera index OpenCV takes") from exc
         if not self._capture.isOpened():
             raise SourceError(f"camera {index} cannot be opened (no such device, or in use)")
         if fps is not None:
@@ -242,6 +281,11 @@ class WebcamSource(FrameSource):
         if not ok:
             self.close()
             raise SourceError(f"camera {index} opened but gives no image")
+        try:
+            _check_size(f"camera {index}", bgr.shape[1], bgr.shape[0], max_pixels)
+        except SourceError:
+            self.close()
+            raise
         self._first = (bgr, time.time_ns())
         reported = self._capture.get(cv2.CAP_PROP_FPS)
         rate = reported if math.isfinite(reported) and reported > 0 else (fps or DEFAULT_FOLDER_FPS)
@@ -251,7 +295,7 @@ class WebcamSource(FrameSource):
     def __iter__(self) -> Iterator[Frame]:
         bgr, stamp = self._first
         while True:
-            yield self._frame(bgr, stamp)
+            yield self._frame(_rgb(bgr), stamp)
             ok, bgr = self._capture.read()
             stamp = time.time_ns()
             if not ok:
@@ -263,18 +307,19 @@ class WebcamSource(FrameSource):
 
 def open_source(spec: str | Path, fps: float | None = None, start_ns: int = DEFAULT_START_NS,
                 intrinsics: tuple[float, float, float, float] | None = None,
-                hfov_deg: float | None = None) -> FrameSource:
+                hfov_deg: float | None = None, max_pixels: int = 0) -> FrameSource:
     """The source ``spec`` names: a folder, a video file, or a webcam index (digits that are not a path).
 
     With ``intrinsics`` (fx, fy, cx, cy) or ``hfov_deg`` the frames carry camera intrinsics; otherwise none.
+    Frames over ``max_pixels`` (0: no limit) are refused (see the module docstring).
     """
     path = Path(spec)
     if path.is_dir():
-        source: FrameSource = ImageFolderSource(path, fps, start_ns)
+        source: FrameSource = ImageFolderSource(path, fps, start_ns, max_pixels=max_pixels)
     elif path.exists():
-        source = VideoFileSource(path, fps, start_ns)
+        source = VideoFileSource(path, fps, start_ns, max_pixels=max_pixels)
     elif str(spec).isdigit():
-        source = WebcamSource(int(str(spec)), fps)
+        source = WebcamSource(int(str(spec)), fps, max_pixels=max_pixels)
     else:
         raise SourceError(f"{spec}: no such file or folder (a webcam is named by its index, e.g. 0)")
     if intrinsics is not None or hfov_deg is not None:

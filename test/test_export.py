@@ -91,7 +91,7 @@ def test_export_command_prints_the_differences(tmp_path, capsys):
 
 
 def test_networks_without_released_weights_ask_for_a_file(tmp_path, capsys):
-    assert main(["export", "emotic", "-o", str(tmp_path / "e.onnx")]) == 1
+    assert main(["export", "emotic", "-o", str(tmp_path / "e.onnx")]) == 2
     assert "--weights" in capsys.readouterr().err
     assert not (tmp_path / "e.onnx").exists()
 

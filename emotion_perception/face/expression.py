@@ -215,8 +215,9 @@ def load_keras_mini_xception(path: str | Path) -> MiniXception:
                 raise WeightsError(f"{path}: no model_config (a weights-only Keras file); save the whole model")
             graph = _KerasGraph(json.loads(raw_config), str(path))
             return _port(graph, _KerasWeights(handle))
-    except (OSError, KeyError, ValueError) as exc:
-        raise WeightsError(f"{path}: cannot read it as a Keras mini-XCEPTION HDF5 file: {exc}") from exc
+    except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:  # a malformed config
+        raise WeightsError(f"{path}: cannot read it as a Keras mini-XCEPTION HDF5 file: "
+                           f"{type(exc).__name__}: {exc}") from exc
 
 
 def _port(graph: _KerasGraph, weights: _KerasWeights) -> MiniXception:
@@ -238,7 +239,7 @@ def _port(graph: _KerasGraph, weights: _KerasWeights) -> MiniXception:
         arrays = weights(name)
         state[f"{prefix}.depthwise.weight"] = _depthwise_kernel(arrays["depthwise_kernel"])
         state[f"{prefix}.pointwise.weight"] = _conv_kernel(arrays["pointwise_kernel"])
-        return graph.next(name), int(config["filters"])
+        return graph.next(name), _filters(graph, name, config)
 
     inputs = [name for name, layer in graph.layers.items() if layer["class_name"] == "InputLayer"]
     if len(inputs) != 1:
@@ -255,7 +256,7 @@ def _port(graph: _KerasGraph, weights: _KerasWeights) -> MiniXception:
         state[f"stem.{3 * len(stem_channels)}.weight"] = _conv_kernel(weights(name)["kernel"])
         name = batch_norm(graph.next(name), f"stem.{3 * len(stem_channels) + 1}")
         graph.expect(name, "Activation", activation="relu")
-        stem_channels.append(int(config["filters"]))
+        stem_channels.append(_filters(graph, name, config))
         fork = name
 
     block_channels: list[int] = []
@@ -292,13 +293,24 @@ def _port(graph: _KerasGraph, weights: _KerasWeights) -> MiniXception:
     graph.expect(graph.next(graph.next(name)), "Activation", activation="softmax")
     if len(eps) != 1:
         raise WeightsError(f"{graph.where}: BatchNormalization epsilons differ ({sorted(eps)}); one is supported")
-    model = mini_xception(num_classes=int(config["filters"]), in_channels=in_channels, stem_channels=stem_channels,
-                          block_channels=block_channels, bn_eps=eps.pop())
+    if in_channels < 1:
+        raise WeightsError(f"{graph.where}: its input has {in_channels} channels")
+    builder_args = {"num_classes": _filters(graph, name, config), "in_channels": in_channels,
+                    "stem_channels": stem_channels, "block_channels": block_channels, "bn_eps": eps.pop()}
     try:
+        model = mini_xception(**builder_args)
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:  # channel counts that do not chain up
-        raise WeightsError(f"{graph.where}: its arrays do not fit {model.builder_args}: {exc}".splitlines()[0]) from exc
+        raise WeightsError(f"{graph.where}: its arrays do not fit {builder_args}: {exc}".splitlines()[0]) from exc
     return model.eval()
+
+
+def _filters(graph: _KerasGraph, name: str, config: dict[str, Any]) -> int:
+    """The output channels of layer ``name``: a positive whole number, else WeightsError naming the file."""
+    filters = config.get("filters")
+    if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
+        raise WeightsError(f"{graph.where}: {name!r} has filters={filters!r}; a layer has at least one output channel")
+    return filters
 
 
 
@@ -354,7 +366,7 @@ def _passport_beside(path: Path) -> WeightsPassport:
     if not beside.is_file():
         raise WeightsError(f"{path}: not a released file and no passport {beside.name} beside it; write one "
                            "(WeightsPassport: labels in the model's output order, preprocessing, licence)")
-    passport = WeightsPassport.from_json(beside.read_text())
+    passport = WeightsPassport.read(beside)
     if passport.architecture != ARCHITECTURE:
         raise WeightsError(f"{path}: its passport is for {passport.architecture!r}, not {ARCHITECTURE!r}")
     verify_sha256(path, passport.sha256)
@@ -382,9 +394,9 @@ def load_expression_model(weights: str = DEFAULT_WEIGHTS, device: str | torch.de
     builder_args = passport.config.get("builder")
     if not isinstance(builder_args, dict):
         raise WeightsError(f"{path}: its passport's config lacks 'builder' (the mini_xception arguments)")
-    network = mini_xception(**builder_args)
     try:
+        network = mini_xception(**builder_args)
         network.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, ValueError) as exc:
         raise WeightsError(f"{path}: does not fit mini_xception({builder_args}): {exc}".splitlines()[0]) from exc
     return ExpressionClassifier(network, passport, device)

@@ -123,6 +123,11 @@ def load_accm(path: str | Path, device: torch.device | str = "cpu") -> tuple[ACC
     for key in ("model", "representation"):
         if not isinstance(passport.config.get(key), dict):
             raise WeightsError(f"{path}: passport config lacks {key!r} (builder arguments and representation)")
+    representation = passport.config["representation"]
+    fps, window = representation.get("fps"), representation.get("window_frames")
+    if not (isinstance(fps, (int, float)) and 0 < fps <= 1000 and isinstance(window, int) and window > 0):
+        raise WeightsError(f"{path}: passport representation needs a frame rate in (0, 1000] and a positive "
+                           f"window_frames, not fps={fps!r}, window_frames={window!r}")
     try:
         network = accm(len(passport.labels), **passport.config["model"])
         network.load_state_dict(state)

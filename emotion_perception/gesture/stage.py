@@ -81,7 +81,7 @@ class GestureEmotion(WindowedStage):
             return False, f"gesture branch off: {problem}"
         try:
             self.network, passport = load_accm(cfg.weights, self.device)
-        except (WeightsError, OSError) as exc:
+        except (WeightsError, OSError, ValueError) as exc:
             return False, f"gesture branch off: {exc}"
         self.labels, self.name = tuple(passport.labels), passport.name
         self.fps = float(passport.config["representation"]["fps"])
