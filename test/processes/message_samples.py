@@ -17,7 +17,7 @@ def full_emotion_array(people: int = 3) -> EmotionArray:
     """Every field set to a distinct, non-default value."""
     array = EmotionArray(header=Header(stamp=Time(sec=1_700_000_123, nanosec=456_789_000), frame_id="camera_optical"))
     for n in range(people):
-        person = PersonEmotion(track_id=10 + n, box_x_min=1.5 + n, box_y_min=2.5, box_x_max=100.25, box_y_max=200.75,
+        person = PersonEmotion(track_id=10 + n, body_id=f"bdy{n}x", face_id=f"fce{n}x", box_x_min=1.5 + n, box_y_min=2.5, box_x_max=100.25, box_y_max=200.75,
                                detection_score=0.875, position_source=PersonEmotion.POSITION_DEPTH)
         person.keypoints = [Keypoint(name=name, x=float(j) + 0.5, y=float(j) * 2 + n, confidence=j / 16.0,
                                      has_position=bool(j % 2), position=Point(x=0.1 * j, y=-0.2 * j, z=3.0 + n))

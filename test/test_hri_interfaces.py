@@ -1,0 +1,146 @@
+"""The REP-155 output's building blocks: the test fixtures' message types are the real packages' (RIHS01 type
+hashes), the REP-155 ids, the body and face frames' axes, and the Azure Kinect skeleton input's joint mapping."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+from emotion_perception import human_ids
+from emotion_perception.face.stage import FaceResult
+from emotion_perception.human_ids import HumanIds
+from emotion_perception.labels import GAIT_JOINTS
+from emotion_perception.types import FrameResult, PersonEmotion, PersonPosition, PositionSource, Skeleton
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "interfaces"
+
+UPSTREAM_HASHES = {
+    # ros4hri/hri_msgs, branch humble-devel (the ROS 2 releases), 2.0.0, commit 4e7c176 (msg/*.msg)
+    "hri_msgs/msg/Expression": "RIHS01_411b88e0604397d44775d8ec6a4bc69398fb0dfbfe864c33a40fa99ee85f1b00",
+    "hri_msgs/msg/IdsList": "RIHS01_7e0812d1ac945c98fd3e393568d581ad0ab567f37b24eff633eab778c1bfe62d",
+    "hri_msgs/msg/NormalizedPointOfInterest2D":
+        "RIHS01_cc1d2f720c82afeb850ff1dbf66f41ecb7caf19f842987f1247e66160cf03953",
+    "hri_msgs/msg/NormalizedRegionOfInterest2D":
+        "RIHS01_2e50c93f1ca166ee77af9a5424dc951ae4e452b740162a7f83c082d917dcaff5",
+    "hri_msgs/msg/Skeleton2D": "RIHS01_1cb61f012db6ca43c48fa0097ccab9a00108ea39323c13f01bb983323c1e3420",
+    # ros2/geometry2 (rolling, commit 1b005c65), tf2_msgs/msg/TFMessage.msg; rosbags' Kilted store agrees
+    "tf2_msgs/msg/TFMessage": "RIHS01_e369d0f05a23ae52508854b66f6aa0437f3449d652e8cbf22d5abe85d020f087",
+}
+"""RIHS01 hashes computed with rosbags from the upstream definitions (read from the repositories named)."""
+
+
+def fixture_hashes() -> dict[str, str]:
+    store = get_typestore(Stores.ROS2_KILTED)
+    types = {}
+    for path in sorted(FIXTURES.glob("*/msg/*.msg")):
+        types.update(get_types_from_msg(path.read_text(), f"{path.parent.parent.name}/msg/{path.stem}"))
+    store.register(types)
+    return {name: store.hash_rihs01(name) for name in types}
+
+
+def test_fixture_types_hash_as_the_real_packages():
+    assert fixture_hashes() == UPSTREAM_HASHES
+    assert get_typestore(Stores.ROS2_KILTED).hash_rihs01("tf2_msgs/msg/TFMessage") == UPSTREAM_HASHES[
+        "tf2_msgs/msg/TFMessage"]
+
+
+def test_built_typesupport_reports_the_real_hashes():
+    """What rosidl wrote for the fixtures set-up built into the venv (the middleware announces these)."""
+    for name, expected in UPSTREAM_HASHES.items():
+        package, _, message = name.split("/")
+        description = json.loads((Path(sys.prefix) / "share" / package / "msg" / f"{message}.json").read_text())
+        reported = {entry["type_name"]: entry["hash_string"] for entry in description["type_hashes"]}
+        assert reported[name] == expected
+
+
+def person(track_id: int, root=(0.0, 0.0, 3.0), face: bool = False) -> PersonEmotion:
+    joints = np.zeros((16, 3), dtype=np.float32)
+    joints[:] = root
+    for name, offset in {"neck": (0, -0.5, 0), "head": (0, -0.7, 0), "left_hip": (0.1, 0, 0),
+                         "right_hip": (-0.1, 0, 0)}.items():
+        joints[GAIT_JOINTS.index(name)] = np.add(root, offset)
+    skeleton = Skeleton(joints_2d=np.zeros((16, 2), np.float32), confidence=np.ones(16, np.float32),
+                        joints_3d=joints, position_source=PositionSource.SKELETON_INPUT)
+    cues = {"face": FaceResult(False, "no face visible")}
+    if face:
+        cues["face"] = FaceResult(False, "face too small", face_box=np.array([1, 2, 3, 4], np.float32))
+    return PersonEmotion(track_id=track_id, box=np.zeros(4, np.float32), detection_score=1.0, skeleton=skeleton,
+                         position=PersonPosition(valid=True, point=np.array(root, np.float32)), cues=cues)
+
+
+def test_ids_are_short_random_stable_and_end_with_their_track():
+    ids = HumanIds(random.Random(1))
+    first = ids.name(FrameResult(0, "cam", [person(1), person(2, face=True)]))
+    body_1, body_2 = first.bodies[1], first.bodies[2]
+    assert all(len(i) == human_ids.ID_LENGTH and set(i) <= set(string.ascii_lowercase) for i in (body_1, body_2))
+    assert body_1 != body_2 and list(first.faces) == [2] and first.faces[2] not in (body_1, body_2)
+    frame = FrameResult(1, "cam", [person(2), person(3)])
+    second = ids.name(frame)
+    assert second.bodies[2] == body_2 and second.bodies[3] not in (body_1, body_2)
+    assert second.ended_bodies == [body_1] and second.faces == {}, "no face box this frame"
+    assert frame.people[0].body_id == body_2 and frame.people[0].face_id == first.faces[2], "the face id stays"
+    third = ids.name(FrameResult(2, "cam", [person(1)]))
+    assert third.bodies[1] not in (body_1, body_2), "a track id seen again never gets an id given before"
+    assert sorted(third.ended_bodies) == sorted([body_2, second.bodies[3]]) and third.ended_faces == [first.faces[2]]
+
+
+def test_ids_are_never_given_twice(monkeypatch):
+    """With 26 possible ids (one letter), 26 tracks take all 26: each collision is drawn again."""
+    monkeypatch.setattr(human_ids, "ID_LENGTH", 1)
+    ids = HumanIds(random.Random(0))
+    given = [ids.name(FrameResult(n, "cam", [person(n)])).bodies[n] for n in range(26)]
+    assert sorted(given) == list(string.ascii_lowercase)
+
+
+def test_body_frame_axes_follow_the_body():
+    """REP-155 body frame: x out of the body, y to its left, z to the head; in the optical frame (x right,
+    y down, z forward). Facing the camera: x = -z_optical; turned to walk to the image's right: x = +x_optical."""
+    from emotion_perception.ros.hri import body_axes, person_transforms
+    from std_msgs.msg import Header
+
+    facing = person(1)  # left hip at +x_optical: the person's left is the image's right, so they face the camera
+    np.testing.assert_allclose(body_axes(facing), [[0, 1, 0], [0, 0, -1], [-1, 0, 0]], atol=1e-6)
+    walking_right = person(2)
+    skeleton = walking_right.skeleton
+    skeleton.joints_3d[GAIT_JOINTS.index("left_hip")] = (0, 0, 0.1)   # left hip away from the camera
+    skeleton.joints_3d[GAIT_JOINTS.index("right_hip")] = (0, 0, -0.1)
+    skeleton.joints_3d += np.float32([0, 0, 3])
+    axes = body_axes(walking_right)
+    np.testing.assert_allclose(axes[:, 0], [1, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(axes[:, 2], [0, -1, 0], atol=1e-6)
+    facing.body_id, facing.face_id = "abcde", "fghij"
+    frames = person_transforms(facing, Header(frame_id="cam"))
+    assert [t.child_frame_id for t in frames] == ["body_abcde", "face_fghij", "gaze_fghij"]
+    assert (frames[0].transform.translation.z, frames[1].transform.translation.y) == pytest.approx((3.0, -0.7))
+
+
+def test_kinect_markers_become_tracked_skeletons():
+    from geometry_msgs.msg import Point, Pose
+    from std_msgs.msg import Header
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    from emotion_perception.ros.body_trackers import KINECT_JOINTS, SkeletonInput
+
+    header = Header(frame_id="depth_camera_link")
+    header.stamp.sec = 7
+    markers = [Marker(header=header, id=body * 100 + joint, action=Marker.ADD,
+                      pose=Pose(position=Point(x=float(body), y=float(joint), z=2.0)))
+               for body in (3, 9) for joint in range(32)]
+    markers[5].action = Marker.DELETE  # body 3's left shoulder
+    adapter = SkeletonInput("azure_kinect_markers")
+    converted = adapter.adapt(MarkerArray(markers=markers))
+    assert converted.header == header and [s.id for s in converted.skeletons] == [3, 9]
+    nine = converted.skeletons[1]
+    assert [nine.joints[GAIT_JOINTS.index(name)].y for name in GAIT_JOINTS] == [
+        float(KINECT_JOINTS[name]) for name in GAIT_JOINTS]
+    assert list(converted.skeletons[0].confidence).count(0.0) == 1
+    assert adapter.adapt(MarkerArray()) is None, "nobody seen and no image yet: no stamp to pair with"
+    adapter.last_image_header = header
+    assert adapter.adapt(MarkerArray()).skeletons == [] and adapter.adapt(MarkerArray()).header == header
