@@ -11,6 +11,23 @@ EMOTIONS: tuple[str, ...] = ("happy", "sad", "angry", "neutral")
 UNKNOWN = "unknown"
 """The fused label of a person no cue has said anything about yet."""
 
+LABEL_COLOURS: dict[str, tuple[int, int, int]] = {
+    "happy": (230, 161, 0), "sad": (57, 105, 172), "angry": (211, 52, 79), "neutral": (111, 158, 76),
+    UNKNOWN: (200, 200, 200),
+}
+"""RGB (0-255) of each fused label: the one table the debug image, the RViz markers and the report's plots use.
+A label's colour means that label everywhere; nothing else (a track's identity) is shown in these colours."""
+
+
+def label_colour(label: str) -> tuple[int, int, int]:
+    """RGB of a fused label (UNKNOWN's for anything outside the table)."""
+    return LABEL_COLOURS.get(label, LABEL_COLOURS[UNKNOWN])
+
+
+def label_colour_hex(label: str) -> str:
+    """``label_colour`` as "#rrggbb" (matplotlib)."""
+    return "#{:02x}{:02x}{:02x}".format(*label_colour(label))
+
 EMOTION_CIRCUMPLEX: dict[str, tuple[float, float]] = {
     "happy": (0.8, 0.5),
     "sad": (-0.7, -0.5),

@@ -1,8 +1,11 @@
 """Drawing the pipeline's results onto an image: the node's ~/debug_image, the demo's sheet and recorded videos.
 
-Each person gets their box and skeleton in the track's colour and a label block: the stable fused label
-(in the label's colour) and one line per running cue (its summary, e.g. "gait: collecting: 20/45 frames").
-Blocks are kept inside the image and moved apart so neighbours never overlap; a legend names the colours.
+Colour means one thing: the fused label (labels.LABEL_COLOURS, the same table as the RViz markers and the
+report's plots). Each person's box and skeleton are drawn in their stable label's colour, and their identity is
+the track id, written at the box's corner and at the head of their label block: the stable fused label and one
+line per running cue (its summary, e.g. "gait: collecting: 20/45 frames"). Every box and skeleton is drawn
+first and every label block last, so no one's lines cross another's text; blocks are placed greedily, inside
+the image, clear of each other and of the legend, as near their person as there is room for.
 """
 
 from __future__ import annotations
@@ -10,53 +13,67 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .labels import EMOTIONS, GAIT_EDGES
+from .labels import EMOTIONS, GAIT_EDGES, UNKNOWN, label_colour
 from .types import FrameResult, PersonEmotion
 
-_PALETTE = np.array([(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
-                     (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128)], dtype=np.uint8)
-
-LABEL_COLOURS: dict[str, tuple[int, int, int]] = {
-    "happy": (255, 200, 0), "sad": (40, 120, 255), "angry": (235, 30, 30), "neutral": (190, 190, 190)}
-"""RGB of each fused label (also the RViz marker colours); anything else is grey."""
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+_CUE_TEXT = (255, 255, 255)
+BLOCK_SHADE = 0.4
+"""A label block darkens the image under it to this share of its brightness (the text stays readable)."""
+COORDINATE_LIMIT = 1e5
+"""Pixel coordinates are clipped to +-this before drawing: OpenCV takes 32-bit integers, inputs can be anything."""
+
+Rect = tuple[int, int, int, int]
+"""x_min, y_min, x_max, y_max [px], max exclusive."""
 
 
-def track_colour(track_id: int) -> tuple[int, int, int]:
-    return tuple(int(c) for c in _PALETTE[track_id % len(_PALETTE)])
+def _pixels(points: np.ndarray) -> np.ndarray:
+    """Finite pixel coordinates as integers OpenCV can take (clipped to +-COORDINATE_LIMIT)."""
+    return np.round(np.clip(points, -COORDINATE_LIMIT, COORDINATE_LIMIT)).astype(np.int64)
 
 
-def label_colour(label: str) -> tuple[int, int, int]:
-    return LABEL_COLOURS.get(label, (110, 110, 110))
-
-
-def _finite_box(box: np.ndarray) -> tuple[int, int, int, int] | None:
-    box = np.asarray(box, dtype=np.float64)
-    if box.shape != (4,) or not np.isfinite(box).all():
+def _box(person: PersonEmotion) -> Rect | None:
+    """The person's box in pixels; None when it is not finite or has no area (no place in the image)."""
+    box = np.asarray(person.box, dtype=np.float64)
+    if box.shape != (4,) or not np.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
         return None
-    return tuple(int(round(v)) for v in np.clip(box, -1e5, 1e5))
+    return tuple(int(v) for v in _pixels(box))
+
+
+def _colour(person: PersonEmotion) -> tuple[int, int, int]:
+    return label_colour(person.fused.emotion if person.fused.valid else UNKNOWN)
 
 
 def _label_lines(person: PersonEmotion) -> list[tuple[str, tuple[int, int, int]]]:
     fused = person.fused
     head = f"#{person.track_id} " + (f"{fused.emotion} {fused.confidence:.2f}" if fused.valid else "?")
-    lines = [(head, label_colour(fused.emotion) if fused.valid else (255, 255, 255))]
-    lines += [(f"{name}: {result.summary()}", (255, 255, 255)) for name, result in person.cues.items()]
-    return lines
+    return [(head, _colour(person))] + [(f"{name}: {result.summary()}", _CUE_TEXT) for name, result in person.cues.items()]
 
 
-def _place(block: tuple[int, int], anchor: tuple[int, int], taken: list[tuple[int, int, int, int]],
-           size: tuple[int, int]) -> tuple[int, int]:
-    """Top-left corner for a (w, h) block near ``anchor``, inside the image and clear of the ``taken`` blocks."""
-    width, height = block
-    x = int(np.clip(anchor[0], 0, max(size[0] - width, 0)))
-    y = int(np.clip(anchor[1] - height, 0, max(size[1] - height, 0)))
-    for _ in range(len(taken) + 1):
-        clash = next((t for t in taken if x < t[2] and t[0] < x + width and y < t[3] and t[1] < y + height), None)
-        if clash is None:
-            break
-        y = clash[3] + 1 if clash[3] + 1 + height <= size[1] else max(clash[1] - height - 1, 0)
-    return x, y
+def _place(size: tuple[int, int], anchor: Rect, taken: list[Rect], image: tuple[int, int]) -> Rect | None:
+    """Where a (w, h) block goes: above the anchor box, else below it, else inside its top, else the free spot
+    nearest to it (candidate corners beside every block already placed); None when the image has no room."""
+    width, height = size
+    right, bottom = image[0] - width, image[1] - height
+    if right < 0 or bottom < 0:
+        return None
+    x0, y0, _, y1 = anchor
+    for x, y in ((x0, y0 - height), (x0, y1), (x0, y0)):
+        x, y = min(max(x, 0), right), min(max(y, 0), bottom)
+        rect = (x, y, x + width, y + height)
+        if not any(t[0] < rect[2] and rect[0] < t[2] and t[1] < rect[3] and rect[1] < t[3] for t in taken):
+            return rect
+    placed = np.array(taken, dtype=np.int64).reshape(-1, 4)
+    xs = np.unique(np.concatenate([[x0, 0, right], placed[:, 2], placed[:, 0] - width]))
+    ys = np.unique(np.concatenate([[y0 - height, y1, y0, 0, bottom], placed[:, 3], placed[:, 1] - height]))
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+    corners = grid[np.argsort((grid[:, 0] - x0) ** 2 + (grid[:, 1] - y0 + height) ** 2, kind="stable")]
+    corners = np.clip(corners, 0, [right, bottom])
+    rects = np.concatenate([corners, corners + [width, height]], axis=1)
+    clash = ((rects[:, None, 0] < placed[None, :, 2]) & (placed[None, :, 0] < rects[:, None, 2])
+             & (rects[:, None, 1] < placed[None, :, 3]) & (placed[None, :, 1] < rects[:, None, 3])).any(axis=1)
+    free = np.flatnonzero(~clash)
+    return tuple(int(v) for v in rects[free[0]]) if len(free) else None
 
 
 def draw_people(image: np.ndarray, result: FrameResult) -> np.ndarray:
@@ -65,37 +82,67 @@ def draw_people(image: np.ndarray, result: FrameResult) -> np.ndarray:
     height, width = canvas.shape[:2]
     scale = max(0.3, min(height, width) / 1000.0)
     line_height = int(22 * scale / 0.5)
-    taken: list[tuple[int, int, int, int]] = []
-    for person in result.people:
-        colour = track_colour(person.track_id)
-        box = _finite_box(person.box)
-        if box is not None:
-            cv2.rectangle(canvas, box[:2], box[2:], colour, 2)
-        skeleton = person.skeleton
-        if skeleton is not None:
-            points = np.asarray(skeleton.joints_2d, dtype=np.float64)
-            for a, b in GAIT_EDGES:
-                if skeleton.confidence[a] > 0 and skeleton.confidence[b] > 0 and np.isfinite(points[[a, b]]).all():
-                    cv2.line(canvas, tuple(int(v) for v in points[a]), tuple(int(v) for v in points[b]), colour, 2)
+    boxes = [_box(person) for person in result.people]
+    for person, box in zip(result.people, boxes):
+        _draw_body(canvas, person, box, scale)
+    taken = [_draw_legend(canvas, scale, line_height)]
+    blocks = []
+    for person, box in zip(result.people, boxes):
         lines = _label_lines(person)
-        block_width = max(cv2.getTextSize(text, _FONT, scale, 1)[0][0] for text, _ in lines) + 6
-        block = (block_width, line_height * len(lines) + 4)
-        x, y = _place(block, (box[0], box[1]) if box is not None else (0, 0), taken, (width, height))
-        taken.append((x, y, x + block[0], y + block[1]))
-        overlay = canvas[y:y + block[1], x:x + block[0]]
-        overlay[:] = (overlay * 0.4).astype(np.uint8)
-        for row, (text, text_colour) in enumerate(lines):
-            cv2.putText(canvas, text, (x + 3, y + (row + 1) * line_height - 3), _FONT, scale, text_colour, 1, cv2.LINE_AA)
-    _draw_legend(canvas, scale, line_height)
+        anchor = box or (0, 0, 0, 0)
+        for shown in (lines, lines[:1]):  # no room for the whole block: the head line alone
+            size = (max(cv2.getTextSize(text, _FONT, scale, 1)[0][0] for text, _ in shown) + 6,
+                    line_height * len(shown) + 4)
+            rect = _place(size, anchor, taken, (width, height))
+            if rect is not None:
+                taken.append(rect)
+                blocks.append((rect, shown))
+                if box is not None and not (rect[0] <= box[0] < rect[2] and rect[1] <= box[1] <= rect[3]):
+                    cv2.line(canvas, rect[:2], box[:2], _colour(person), 1, cv2.LINE_AA)  # a block away from its box
+                break
+    for rect, shown in blocks:
+        _draw_block(canvas, rect, shown, scale, line_height)
     return canvas
 
 
-def _draw_legend(canvas: np.ndarray, scale: float, line_height: int) -> None:
+def _draw_body(canvas: np.ndarray, person: PersonEmotion, box: Rect | None, scale: float) -> None:
+    """The box (with the track id at its corner) and the skeleton, in the person's label colour."""
+    colour = _colour(person)
+    skeleton = person.skeleton
+    if skeleton is not None:
+        points = np.asarray(skeleton.joints_2d, dtype=np.float64)
+        seen = (np.asarray(skeleton.confidence) > 0) & np.isfinite(points).all(axis=1)
+        pixels = _pixels(np.where(seen[:, None], points, 0.0)).tolist()
+        for a, b in GAIT_EDGES:
+            if seen[a] and seen[b]:
+                cv2.line(canvas, pixels[a], pixels[b], colour, 1, cv2.LINE_AA)
+    if box is not None:
+        cv2.rectangle(canvas, box[:2], box[2:], colour, 2)
+        cv2.putText(canvas, str(person.track_id), (box[0] + 3, box[3] - 4), _FONT, scale, colour, 1, cv2.LINE_AA)
+
+
+def _draw_block(canvas: np.ndarray, rect: Rect, lines: list[tuple[str, tuple[int, int, int]]], scale: float,
+                line_height: int) -> None:
+    x0, y0, x1, y1 = rect
+    overlay = canvas[y0:y1, x0:x1]
+    overlay[:] = (overlay * BLOCK_SHADE).astype(np.uint8)
+    for row, (text, colour) in enumerate(lines):
+        cv2.putText(canvas, text, (x0 + 3, y0 + (row + 1) * line_height - 3), _FONT, scale, colour, 1, cv2.LINE_AA)
+
+
+def _draw_legend(canvas: np.ndarray, scale: float, line_height: int) -> Rect:
+    """The label colours along the bottom-left corner, on a shaded strip; returns the strip."""
     height = canvas.shape[0]
-    x = 4
-    y = height - line_height // 2 - 4
-    for label in EMOTIONS:
-        cv2.rectangle(canvas, (x, y - line_height // 2), (x + line_height // 2, y), label_colour(label), -1)
-        x += line_height // 2 + 3
-        cv2.putText(canvas, label, (x, y), _FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    entries = [*EMOTIONS, UNKNOWN]
+    swatch = line_height // 2
+    width = sum(swatch + 3 + cv2.getTextSize(label, _FONT, scale, 1)[0][0] + 8 for label in entries) + 4
+    rect = (0, max(height - line_height - 4, 0), min(width, canvas.shape[1]), height)
+    overlay = canvas[rect[1]:rect[3], rect[0]:rect[2]]
+    overlay[:] = (overlay * BLOCK_SHADE).astype(np.uint8)
+    x, y = 4, height - line_height // 2 - 4
+    for label in entries:
+        cv2.rectangle(canvas, (x, y - swatch), (x + swatch, y), label_colour(label), -1)
+        x += swatch + 3
+        cv2.putText(canvas, label, (x, y), _FONT, scale, _CUE_TEXT, 1, cv2.LINE_AA)
         x += cv2.getTextSize(label, _FONT, scale, 1)[0][0] + 8
+    return rect

@@ -175,3 +175,11 @@ def test_the_same_results_on_cuda(stage, astronaut):
     for gpu, cpu in zip(on_gpu(astronaut, people, [None, ASTRONAUT_HEAD]), stage(astronaut, people, [None, ASTRONAUT_HEAD])):
         assert gpu.source == cpu.source and gpu.label == cpu.label == "happy"
         np.testing.assert_allclose(gpu.probabilities, cpu.probabilities, atol=1e-3)
+
+
+def test_a_person_box_of_nan_or_inf_gets_no_face_and_spoils_nobody_elses(stage, astronaut):
+    """A NaN box (from a tracker's FLT_MAX joints) used to raise 'cannot convert float NaN to integer' for all."""
+    boxes = np.stack([ASTRONAUT_BODY, np.full(4, np.nan, np.float32), np.array([0, 0, np.inf, 512], np.float32)])
+    results = stage(astronaut, boxes, [None, None, None])
+    assert results[0].valid and results[0].label == "happy"
+    assert [r.valid for r in results[1:]] == [False, False]

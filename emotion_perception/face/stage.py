@@ -168,7 +168,7 @@ class FaceExpression:
         for points in keypoints:
             placed = face_box_from_keypoints(points, threshold)
             faces.append(None if placed is None else (*placed, "keypoints"))
-        searching = [i for i, face in enumerate(faces) if face is None]
+        searching = [i for i, face in enumerate(faces) if face is None and np.isfinite(boxes[i]).all()]
         if searching and self.detector is not None:
             self._detect(image, boxes, keypoints, faces, searching)
         return self._classify(image, faces)

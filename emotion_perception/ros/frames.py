@@ -10,6 +10,7 @@ from emotion_perception.msg import TrackedSkeletonArray
 
 from ..image_codec import ImageDecodeError
 from ..pipeline import FrameRejected
+from ..pose.plausibility import intrinsics_problem
 from ..settings import InputConfig
 from ..types import CameraIntrinsics, ExternalSkeleton, Frame
 from .conversions import depth_to_metres, image_to_rgb, intrinsics_from_camera_info, skeletons_from_msg, stamp_to_ns
@@ -22,17 +23,22 @@ def fit_intrinsics(intrinsics: CameraIntrinsics, width: int, height: int) -> tup
     """Intrinsics for a ``width`` x ``height`` image, and a note when they had to be changed or set aside.
 
     A camera_info for another resolution with the same aspect ratio (a camera publishing a binned or
-    resized stream) is scaled; one with another aspect ratio cannot describe the image and is set aside.
+    resized stream) is scaled; one with another aspect ratio cannot describe the image and is set aside,
+    and so is one that is no camera's for this image (a camera_info without a size is checked only here).
     """
     if intrinsics.width <= 0 or intrinsics.height <= 0 or (intrinsics.width, intrinsics.height) == (width, height):
-        return CameraIntrinsics(intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy, width, height), ""
-    sx, sy = width / intrinsics.width, height / intrinsics.height
-    if abs(sx / sy - 1.0) > ASPECT_TOLERANCE:
-        return None, (f"camera_info is for {intrinsics.width}x{intrinsics.height} but the image is {width}x{height} "
-                      "(another aspect ratio): 3D from depth is off for this frame")
-    scaled = CameraIntrinsics(intrinsics.fx * sx, intrinsics.fy * sy, (intrinsics.cx + 0.5) * sx - 0.5,
-                              (intrinsics.cy + 0.5) * sy - 0.5, width, height)
-    return scaled, ""
+        fitted = CameraIntrinsics(intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy, width, height)
+    else:
+        sx, sy = width / intrinsics.width, height / intrinsics.height
+        if abs(sx / sy - 1.0) > ASPECT_TOLERANCE:
+            return None, (f"camera_info is for {intrinsics.width}x{intrinsics.height} but the image is "
+                          f"{width}x{height} (another aspect ratio): 3D from depth is off for this frame")
+        fitted = CameraIntrinsics(intrinsics.fx * sx, intrinsics.fy * sy, (intrinsics.cx + 0.5) * sx - 0.5,
+                                  (intrinsics.cy + 0.5) * sy - 0.5, width, height)
+    problem = intrinsics_problem(fitted.fx, fitted.fy, fitted.cx, fitted.cy, width, height)
+    if problem:
+        return None, f"camera_info for the {width}x{height} image: {problem}; the frame goes on without intrinsics"
+    return fitted, ""
 
 
 class FrameAssembler:

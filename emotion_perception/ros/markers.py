@@ -1,4 +1,5 @@
-"""RViz markers: per person with a 3D position, a sphere coloured by the stable label and a text above it.
+"""RViz markers: per person with a 3D position, a sphere in the stable label's colour (labels.LABEL_COLOURS, as in the
+debug image and the plots) and a text above it.
 
 Markers of a track are deleted in the first frame it is no longer there (and expire after LIFETIME_S in
 any case, should the node stop), so RViz never shows people who left.
@@ -11,8 +12,8 @@ from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from ..labels import UNKNOWN, label_colour
 from ..types import FrameResult
-from ..visualization import label_colour
 
 LIFETIME_S = 1.0
 SPHERE_DIAMETER_M = 0.3
@@ -37,7 +38,7 @@ class MarkerWriter:
                 continue
             shown.add(person.track_id)
             x, y, z = (float(v) for v in person.position.point)
-            red, green, blue = (c / 255.0 for c in label_colour(person.fused.emotion if person.fused.valid else ""))
+            red, green, blue = (c / 255.0 for c in label_colour(person.fused.emotion if person.fused.valid else UNKNOWN))
             colour = ColorRGBA(r=red, g=green, b=blue, a=0.8)
             sphere = Marker(header=header, ns="people", id=int(person.track_id), type=Marker.SPHERE, action=Marker.ADD,
                             pose=Pose(position=Point(x=x, y=y, z=z), orientation=Quaternion(w=1.0)),
