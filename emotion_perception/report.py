@@ -194,5 +194,6 @@ def summary_text(summary: dict[str, Any]) -> str:
                        if count and reason not in ("images", "processed"))
     finals = collections.Counter(person["final_label"] for person in summary["people"].values())
     labels = ", ".join(f"{label} {count}" for label, count in finals.most_common())
-    return (f"frames: {frames.get('processed', 0)} of {frames.get('images', 0)} processed" + (f" ({others})" if others else "")
+    processed = f"frames: {frames.get('processed', 0)} of {frames.get('images', 0)} processed"
+    return (processed + (f" ({others})" if others else "")
             + f"\npeople: {len(summary['people'])} tracks" + (f"; final labels: {labels}" if labels else ""))

@@ -110,12 +110,18 @@ def run_source(source: FrameSource, out: Path, settings: Settings | None = None,
     from tqdm import tqdm
 
     log = log or (lambda text: print(f"note: {text}", file=sys.stderr))
-    pipeline = pipeline or Pipeline(settings, log=log)
-    check_people_source(pipeline)
     out.mkdir(parents=True, exist_ok=True)
+    # the video first: a frame size its encoder refuses stops the run before the networks load
+    annotated = AnnotatedVideo(out / VIDEO_FILE, source.fps, (source.width, source.height)) if video else None
+    try:
+        pipeline = pipeline or Pipeline(settings, log=log)
+        check_people_source(pipeline)
+    except BaseException:
+        if annotated is not None:
+            annotated.close()
+        raise
     record = RunRecord()
     counts = record.counts
-    annotated = AnnotatedVideo(out / VIDEO_FILE, source.fps, (source.width, source.height)) if video else None
     interrupted = False
     try:
         with tqdm(total=source.expected_frames(max_frames), unit="frame", disable=not progress,
