@@ -8,8 +8,11 @@ of full speed) on ``speed_limit``, as a robot's velocity smoother or navigation 
 
 What it relies on in each PersonEmotion: ``fused.valid`` and ``fused.emotion`` (the stable label, compared with
 the FusedEmotion constants), ``fused.label_since`` (how long that label has held, on the images' clock),
-``has_position`` and ``distance`` [m]. Parameters: ``emotion`` (default angry), ``distance_m`` (2.0),
-``hold_s`` (1.0), ``slow_speed`` (0.3).
+``has_position``, ``distance`` [m] and ``position_uncertainty`` [m]. On a camera without depth the position is
+lifted from 2D (``position_source`` POSITION_LIFTED) and less sure, so a person counts as near when they may be
+within ``distance_m`` at one sigma (distance − uncertainty). A person the rule would fire for but who has no position
+at all (no depth, and no camera_info for the lifter) is named in a warning, once. Parameters: ``emotion`` (default
+angry), ``distance_m`` (2.0), ``hold_s`` (1.0), ``slow_speed`` (0.3).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import rclpy
 from rclpy.node import Node
 from std_msgs.msg import Float32
 
-from emotion_perception.msg import EmotionArray, FusedEmotion
+from emotion_perception.msg import EmotionArray, FusedEmotion, PersonEmotion
 
 
 def seconds(stamp) -> float:
@@ -37,14 +40,24 @@ class SlowDownNearAngry(Node):
         self.limit_pub = self.create_publisher(Float32, "speed_limit", 10)
         self.create_subscription(EmotionArray, "emotions", self.on_emotions, 10)
         self.slowing_for: set[int] = set()
+        self.warned_unplaced: set[int] = set()
+
+    def held(self, person: PersonEmotion, now: float) -> bool:
+        return (person.fused.valid and person.fused.emotion == self.emotion
+                and now - seconds(person.fused.label_since) >= self.hold_s)
 
     def triggers(self, msg: EmotionArray) -> set[int]:
         """Track ids of the people who make the robot slow down in this frame."""
         now = seconds(msg.header.stamp)
-        return {person.track_id for person in msg.people
-                if person.fused.valid and person.fused.emotion == self.emotion
-                and now - seconds(person.fused.label_since) >= self.hold_s
-                and person.has_position and person.distance <= self.distance_m}
+        held = [person for person in msg.people if self.held(person, now)]
+        for person in held:
+            if not person.has_position and person.track_id not in self.warned_unplaced:
+                self.warned_unplaced.add(person.track_id)
+                self.get_logger().warn(f"{self.emotion} person {person.track_id} has no position, so their distance "
+                                       "is unknown: the camera gives no depth and the node could not lift their 2D "
+                                       "skeleton (it needs camera_info and the lifter; see /diagnostics)")
+        return {person.track_id for person in held
+                if person.has_position and person.distance - person.position_uncertainty <= self.distance_m}
 
     def on_emotions(self, msg: EmotionArray) -> None:
         triggers = self.triggers(msg)

@@ -10,14 +10,20 @@ import numpy as np
 import pytest
 import torch
 
+from emotion_perception.detection.base import IDENTITY
 from emotion_perception.gait.synthetic import camera_view, generate_gait
-from emotion_perception.pose import PositionTracker
+from emotion_perception.labels import COCO_KEYPOINTS, GAIT_JOINTS
+from emotion_perception.pipeline import Pipeline
+from emotion_perception.pose import COCO_FOR_GAIT_JOINT, PositionTracker
 from emotion_perception.pose.lifting import PRIOR_HEIGHT_M, SHIPPED_WEIGHTS, load_lifter
 from emotion_perception.pose.lifting.data import view_walks, walker_gaits
 from emotion_perception.pose.lifting.model import Lifter
 from emotion_perception.pose.lifting.stage import LifterConfig, LiftingStage
 from emotion_perception.pose.lifting.train import LifterTrainConfig, evaluate_lifter, fit_lifter, training_views
-from emotion_perception.types import CameraIntrinsics, PositionSource, Skeleton
+from emotion_perception.report import frame_rows
+from emotion_perception.settings import Settings
+from emotion_perception.synthetic_scene import SceneConfig, render_scene
+from emotion_perception.types import CameraIntrinsics, Detection, Frame, PositionSource, Skeleton
 
 INTRINSICS = CameraIntrinsics(fx=525.0, fy=525.0, cx=319.5, cy=239.5, width=640, height=480)
 
@@ -100,3 +106,60 @@ def test_people_without_intrinsics_or_joints_stay_2d_and_a_lifter_without_weight
     broken.write_bytes(b"not a checkpoint")
     refused = LiftingStage(LifterConfig(weights=str(broken)))
     assert not refused.available and "lifter.pt" in refused.status
+
+
+GAIT_FOR_COCO = {coco: gait for gait, coco in COCO_FOR_GAIT_JOINT.items()}
+
+
+class GroundTruthKeypoints:
+    """A PersonDetector that finds the sample scene's people where they are: their true joints projected, as COCO
+    keypoints (the head's point for every face keypoint). It exercises the pipeline's detector path with exact 2D."""
+
+    status = "ok: ground-truth keypoints"
+    score_calibration = IDENTITY
+    available = True
+
+    def __init__(self, intrinsics: CameraIntrinsics) -> None:
+        self.intrinsics = intrinsics
+        self.people: list = []
+
+    def to(self, device) -> None:
+        pass
+
+    def detect(self, images):
+        detections = []
+        for person in self.people:
+            pixels = (person.joints_3d[:, :2] / person.joints_3d[:, 2:] * [self.intrinsics.fx, self.intrinsics.fy]
+                      + [self.intrinsics.cx, self.intrinsics.cy])
+            keypoints = np.ones((17, 3), np.float32)
+            keypoints[:, :2] = pixels[[GAIT_JOINTS.index(GAIT_FOR_COCO.get(name, "head")) for name in COCO_KEYPOINTS]]
+            box = np.array([*pixels.min(axis=0), *pixels.max(axis=0)], np.float32)
+            detections.append(Detection(box, 0.95, keypoints))
+        return [detections for _ in images]
+
+
+def test_the_pipeline_lifts_detected_people_without_depth_and_gait_judges_the_lifted_windows():
+    scene = SceneConfig(people=2, seconds=3.0, seed=3)
+    intrinsics, frames = render_scene(scene)
+    detector = GroundTruthKeypoints(intrinsics)
+    pipeline = Pipeline(Settings(), log=lambda text: None, detector=detector)
+    rows = []
+    for scene_frame in frames:
+        detector.people = scene_frame.skeletons
+        frame = Frame(image=scene_frame.image, stamp_ns=scene_frame.stamp_ns, frame_id="camera", intrinsics=intrinsics)
+        rows += frame_rows(pipeline.process(frame), frames[0].stamp_ns)
+    placed = [row for row in rows if row["has_position"]]
+    assert len(placed) > 0.9 * len(rows) and {row["position_source"] for row in placed} == {"lifted"}
+    truth = {(f.stamp_ns, s.track_id): float(np.linalg.norm(np.median(s.joints_3d[[0, 1, 2, 4, 7, 10, 13]], axis=0)))
+             for f in frames for s in f.skeletons}
+    by_stamp = {f.stamp_ns: f for f in frames}
+    errors = []
+    for row in placed:  # each output row belongs to the scene person whose root is nearest its box centre
+        centre_x = (row["box_x_min"] + row["box_x_max"]) / 2
+        nearest = min(by_stamp[row["stamp_ns"]].skeletons,
+                      key=lambda s: abs(s.joints_3d[0, 0] / s.joints_3d[0, 2] * intrinsics.fx + intrinsics.cx - centre_x))
+        true_distance = truth[(row["stamp_ns"], nearest.track_id)]
+        errors.append(abs(row["distance_m"] - true_distance) / true_distance)
+    assert np.median(errors) < 0.15
+    gait = [row for row in rows if row.get("gait_valid")]
+    assert gait and all(row["gait_input_z_max"] != "" for row in gait)
