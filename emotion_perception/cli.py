@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (KeyboardInterrupt, Terminated) as exc:
         name, code = INTERRUPTED_EXIT[type(exc)]
-        print(f"emotion-perception {args.command}: stopped by {name}; unfinished output removed", file=sys.stderr)
+        print(f"emotion-perception {args.command}: stopped by {name}", file=sys.stderr)
         return code
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"emotion-perception {args.command}: error: {exc}", file=sys.stderr)

@@ -17,6 +17,11 @@ validation-selected epoch of :func:`fit_classifier`.
   after ``patience`` epochs without improvement.
 - **Evaluating**: :func:`predict_probabilities` and :func:`classification_report` (accuracy, per-class
   precision/recall/support, confusion matrix).
+- **Several processes or GPUs**: under ``torchrun --nproc_per_node N`` every trainer joins the job once
+  (:func:`distributed_run`: NCCL on GPUs, gloo on the CPU), each process trains on its share of every epoch
+  (:func:`epoch_order`, a ``DistributedSampler``) through :func:`training_objective` (DistributedDataParallel:
+  gradients averaged over the processes), ``--batch-size`` stays the global batch, and only rank 0 writes
+  checkpoints, reports and histories (:func:`finish_training`). Without torchrun nothing changes.
 - **A run's outputs**: :func:`finish_training` saves NAME.pt + NAME.json (state_dict and passport, through
   ``weights.save_checkpoint``), report.json + confusion.png and history.json, and returns the line the CLI
   prints; :func:`finish_evaluation` does the same for an evaluation report.
@@ -25,9 +30,12 @@ validation-selected epoch of :func:`fit_classifier`.
 from __future__ import annotations
 
 import argparse
+import atexit
 import copy
 import dataclasses
 import json
+import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -151,6 +159,102 @@ def known_labels(order: tuple[str, ...], labels: np.ndarray, label_names: tuple[
     return known, mapped[known]
 
 
+# --- several processes (torchrun) -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DistributedRun:
+    """This process's place in a torchrun job; world_size 1 is a plain single process."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the process that writes checkpoints, reports and histories."""
+        return self.rank == 0
+
+    def device(self, device: torch.device | str) -> torch.device:
+        """``device`` for this process: a CUDA device becomes this process's own GPU (cuda:LOCAL_RANK)."""
+        device = torch.device(device)
+        if self.active and device.type == "cuda":
+            device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(device)
+        return device
+
+    def batch_size(self, global_batch: int) -> int:
+        """Each process's share of a global batch (the gradients are averaged over the processes)."""
+        return max(1, math.ceil(global_batch / self.world_size))
+
+    def sum(self, *values: float) -> list[float]:
+        """``values`` summed over the processes (themselves in a single process)."""
+        if not self.active:
+            return list(values)
+        import torch.distributed as dist
+
+        total = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(total)
+        return total.tolist()
+
+
+def distributed_run(device: torch.device | str = "cpu") -> DistributedRun:
+    """This process's place in a torchrun job (WORLD_SIZE, RANK, LOCAL_RANK), joining the job's process group on
+    the first call: NCCL when training on CUDA, gloo on the CPU. Outside torchrun: a single process."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return DistributedRun()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        on_gpus = torch.device(device).type == "cuda"
+        if not on_gpus:  # oneDNN's CPU kernels corrupt the heap in DDP's backward of ST-GCN (torch 2.14, gloo)
+            torch.backends.mkldnn.enabled = False
+        dist.init_process_group("nccl" if on_gpus else "gloo")
+        atexit.register(dist.destroy_process_group)
+    return DistributedRun(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def epoch_order(indices: np.ndarray, run: DistributedRun, rng: np.random.Generator, seed: int, epoch: int) -> np.ndarray:
+    """The samples this process trains on in ``epoch``, shuffled: all of them from ``rng`` in a single process;
+    in a distributed run its share from a ``DistributedSampler`` (equal shares, the same seed everywhere)."""
+    if not run.active:
+        return rng.permutation(indices)
+    from torch.utils.data import DistributedSampler
+
+    sampler = DistributedSampler(range(len(indices)), run.world_size, run.rank, shuffle=True, seed=seed)
+    sampler.set_epoch(epoch)
+    return np.asarray(indices)[list(sampler)]
+
+
+class _Objective(nn.Module):
+    """A network and its loss as one module, so that DistributedDataParallel sees every use of the network's
+    parameters (losses may call other methods than ``forward``)."""
+
+    def __init__(self, network: nn.Module, loss: Callable[..., torch.Tensor]):
+        super().__init__()
+        self.network = network
+        self.loss = loss
+
+    def forward(self, *batch: torch.Tensor) -> torch.Tensor:
+        return self.loss(self.network, *batch)
+
+
+def training_objective(network: nn.Module, loss: Callable[..., torch.Tensor], run: DistributedRun,
+                       device: torch.device) -> Callable[..., torch.Tensor]:
+    """``loss(network, *batch)`` as a function of the batch; in a distributed run through DistributedDataParallel,
+    so that backward averages the gradients over the processes (it also starts every process from rank 0's
+    weights)."""
+    if not run.active:
+        return lambda *batch: loss(network, *batch)
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(_Objective(network, loss), device_ids=[device.index] if device.type == "cuda" else None)
+
+
 # --- fitting -----------------------------------------------------------------------------------------------------
 
 
@@ -215,28 +319,33 @@ def fit_classifier(network: nn.Module, inputs: torch.Tensor, targets: torch.Tens
     ``inputs`` (N, ...) stays on the CPU and goes to ``device`` batch by batch; ``network(x)`` must give
     (B, classes) logits in eval mode; ``loss_fn(network, x, y)`` is the training loss (cross-entropy by default).
     """
+    run = distributed_run(device)
+    device = run.device(device)
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     network.to(device)
+    objective = training_objective(network, loss_fn, run, device)
+    batch_size = run.batch_size(settings.batch_size)
     optimiser = torch.optim.Adam(network.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     result = FitResult()
     best_key, best_state, stale = (-1.0, 0.0), None, 0
     val_inputs, val_truth = inputs[torch.from_numpy(val_index)], targets[torch.from_numpy(val_index)].numpy()
-    epochs = tqdm(range(settings.epochs), desc="train", disable=not progress)
+    epochs = tqdm(range(settings.epochs), desc="train", disable=not progress or not run.main)
     for epoch in epochs:
         started = time.perf_counter()
         network.train()
-        order = rng.permutation(train_index)
+        order = epoch_order(train_index, run, rng, settings.seed, epoch)
         total, seen = 0.0, 0
-        for start in range(0, len(order), settings.batch_size):
-            batch = torch.from_numpy(order[start:start + settings.batch_size])
-            if len(batch) < 2:  # BatchNorm needs two samples
+        for start in range(0, len(order), batch_size):
+            batch = torch.from_numpy(order[start:start + batch_size])
+            if len(batch) < 2:  # BatchNorm needs two samples (every process has as many: equal shares)
                 continue
-            loss = loss_fn(network, inputs[batch].to(device), targets[batch].to(device))
+            loss = objective(inputs[batch].to(device), targets[batch].to(device))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             total, seen = total + float(loss.detach()) * len(batch), seen + len(batch)
+        total, seen = run.sum(total, seen)
         row = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_loss": float("nan"), "val_accuracy": float("nan")}
         if len(val_index):
             probabilities = predict_probabilities(network, val_inputs, device=device)
@@ -357,11 +466,15 @@ def finish_training(out_dir: str | Path, name: str, network: nn.Module, passport
     """Save a training run in ``out_dir``: NAME.pt + NAME.json, report.json + confusion.png and, with ``fit``,
     history.json; returns the line the CLI prints (with ``fit``: the best epoch and the training time).
 
-    ``report`` is the :func:`classification_report` of the ``split`` the run held out.
+    ``report`` is the :func:`classification_report` of the ``split`` the run held out. In a distributed run only
+    rank 0 writes; the other processes get a line saying so.
     """
+    run = distributed_run()
+    if not run.main:
+        return f"rank {run.rank} of {run.world_size}: trained; rank 0 writes the outputs"
     out_dir = Path(out_dir)
     checkpoint = save_model(network, passport, out_dir / f"{name}.pt")
-    json_path, png_path = write_report(report, out_dir)
+    json_path, png_path = write_report({**report, "processes": run.world_size}, out_dir)
     accuracy = f"{split} accuracy {report['accuracy']:.1%} on {report['n']}"
     if fit is None:
         return f"checkpoint {checkpoint}; {accuracy}; {json_path}, {png_path}"

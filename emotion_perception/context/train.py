@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from ..labels import EMOTIC_CATEGORIES, VAD_DIMENSIONS
+from ..training import distributed_run, training_objective
 from ..weights import WeightsPassport, save_checkpoint
 from .data import open_split
 from .losses import EmoticLoss
@@ -136,30 +137,43 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     val_set = open_split(config.data, "val", preprocessing, images_root=config.images)
     if len(train_set) < 2 or len(val_set) < 1:
         raise ValueError(f"need at least 2 training and 1 validation people, got {len(train_set)} and {len(val_set)}")
-    device = config.device
+    run = distributed_run(config.device)
+    device = run.device(config.device)
+    progress = progress and run.main
     model = emotic_resnet18(_backbone(config.body_backbone), _backbone(config.context_backbone)).to(device)
     loss_fn = EmoticLoss(config.discrete_weight, config.continuous_weight, config.category_weighting,
                          config.continuous_loss, config.margin).to(device)
+
+    def batch_loss(network: EmoticNet, context: torch.Tensor, body: torch.Tensor, categories: torch.Tensor,
+                   vad: torch.Tensor) -> torch.Tensor:
+        return loss_fn(*network(context, body), categories, vad)
+
+    objective = training_objective(model, batch_loss, run, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     generator = torch.Generator().manual_seed(config.seed)
-    # A last batch of one person would break BatchNorm in training mode.
-    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=generator,
-                        num_workers=config.workers, drop_last=len(train_set) % config.batch_size == 1)
+    batch_size = run.batch_size(config.batch_size)
+    sampler = DistributedSampler(train_set, run.world_size, run.rank, seed=config.seed) if run.active else None
+    share = len(sampler) if sampler is not None else len(train_set)
+    # A last batch of one person would break BatchNorm in training mode (every process has as many: equal shares).
+    loader = DataLoader(train_set, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
+                        generator=generator, num_workers=config.workers, drop_last=share % batch_size == 1)
     history: list[dict[str, float]] = []
     best_loss, best_epoch, best_state = float("inf"), 0, copy.deepcopy(model.state_dict())
     for epoch in range(1, config.epochs + 1):
         model.train()
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         running, seen = 0.0, 0
         for context, body, categories, vad in tqdm(loader, desc=f"epoch {epoch}/{config.epochs}",
                                                    disable=not progress, leave=False):
-            scores, scaled_vad = model(context.to(device), body.to(device))
-            loss = loss_fn(scores, scaled_vad, categories.to(device), vad.to(device))
+            loss = objective(context.to(device), body.to(device), categories.to(device), vad.to(device))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             running += loss.item()
             seen += len(context)
+        running, seen = run.sum(running, seen)
         scheduler.step()
         val_loss = evaluate(model, val_set, device, config.batch_size, loss_fn).loss
         history.append({"epoch": epoch, "train_loss": running / max(seen, 1), "val_loss": val_loss})
@@ -181,8 +195,10 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
                 "training": dataclasses.asdict(config)},
     )
     out = Path(config.out)
-    checkpoint = save_checkpoint(model.state_dict(), passport, out / config.name)
-    write_report(report, out / "val_report", predictions)
+    checkpoint = out / f"{config.name}.pt"
+    if run.main:  # in a distributed run, rank 0 writes
+        checkpoint = save_checkpoint(model.state_dict(), passport, checkpoint)
+        write_report(report, out / "val_report", predictions)
     return TrainResult(checkpoint, best_epoch, history, report)
 
 

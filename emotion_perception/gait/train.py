@@ -10,6 +10,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..labels import GAIT_EMOTIONS
+from ..training import distributed_run, epoch_order, training_objective
 from ..weights import WeightsPassport
 from .distribution import estimate_statistics
 from .models import STATISTICS_KEY, GaitModel, build_network
@@ -53,9 +54,11 @@ def train_classifier(gaits: list[np.ndarray], labels: np.ndarray, config: TrainC
     every window is aligned to them, in training as later on live tracks. VS-GCNN learns each view's
     (emotion, view group) output, ProxEmo's 16 classes.
     """
+    run = distributed_run(config.device)
+    device = run.device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = _untrained_model(config).to(config.device)
+    model = _untrained_model(config).to(device)
     if config.architecture != "vsgcnn":
         model.statistics = estimate_statistics(newest_windows(list(gaits), config.window_frames))
     with torch.no_grad():
@@ -65,27 +68,33 @@ def train_classifier(gaits: list[np.ndarray], labels: np.ndarray, config: TrainC
     view_groups = torch.as_tensor([view_group(a) for a in PROXEMO_VIEW_ANGLES_DEG], device=model.device)
     optimiser = torch.optim.Adam(model.network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
+
+    def batch_loss(network: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        if config.architecture == "vsgcnn":  # each view image: class 4 · emotion + its view group
+            images = (batch[:, None] * views + torch.arange(views, device=model.device)).flatten()
+            classes = (targets[batch, None] * NUM_VIEW_GROUPS + view_groups).flatten()
+            return loss_fn(network(inputs[0][images]), classes)
+        return loss_fn(network(*(x[batch] for x in inputs)), targets[batch])
+
+    objective = training_objective(model.network, batch_loss, run, device)
+    batch_size = run.batch_size(config.batch_size)
     losses = []
-    epochs = tqdm(range(config.epochs), desc=f"train {config.architecture}", disable=not progress)
-    for _ in epochs:
+    epochs = tqdm(range(config.epochs), desc=f"train {config.architecture}", disable=not progress or not run.main)
+    for epoch in epochs:
         model.network.train()
-        order = rng.permutation(len(targets))
-        total = 0.0
-        for start in range(0, len(order), config.batch_size):
-            batch = torch.from_numpy(order[start:start + config.batch_size]).to(model.device)
-            if len(batch) < 2:  # BatchNorm needs two samples
+        order = epoch_order(np.arange(len(targets)), run, rng, config.seed, epoch)
+        total, seen = 0.0, 0
+        for start in range(0, len(order), batch_size):
+            batch = torch.from_numpy(order[start:start + batch_size]).to(model.device)
+            if len(batch) < 2:  # BatchNorm needs two samples (every process has as many: equal shares)
                 continue
-            if config.architecture == "vsgcnn":  # each view image: class 4 · emotion + its view group
-                images = (batch[:, None] * views + torch.arange(views, device=model.device)).flatten()
-                classes = (targets[batch, None] * NUM_VIEW_GROUPS + view_groups).flatten()
-                loss = loss_fn(model.network(inputs[0][images]), classes)
-            else:
-                loss = loss_fn(model.logits(tuple(x[batch] for x in inputs)), targets[batch])
+            loss = objective(batch)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            total += float(loss.detach()) * len(batch)
-        losses.append(total / len(targets))
+            total, seen = total + float(loss.detach()) * len(batch), seen + len(batch)
+        total, seen = run.sum(total, seen)
+        losses.append(total / max(seen, 1))
         epochs.set_postfix(loss=f"{losses[-1]:.3f}")
     model.network.eval()
     return model, losses

@@ -134,6 +134,8 @@ def _process(args: argparse.Namespace) -> int:
     from .bag import EMOTIONS_TOPIC, process_bag
 
     if len(args.bag) > 1 or args.jobs or args.ray is not None or args.compare_with or not is_bag(Path(args.bag[0])):
+        if args.max_frames is not None or args.video:
+            raise ValueError("--max-frames and --video take one bag, not a fleet run")
         return _process_fleet(args)
     args.bag = Path(args.bag[0])
     if not args.realtime and (args.speed != 1.0 or args.frame_cost is not None):
