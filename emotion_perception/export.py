@@ -61,6 +61,8 @@ class ExportableNetwork:
     torchvision's detection models have; otherwise torch.export (dynamo)."""
     tolerance: float = TOLERANCE
     """Allowed |onnxruntime - torch| relative to max(1, the output's largest magnitude)."""
+    axis_multiple: int = 1
+    """The dynamic axes' sizes are multiples of this (declared so to torch.export; needs ``tracer`` False)."""
 
 
 @dataclass
@@ -108,7 +110,8 @@ def export_network(network: ExportableNetwork, module: nn.Module, path: str | Pa
     if network.tracer:
         options["dynamic_axes"] = {name: axes for name, axes in zip(network.input_names, network.input_axes) if axes}
     else:
-        dims = {axis: torch.export.Dim(axis, min=1)
+        dims = {axis: torch.export.Dim(axis, min=1) if network.axis_multiple == 1
+                else network.axis_multiple * torch.export.Dim(axis, min=2)
                 for axes in network.input_axes for axis in axes.values()}
         options["dynamic_shapes"] = tuple({index: dims[axis] for index, axis in axes.items()} or None
                                           for axes in network.input_axes)
@@ -246,6 +249,23 @@ def _keypoint_rcnn_inputs(sizes: Sizes) -> tuple[torch.Tensor, ...]:
     return (torch.rand(3, sizes["height"], sizes["width"], generator=_generator()),)
 
 
+def _movenet_build(weights: str | None) -> nn.Module:
+    """MoveNet from its fetched folder (the released name) or a graph model's .json or folder. Its architecture
+    is the graph file's, so there are no random weights."""
+    from .detection.movenet import load_movenet
+    from .detection.movenet_weights import WEIGHTS_NAME, movenet_weights_dir
+
+    if weights is None:
+        raise RuntimeError("movenet_multipose has no random weights (its architecture is read from the graph "
+                           "file): give --weights, or none for the fetched ones")
+    return load_movenet(movenet_weights_dir() if weights == WEIGHTS_NAME else weights)
+
+
+def _movenet_inputs(sizes: Sizes) -> tuple[torch.Tensor, ...]:
+    return (torch.randint(0, 256, (1, sizes["height"], sizes["width"], 3), dtype=torch.int32,
+                          generator=_generator()),)
+
+
 def _face_expression_build(weights: str | None) -> nn.Module:
     from .face.expression import load_expression_model, mini_xception
 
@@ -324,6 +344,15 @@ NETWORKS: dict[str, ExportableNetwork] = {network.name: network for network in (
         export_sizes={"height": 480, "width": 640},
         check_sizes=({"height": 480, "width": 640}, {"height": 360, "width": 300}),
         default_weights="DEFAULT", tracer=True, tolerance=DETECTOR_TOLERANCE),
+    ExportableNetwork(
+        name="movenet_multipose", summary="Google's MoveNet MultiPose Lightning: an RGB image (1, H, W, 3) int32 "
+                                          "0-255, sides multiples of 32 and at least 64 -> people (1, 6, 56): 17 "
+                                          "keypoints (y, x, score) and a box normalised to the image, a score",
+        build=_movenet_build, example_inputs=_movenet_inputs, input_names=("image",),
+        input_axes=({1: "height", 2: "width"},), output_names=("people",),
+        export_sizes={"height": 256, "width": 320},
+        check_sizes=({"height": 256, "width": 320}, {"height": 384, "width": 512}),
+        default_weights="movenet_multipose", axis_multiple=32),
     ExportableNetwork(
         name="face_expression", summary="mini-XCEPTION facial expressions: grey faces (N, 1, 64, 64) in [-1, 1] "
                                         "-> logits (N, 7), the weights' label order",

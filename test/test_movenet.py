@@ -185,3 +185,26 @@ def test_detector_without_its_files_is_unavailable_and_finds_nobody(tmp_path):
         detector.detect([np.zeros((48, 64, 3), np.uint8), np.zeros((48, 64), np.uint8)])
     with pytest.raises(ValueError, match="multiple of 32"):
         build_movenet_detector(tmp_path, input_size=500)
+
+
+# --- ONNX export --------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_onnx_export_takes_any_size_and_equals_tensorflow_js(movenet_dir, golden, tmp_path, capsys):
+    """`export movenet_multipose` checks itself with onnxruntime at two sizes; the file also runs at a size it
+    was neither traced nor checked at, and equals TensorFlow.js there."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from emotion_perception.cli import main as cli_main
+
+    path = tmp_path / "movenet.onnx"
+    assert cli_main(["export", "movenet_multipose", "-o", str(path), "--weights", str(movenet_dir)]) == 0
+    assert capsys.readouterr().out.count(" ok") == 2
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (image_input,), (people_output,) = session.get_inputs(), session.get_outputs()
+    assert image_input.shape[0] == 1 and image_input.shape[3] == 3 and not isinstance(image_input.shape[1], int)
+    assert people_output.shape == [1, 6, 56]
+    for name in ("vtest750_256x192", "vtest100_768x576"):
+        image, expected = golden[name]
+        (output,) = session.run(None, {image_input.name: image[None].astype(np.int32)})
+        assert np.abs(output[0] - expected).max() <= TOLERANCE, name

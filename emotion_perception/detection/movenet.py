@@ -302,13 +302,17 @@ class MoveNetDecoder(nn.Module):
         c = self.constants
         batch, _, height, width = center.shape
         cells = height * width
-        # centre peaks: a cell equal to its window's max; the `people` best, ties to the lower index like TopKV2
+        # centre peaks: a cell equal to its window's max; the `people` best. TopKV2 ranks equal values (a flat
+        # region, the non-peaks' 0) by index: float64 keys value - index * 2^-54 order cells by (value, -index)
+        # exactly for values >= 2^-10 and 0, whichever TopK implementation runs (torch's, onnxruntime's)
         center = torch.sigmoid(center)
         pooled = F.max_pool2d(center, c.peak_window, stride=1, padding=c.peak_window // 2)
         peaks = (center * ((center - pooled).abs() < c.peak_tolerance).float()).flatten(1)
-        order = torch.sort(peaks, dim=1, descending=True, stable=True)
-        center_score, index = order.values[:, :c.people], order.indices[:, :c.people]
-        rows, cols = (index // width).float(), (index % width).float()
+        rank_key = peaks.double() - torch.arange(cells, dtype=torch.float64, device=peaks.device) * 2.0 ** -54
+        index = rank_key.topk(c.people, dim=1).indices
+        center_score = peaks.gather(1, index)
+        row_index = index // width
+        rows, cols = row_index.float(), (index - row_index * width).float()
 
         def at_peaks(head: torch.Tensor) -> torch.Tensor:  # [N, C, h, w] -> [N, people, C]
             flat = head.flatten(2)
@@ -323,7 +327,8 @@ class MoveNetDecoder(nn.Module):
                            (box_center_x - half_w).clamp(max=width).clamp_min(0.0),
                            (box_center_y + half_h).clamp(max=height).clamp_min(0.0),
                            (box_center_x + half_w).clamp(max=width).clamp_min(0.0)], dim=2)  # [N, P, 4]
-        input_size = torch.tensor([height * c.stride, width * c.stride], dtype=box.dtype, device=box.device)
+        input_size = torch.stack([torch.full((), height * c.stride, dtype=box.dtype, device=box.device),
+                                  torch.full((), width * c.stride, dtype=box.dtype, device=box.device)])
         box_out = (box * float(c.stride) / input_size.repeat(2)).clamp(0.0, 1.0)
 
         # keypoints: the regressed position from the centre, then the heatmap cell that best combines heat and
@@ -335,7 +340,7 @@ class MoveNetDecoder(nn.Module):
         grid_x = torch.arange(width, dtype=box.dtype, device=box.device).view(1, 1, 1, 1, width)
         # [N, P, K, h, w], computed in place: the largest tensors of the decoding
         candidates = (grid_y - near_y[..., None, None]).square_() + (grid_x - near_x[..., None, None]).square_()
-        candidates.mul_(-1.0).div_(min(height, width) * c.keypoint_spread).exp_()
+        candidates.mul_(-1.0).div_(torch.sym_min(height, width) * c.keypoint_spread).exp_()
         inside = ((grid_y >= box[:, :, 0, None, None, None]) & (grid_y < box[:, :, 2, None, None, None])
                   & (grid_x >= box[:, :, 1, None, None, None]) & (grid_x < box[:, :, 3, None, None, None]))
         candidates.mul_(torch.sigmoid(heatmap)[:, None]).mul_(inside.float())
@@ -345,7 +350,8 @@ class MoveNetDecoder(nn.Module):
         score = candidates.amax(dim=1).gather(2, by_keypoint).transpose(1, 2)  # best over people at that cell
         refined = offset.reshape(batch, KEYPOINTS, 2, cells).gather(
             3, by_keypoint[:, :, None, :].expand(-1, -1, 2, -1)).permute(0, 3, 1, 2)  # [N, P, K, 2]
-        cell = torch.stack([(best // width).float(), (best % width).float()], dim=3)
+        best_row = best // width
+        cell = torch.stack([best_row.float(), (best - best_row * width).float()], dim=3)
         keypoints = (cell + refined) * (float(c.stride) / input_size)
 
         counted = score > c.keypoint_threshold

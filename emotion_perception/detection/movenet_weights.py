@@ -54,8 +54,8 @@ PASSPORT = WeightsPassport(
                   "normalised, person score",
     trained_on="COCO and Google's internal Active data set (fitness and dance videos), per Google's MoveNet model card",
     config={"weights_file": WEIGHTS_FILE, "weights_sha256": FILES[WEIGHTS_FILE][0],
-            "weights_size": FILES[WEIGHTS_FILE][1], "npm_package": f"{NPM_PACKAGE}@{NPM_VERSION}", "npm_tarball_sha256": TARBALL_SHA256,
-            "npm_tarball_size": TARBALL_SIZE,
+            "weights_size": FILES[WEIGHTS_FILE][1], "npm_package": f"{NPM_PACKAGE}@{NPM_VERSION}",
+            "npm_tarball_sha256": TARBALL_SHA256, "npm_tarball_size": TARBALL_SIZE,
             "npm_members": [f"package/models/{name}" for name in FILES]},
 )
 """What the files are; written as ``passport.json`` beside them."""
