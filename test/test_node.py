@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 from builtin_interfaces.msg import Time
 from rcl_interfaces.srv import ListParameters
@@ -10,6 +13,9 @@ from std_msgs.msg import Header
 
 from emotion_perception.msg import EmotionArray
 from emotion_perception.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import NO_DOWNLOADS, NODE, node_command  # noqa: E402
 
 
 def image(stamp_ns: int, frame_id: str) -> Image:
@@ -97,8 +103,6 @@ def test_no_image_warning_is_said_once_and_again_only_after_images_came_back(sta
 
 def test_a_parameter_of_the_wrong_type_exits_2_naming_it_and_the_type(processes, ros_env, tmp_path):
     """Both used to end in "AttributeError: '_lock'" with status 1."""
-    from conftest import NO_DOWNLOADS, NODE, node_command
-
     params = tmp_path / "params.yaml"
     params.write_text("/**:\n  ros__parameters:\n    input:\n      queue_depth: 5.5\n")
     wrong = {"gait.window_frames: expected int, got 'abc'":  # no params file: the installed one would win over -p
