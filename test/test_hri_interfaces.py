@@ -144,3 +144,26 @@ def test_kinect_markers_become_tracked_skeletons():
     assert adapter.adapt(MarkerArray()) is None, "nobody seen and no image yet: no stamp to pair with"
     adapter.last_image_header = header
     assert adapter.adapt(MarkerArray()).skeletons == [] and adapter.adapt(MarkerArray()).header == header
+
+
+def test_without_hri_msgs_the_output_is_off_and_says_why(rclpy_context, monkeypatch):
+    """What a robot without ros-<distro>-hri-msgs sees (the import's failure stands in for the package's absence)."""
+    import rclpy
+    from std_msgs.msg import Header
+
+    from emotion_perception.ros import hri
+    from emotion_perception.settings import OutputConfig
+
+    monkeypatch.setattr(hri, "HRI_MSGS_PROBLEM", "hri_msgs is not installed (No module named 'hri_msgs'); install it")
+    node = rclpy.create_node("test_hri_off", context=rclpy_context)
+    notes: list[str] = []
+    outputs = hri.HumanOutputs(node, OutputConfig(hri=True, tf=True), log=notes.append)
+    assert notes == ["output.hri is set but the REP-155 output is off: hri_msgs is not installed (No module named "
+                     "'hri_msgs'); install it"]
+    published = {name for name, _ in node.get_publisher_names_and_types_by_node("test_hri_off", "/")}
+    assert "/tf" in published and not any(name.startswith("/humans/") for name in published)
+    frame = FrameResult(0, "cam", [person(1)])
+    outputs.publish(frame, Header(frame_id="cam"), 640, 480)
+    assert frame.people[0].body_id, "the TF frames still name the body"
+    outputs.close()
+    node.destroy_node()

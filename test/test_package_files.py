@@ -25,10 +25,11 @@ ROSDEP_KEY = {
     "rosgraph_msgs": "rosgraph_msgs", "message_filters": "message_filters", "cv_bridge": "cv_bridge",
     "ament_index_python": "ament_index_python", "launch": "launch", "launch_ros": "launch_ros",
     "visualization_msgs": "visualization_msgs", "lifecycle_msgs": "lifecycle_msgs", "PIL": "python3-pil",
-    "skimage": "python3-skimage",
+    "skimage": "python3-skimage", "tf2_msgs": "tf2_msgs",
 }
-OPTIONAL = {"onnx", "onnxruntime", "onnxscript", "torch_tensorrt"}
-"""Imported only by optional tools (ONNX export, TensorRT), which name the pip command when missing."""
+OPTIONAL = {"onnx", "onnxruntime", "onnxscript", "torch_tensorrt", "hri_msgs"}
+"""Imported only by optional tools (ONNX export, TensorRT), which name the pip command when missing, and by
+output.hri, which names the apt package when hri_msgs is missing (not released for every distro)."""
 
 
 def package_xml_dependencies() -> set[str]:
