@@ -31,7 +31,11 @@ run) on the CPU. Ratios: per-person / batched end-to-end p50 (same run set); 10 
 Also measured: decoding a 640x480 JPEG (OpenCV against torchvision on the device) and cutting the faces
 (OpenCV per face against one batched op on the device).
 
-Usage: bench/bench_pipeline.py [--device cpu|cuda] [--precision fp32|tf32|fp16|fp16_detector]
+Real footage (``--vtest FRAMES``): instead of the above, the default pipeline as a user gets it (the default
+detector, MoveNet, and the cues with their installed weights; ``--set`` changes settings) on the first FRAMES
+frames of vtest.avi, observe+judge in turn and overlapped: the frame rate it sustains against the video's 10 fps.
+
+Usage: bench/bench_pipeline.py [--vtest 100 [--set detector.input_size=384]] [--device cpu|cuda] [--precision fp32|tf32|fp16|fp16_detector]
        [--accelerate eager|compile|tensorrt] [--detector-min-size 480]
        [--people 1 5 10] [--sources detector skeletons] [--frames 100] [--threads N] [--budget-s S] [--quick]
        [--json FILE]
@@ -57,6 +61,7 @@ import cv2
 import numpy as np
 import torch
 
+from emotion_perception.box_truth import VTEST_VIDEO
 from emotion_perception.context import emotic_resnet18
 from emotion_perception.context.model import ARCHITECTURE as EMOTIC_ARCHITECTURE
 from emotion_perception.cue import SequenceCue
@@ -69,7 +74,8 @@ from emotion_perception.image_codec import decode_compressed, decode_jpeg_torchv
 from emotion_perception.labels import COCO_KEYPOINTS, EMOTIC_CATEGORIES, GAIT_EMOTIONS, GAIT_JOINTS
 from emotion_perception.pipeline import Observation, Pipeline, person_from_external
 from emotion_perception.pose.skeleton import COCO_FOR_GAIT_JOINT
-from emotion_perception.settings import Settings
+from emotion_perception.settings import Settings, load_settings
+from emotion_perception.sources import VideoFileSource
 from emotion_perception.synthetic_scene import SceneConfig, SceneFrame, render_scene
 from emotion_perception.types import CameraIntrinsics, Detection, Frame, FrameResult
 from emotion_perception.weights import WeightsPassport, save_checkpoint
@@ -248,29 +254,66 @@ class Driver:
         return results, time.perf_counter() - start
 
     def _overlapped(self, frames: list[SceneFrame]) -> list[FrameResult]:
-        """observe on this thread, judge on a second one, frames handed over in order (one waiting at most)."""
-        handoff: queue.Queue[Observation | None] = queue.Queue(maxsize=1)
-        results: list[FrameResult] = []
-        failures: list[BaseException] = []
+        return run_overlapped(self.pipeline, [lambda f=f: self.observe(f) for f in frames])
 
-        def judge_worker() -> None:
-            while (observation := handoff.get()) is not None:
-                try:
-                    results.append(self.pipeline.judge(observation))
-                except BaseException as exc:  # re-raised on the main thread
-                    failures.append(exc)
 
-        worker = threading.Thread(target=judge_worker, name="bench_cues")
-        worker.start()
-        try:
-            for scene_frame in frames:
-                handoff.put(self.observe(scene_frame))
-        finally:
-            handoff.put(None)
-            worker.join()
-        if failures:
-            raise failures[0]
-        return results
+def run_overlapped(pipeline: Pipeline, observations: list[Callable[[], Observation]]) -> list[FrameResult]:
+    """Each ``observations`` call (an observe) on this thread, judge on a second one, frames handed over in
+    order (one waiting at most), as the node's two threads do."""
+    handoff: queue.Queue[Observation | None] = queue.Queue(maxsize=1)
+    results: list[FrameResult] = []
+    failures: list[BaseException] = []
+
+    def judge_worker() -> None:
+        while (observation := handoff.get()) is not None:
+            try:
+                results.append(pipeline.judge(observation))
+            except BaseException as exc:  # re-raised on the main thread
+                failures.append(exc)
+
+    worker = threading.Thread(target=judge_worker, name="bench_cues")
+    worker.start()
+    try:
+        for observe in observations:
+            handoff.put(observe())
+    finally:
+        handoff.put(None)
+        worker.join()
+    if failures:
+        raise failures[0]
+    return results
+
+
+def real_footage(video: Path, frames: int, device: torch.device, overrides: list[str]) -> list[str]:
+    """The default pipeline (the default detector and the cues as installed, ``overrides`` applied) on the first
+    ``frames`` frames of a real video, sequential and overlapped: the frame rate it keeps up with."""
+    settings = load_settings(None, [f"pipeline.device={device}", *overrides])
+    pipeline = Pipeline(settings, log=lambda line: print(f"pipeline: {line}"))
+    if not pipeline.people_status().available:
+        return [f"real footage: no person detector ({pipeline.people_status().status})"]
+    with VideoFileSource(video) as source:
+        images = [frame for frame, _ in zip(source, range(frames))]
+        video_fps = source.fps
+    lines = [f"\nReal footage: {video.name}, frames 0-{len(images) - 1} ({video_fps:g} fps), detector "
+             f"{settings.detector.model} at input {settings.detector.input_size}, cues running: "
+             f"{', '.join(cue.name for cue in pipeline.running_cues())}\n",
+             "| mode | fps | end to end p50 / p95 ms | detection p50 ms | people per frame | keeps up with the video |",
+             "|---|---|---|---|---|---|"]
+    for mode in ("batched", "overlapped"):
+        pipeline.reset()
+        start = time.perf_counter()
+        if mode == "overlapped":
+            results = run_overlapped(pipeline, [lambda f=f: pipeline.observe(f) for f in images])
+        else:
+            results = [pipeline.judge(pipeline.observe(frame)) for frame in images]
+        fps = len(results) / (time.perf_counter() - start)
+        total = np.percentile([r.stage_seconds["total"] * 1e3 for r in results], [50, 95])
+        detection = np.percentile([r.stage_seconds["detection"] * 1e3 for r in results], 50)
+        people = np.mean([len(r.people) for r in results])
+        lines.append(f"| {mode} | {fps:.1f} | {total[0]:.0f} / {total[1]:.0f} | {detection:.0f} | {people:.1f} | "
+                     f"{'yes' if fps >= video_fps else 'no'} |")
+        print(lines[-1], flush=True)
+    return lines
 
 
 def _synchronize(device: torch.device) -> None:
@@ -477,6 +520,11 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=0.0,
                         help="start no run after this many seconds (the tables show the runs done); 0: no limit")
     parser.add_argument("--json", type=Path, help="also write every run's numbers here")
+    parser.add_argument("--vtest", type=int, metavar="FRAMES", default=0,
+                        help="only the default pipeline on the first FRAMES frames of real footage (--video)")
+    parser.add_argument("--video", type=Path, default=VTEST_VIDEO, help="the real footage of --vtest")
+    parser.add_argument("--set", action="append", default=[], metavar="GROUP.FIELD=VALUE",
+                        help="a setting of the --vtest pipeline, e.g. detector.input_size=384")
     args = parser.parse_args()
     if args.quick:
         args.people, args.frames, args.detector_min_size = [1, 2], 2, 320
@@ -487,6 +535,10 @@ def main() -> None:
     detector_precision = "fp16" if args.precision in ("fp16", "fp16_detector") else args.precision
     setup = (f"precision {args.precision} (detector {detector_precision}), networks {args.accelerate}, detector "
              f"min_size {args.detector_min_size}")
+    if args.vtest:
+        print(f"# bench_pipeline: {device_name}, torch {torch.__version__}{'; ' + note if note else ''}", flush=True)
+        print("\n".join(real_footage(args.video, args.vtest, device, args.set)), flush=True)
+        return
     print(f"# bench_pipeline: {device_name}, torch {torch.__version__}, {setup}, {args.frames} timed frames per run"
           f"{'; ' + note if note else ''}\n", flush=True)
 

@@ -19,7 +19,7 @@ import torch
 
 from .cue import Cue, CueFrame
 from .cues import cue_classes
-from .detection import PersonDetector, build_detector
+from .detection import PersonDetector, ScoreCalibration, build_detector
 from .device import apply_precision, inference_context, own_stream, release_memory, resolve_device
 from .fusion import TemporalFusion, invalid_estimate
 from .pose import JointHistory, PositionTracker, body_point, make_skeleton, skeleton_problem
@@ -27,8 +27,8 @@ from .pose.lifting.stage import LiftingStage
 from .pose.plausibility import MotionCheck, body_problem, checked_confidence, detection_problem, intrinsics_problem
 from .settings import Settings
 from .tracking import ByteTracker
-from .types import (CameraIntrinsics, CueResult, ExternalSkeleton, Frame, FrameResult, PersonEmotion, PositionSource,
-                    Skeleton, TrackedPerson)
+from .types import (CameraIntrinsics, CueResult, Detection, ExternalSkeleton, Frame, FrameResult, PersonEmotion,
+                    PositionSource, Skeleton, TrackedPerson)
 
 
 class FrameRejected(ValueError):
@@ -353,10 +353,9 @@ class Pipeline:
             problems = [detection_problem(d.box, d.keypoints, width, height) for d in detections]
             set_aside += [("ignored_implausible_detection", problem) for problem in problems if problem]
             detections = [d for d, problem in zip(detections, problems) if not problem]
-            detections = self.detector.score_calibration.apply(detections)  # onto the tracker's scale
-            detections = sorted(detections, key=lambda d: -float((d.box[2] - d.box[0]) * (d.box[3] - d.box[1])))
             with self._timed("tracking", seconds):
-                people = self.tracker.update(detections[:max_people], frame.stamp_ns)
+                people = self.tracker.update(tracker_input(detections, self.detector.score_calibration, max_people),
+                                             frame.stamp_ns)
             with self._timed("pose", seconds):
                 for person in people:
                     if person.keypoints_coco is not None:
@@ -399,6 +398,14 @@ class Pipeline:
             self.motion.forget(ended)
             for key in [key for key in self._recent if key[1] in ended]:
                 del self._recent[key]
+
+
+def tracker_input(detections: list[Detection], calibration: ScoreCalibration, max_people: int) -> list[Detection]:
+    """A detector's people as the tracker takes them: scores on the tracker's scale (the backend's measured
+    calibration), the ``max_people`` largest boxes (the nearest people)."""
+    detections = sorted(calibration.apply(detections),
+                        key=lambda d: -float((d.box[2] - d.box[0]) * (d.box[3] - d.box[1])))
+    return detections[:max_people]
 
 
 def person_from_external(skeleton: ExternalSkeleton, intrinsics: CameraIntrinsics | None) -> TrackedPerson:

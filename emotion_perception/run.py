@@ -25,7 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .detection import FETCH_DEFAULT_COMMAND
+from .detection import BACKENDS
 from .pipeline import FrameRejected, Pipeline
 from .report import RunRecord
 from .settings import Settings
@@ -96,8 +96,9 @@ def check_people_source(pipeline: Pipeline) -> None:
                          "(pipeline.pose_source=detector)")
     people = pipeline.people_status()
     if not people.available:
-        raise ValueError(f"no person detector ({people.status}): nobody could be seen. Fetch the detector weights "
-                         f"(`{FETCH_DEFAULT_COMMAND}`) or name a local file (--set detector.weights=PATH)")
+        hint = BACKENDS[pipeline.settings.detector.model].weights_hint
+        raise ValueError(f"no person detector ({people.status}): nobody could be seen. Get the detector weights "
+                         f"({hint}) or name a local file (--set detector.weights=PATH)")
 
 
 def run_source(source: FrameSource, out: Path, settings: Settings | None = None, pipeline: Pipeline | None = None,

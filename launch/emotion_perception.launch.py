@@ -24,7 +24,9 @@ ARGUMENTS = (
     ("pose_source", "detector", "'detector' or 'skeletons'"),
     ("device", "cpu", "torch device for every network: cpu, cuda, cuda:N"),
     ("precision", "fp32", "fp32 (strict, default), tf32 or fp16 on CUDA"),
-    ("detector_weights", "DEFAULT", "'DEFAULT' (torchvision's, downloaded once and cached), a state_dict file, or ''"),
+    ("detector_model", "movenet_multipose", "person detector backend: movenet_multipose, keypointrcnn or onnx "
+     "(docs/front_end.md)"),
+    ("detector_weights", "DEFAULT", "'DEFAULT' (the backend's fetched weights), a weights file (onnx: yours), or ''"),
     ("gait_weights", "step_stgcn_epoch395", "released gait weights name, our checkpoint NAME.pt, or '' (off)"),
     ("context_weights", "", "EMOTIC checkpoint NAME.pt (with NAME.json), or '' (off)"),
     ("face_weights", "fer_mini_xception", "face expression weights name or file, or '' (off)"),
@@ -53,6 +55,7 @@ def generate_launch_description() -> LaunchDescription:
                 "pipeline.pose_source": arg("pose_source"),
                 "pipeline.device": arg("device"),
                 "pipeline.precision": arg("precision"),
+                "detector.model": ParameterValue(arg("detector_model"), value_type=str),
                 "detector.weights": ParameterValue(arg("detector_weights"), value_type=str),
                 "gait.weights": ParameterValue(arg("gait_weights"), value_type=str),
                 "context.weights": ParameterValue(arg("context_weights"), value_type=str),

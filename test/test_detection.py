@@ -87,7 +87,7 @@ def test_without_weights_the_detector_is_unavailable_and_finds_nobody(images):
 def test_default_weights_offline_and_not_cached_name_the_command_that_fetches_them(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # nothing cached; this machine has no internet
     assert DetectorConfig().weights == "DEFAULT", "people are seen out of the box"
-    cache_only = build_detector(DetectorConfig(), download=False)
+    cache_only = build_detector(DetectorConfig(model="keypointrcnn"), download=False)
     assert not cache_only.available and "weights fetch keypointrcnn" in cache_only.status
     assert str(tmp_path) in cache_only.status
 
@@ -250,6 +250,22 @@ def test_every_backend_is_selectable_and_satisfies_the_detector_protocol():
         assert detector.score_calibration(0.0) >= 0.0 and detector.score_calibration(1.0) <= 1.0
     with pytest.raises(ValueError, match="detector.model"):
         build_detector(DetectorConfig(model="yolo"))
+
+
+def test_movenet_is_the_default_backend_and_its_default_weights_name_the_fetch_command(tmp_path, monkeypatch,
+                                                                                        shared_dir):
+    monkeypatch.setenv("EMOTION_PERCEPTION_WEIGHTS_DIR", str(tmp_path))  # nothing fetched here
+    assert DetectorConfig().model == "movenet_multipose" and DetectorConfig().weights == "DEFAULT"
+    missing = build_detector(DetectorConfig())
+    assert not missing.available and "weights fetch movenet_multipose" in missing.status
+    assert str(tmp_path) in missing.status
+    fetched = tmp_path / "movenet_multipose"
+    fetched.mkdir()
+    for name in ("movenet-multipose.json", "movenet-multipose.bin"):
+        os.symlink(shared_dir / "models" / "movenet" / name, fetched / name)
+    detector = build_detector(DetectorConfig())
+    assert detector.available and str(fetched) in detector.status
+    assert detector.score_calibration(0.3) != 0.3, "MoveNet's scores are mapped onto the tracker's scale"
 
 
 def test_score_calibration_is_monotone_and_maps_scores_onto_the_trackers_scale():

@@ -114,7 +114,7 @@ def test_default_detector_weights_offline_and_not_cached_is_an_error_with_the_fi
                                                                                    spin, tmp_path):
     import rclpy
 
-    ros_env["TORCH_HOME"] = str(tmp_path / "empty_torch_home")  # nothing cached, and no internet here
+    ros_env["EMOTION_PERCEPTION_WEIGHTS_DIR"] = str(tmp_path / "empty_weights")  # nothing fetched, no internet
     node_process = start_node("-p", "detector.weights:=DEFAULT", "-r", "image:=/offline/image",
                               "-p", "output.diagnostics_period_s:=0.3")
     node = rclpy.create_node("test_offline_default", context=rclpy_context)
@@ -127,7 +127,7 @@ def test_default_detector_weights_offline_and_not_cached_is_an_error_with_the_fi
     status = statuses[-1]
     assert status.level == DiagnosticStatus.ERROR and "nobody can be seen" in status.message
     people = {kv.key: kv.value for kv in status.values}["people"]
-    assert "emotion-perception weights fetch keypointrcnn" in people and str(tmp_path) in people
+    assert "emotion-perception weights fetch movenet_multipose" in people and str(tmp_path) in people
     for second in range(20):
         images.publish(image(second))
         if spin(node, lambda: arrays, 0.5):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,9 +22,13 @@ from ..types import Detection
 from ..weights import WeightsError
 from .base import IDENTITY, ScoreCalibration, check_images
 from .movenet import KEYPOINTS, SIDE_MULTIPLE, MoveNetMultiPose, load_movenet
+from .movenet_weights import WEIGHTS_NAME, movenet_weights_dir
 
-INPUT_SIZES = (256, 320, 384, 448, 512, 576, 640, 704, 768, 832, 896, 960, 1024)
-"""Long sides the letterbox may use: multiples of 32 (bench/bench_detector.py --movenet measures them)."""
+if TYPE_CHECKING:
+    from .registry import DetectorConfig
+
+SCORE_CALIBRATION = IDENTITY
+"""MoveNet's person score onto the tracker's scale: measured on data/vtest_ground_truth (docs/front_end.md)."""
 
 
 def letterbox_shape(height: int, width: int, input_size: int) -> tuple[int, int, int, int]:
@@ -145,3 +150,23 @@ def build_movenet_detector(path: str | Path, device: torch.device | str = "cpu",
     except WeightsError as exc:
         model, status = None, str(exc)
     return MoveNetDetector(model, status, input_size, score_threshold, device)
+
+
+def build_detector(config: DetectorConfig, device: torch.device, *, random_weights: bool,
+                   download: bool) -> MoveNetDetector:
+    """The backend's builder (detection.registry.build_detector documents the arguments): DEFAULT is the
+    fetched graph model (never downloaded here), else a .json or its folder."""
+    if random_weights:
+        detector = MoveNetDetector(None, "MoveNet has no random weights: fetch the graph model", config.input_size,
+                                   config.movenet_score_threshold, device)
+    elif not config.weights:
+        detector = MoveNetDetector(None, "no detector weights configured: set detector.weights to 'DEFAULT' (run "
+                                         f"`emotion-perception weights fetch {WEIGHTS_NAME}`) or to the graph "
+                                         "model's .json", config.input_size, config.movenet_score_threshold, device)
+    else:
+        path = movenet_weights_dir() if config.weights == "DEFAULT" else Path(config.weights).expanduser()
+        detector = build_movenet_detector(path, device, config.input_size, config.movenet_score_threshold)
+        if not detector.available and config.weights == "DEFAULT":
+            detector.status += f"; run `emotion-perception weights fetch {WEIGHTS_NAME}`"
+    detector.score_calibration = SCORE_CALIBRATION
+    return detector

@@ -23,13 +23,20 @@ class DetectorBackend:
     module: str
     """Module of emotion_perception.detection that holds the backend."""
     summary: str
+    weights_hint: str
+    """How a user gets its weights (said when a detector without them is refused)."""
 
 
 BACKENDS: dict[str, DetectorBackend] = {
+    "movenet_multipose": DetectorBackend("movenet_detector", "Google's MoveNet MultiPose Lightning (Apache-2.0): "
+                                                             "at most 6 people, ~0.25 s per frame on a 2-core CPU",
+                                         "`emotion-perception weights fetch movenet_multipose`"),
     "keypointrcnn": DetectorBackend("keypoint_rcnn", "torchvision's Keypoint R-CNN (ResNet-50 FPN): crowds and "
-                                                     "accuracy, seconds per frame on a CPU; BSD weights via torch.hub"),
+                                                     "accuracy, seconds per frame on a CPU; BSD weights via torch.hub",
+                                    "`emotion-perception weights fetch keypointrcnn`"),
     "onnx": DetectorBackend("onnx_pose", "a pose model you export to ONNX yourself (e.g. a YOLO-pose export) in "
-                                         "the layout of docs/front_end.md; detector.weights names the file"),
+                                         "the layout of docs/front_end.md; detector.weights names the file",
+                            "export a pose model to ONNX (docs/front_end.md)"),
 }
 """Backend name (the value of ``detector.model``) -> where it lives."""
 
@@ -40,14 +47,21 @@ class DetectorConfig:
 
     Fields serve every backend unless their help names the backends they serve."""
 
-    model: str = setting("keypointrcnn", "person detector backend (docs/front_end.md): "
+    model: str = setting("movenet_multipose", "person detector backend (docs/front_end.md): "
                          + "; ".join(f"'{name}' {backend.summary}" for name, backend in BACKENDS.items()),
                          choices=tuple(BACKENDS))
     weights: str = setting(
-        "DEFAULT", "'DEFAULT' the backend's published weights (keypointrcnn: torchvision's, downloaded and cached "
-                   "on first use; `emotion-perception weights fetch NAME` pre-fetches them), a weights file path "
+        "DEFAULT", "'DEFAULT' the backend's published weights (movenet_multipose: fetched by `emotion-perception "
+                   "weights fetch movenet_multipose`, which set-up runs; keypointrcnn: torchvision's, downloaded "
+                   "and cached on first use or pre-fetched the same way), a weights file path "
                    "(onnx: the .onnx file; it has no DEFAULT), or '' for none (the detector is off and "
                    "/diagnostics says ERROR)")
+    input_size: int = setting(
+        512, "movenet_multipose: long side of the letterboxed network input, a multiple of 32; larger finds "
+             "smaller people and costs more (docs/front_end.md has the table) [px]", min=64, max=1024)
+    movenet_score_threshold: float = setting(
+        0.1, "movenet_multipose: least person score (MoveNet's own scale, before calibration) reported [0-1]",
+        min=0.0, max=1.0)
     score_threshold: float = setting(
         0.3, "keypointrcnn: least person score reported, at most the tracker's high threshold [0-1]",
         min=0.0, max=1.0)
@@ -65,6 +79,8 @@ class DetectorConfig:
         0.25, "onnx: least person score (the model's own scale) reported [0-1]", min=0.0, max=1.0)
 
     def check(self) -> None:
+        if self.input_size % 32:
+            raise ValueError(f"input_size ({self.input_size}) must be a multiple of 32")
         if self.max_size < self.min_size:
             raise ValueError(f"max_size ({self.max_size}) must be at least min_size ({self.min_size})")
 

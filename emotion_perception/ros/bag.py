@@ -25,7 +25,7 @@ from std_msgs.msg import Header
 
 from emotion_perception.msg import TrackedSkeleton, TrackedSkeletonArray
 
-from ..detection import FETCH_DEFAULT_COMMAND, build_detector
+from ..detection import BACKENDS, build_detector
 from ..ground_truth import ground_truth_from_scene, load_ground_truth, save_ground_truth
 from ..pipeline import FrameRejected, Pipeline
 from ..realtime import RealtimeReplay
@@ -182,8 +182,9 @@ def people_source(settings: Settings, reader: Reader, log) -> tuple[Settings, An
     skeleton_topics = [c.topic for c in reader.connections if c.msgtype == f"{PACKAGE}/msg/TrackedSkeletonArray"]
     if not skeleton_topics:
         raise ValueError(f"no person detector ({detector.status}) and the bag has no "
-                         f"{PACKAGE}/msg/TrackedSkeletonArray topic: nobody could be seen. Fetch the detector "
-                         f"weights (`{FETCH_DEFAULT_COMMAND}`) or set detector.weights to a file")
+                         f"{PACKAGE}/msg/TrackedSkeletonArray topic: nobody could be seen. Get the detector "
+                         f"weights ({BACKENDS[settings.detector.model].weights_hint}) or set detector.weights "
+                         "to a file")
     log(f"no person detector ({detector.status}); people come from the bag's tracked skeletons on "
         f"{skeleton_topics[0]} (pipeline.pose_source=skeletons)")
     return settings.with_values({"pipeline.pose_source": "skeletons"}), None
@@ -289,6 +290,7 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
                     counts["superseded"] = realtime.frames_dropped
         if annotated is not None:
             annotated.close()
+        sync.finish()
         counts.update({f"unpaired_by {reason}": n for reason, n in sync.unmatched.items()})
         counts["images"] = total
         if total and not counts["processed"]:
