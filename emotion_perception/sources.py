@@ -9,9 +9,9 @@ pipeline's tracking and gait windows depend on, so they follow the recording's o
   :data:`DEFAULT_FOLDER_FPS`); a file that cannot be read is skipped and counted, keeping the gap in time;
 - a webcam: the wall clock when each frame arrived.
 
-Every source holds to a pixel limit (``max_pixels``, the setting ``input.max_image_pixels``): a video or
-camera whose frames are larger is refused when it opens, and an image file is refused from its header,
-before it is decoded (a small file can declare an enormous image).
+Every source holds to a pixel limit (``max_pixels``, the setting ``input.max_image_pixels``, whose default it
+takes unless given): a video or camera whose frames are larger is refused when it opens, and an image file is
+refused from its header, before it is decoded (a small file can declare an enormous image).
 
 ``start_ns`` defaults to :data:`DEFAULT_START_NS`, a fixed non-zero time, so that a recording gives the same
 stamps every run (and a bag made from it never starts simulated time at 0, which ROS reads as "unset").
@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from .image_codec import ImageDecodeError, ImageTooLargeError, decode_compressed
+from .settings import InputConfig
 from .pose.plausibility import intrinsics_problem
 from .types import CameraIntrinsics, Frame
 
@@ -42,6 +43,8 @@ DEFAULT_FRAME_ID = "camera_color_optical_frame"
 DEFAULT_HFOV_DEG = 60.0
 """Horizontal field of view assumed for a recording without calibration: Gazebo's default camera (1.047 rad),
 close to common webcams and RGB-D colour cameras (60-70 degrees)."""
+DEFAULT_MAX_PIXELS = InputConfig().max_image_pixels
+"""The node's default pixel limit, which every source holds to unless told another (0: none)."""
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm"})
 """File name endings an image folder's frames are taken from (case-insensitive); other files are ignored."""
 
@@ -137,7 +140,7 @@ class FrameSource:
 
 
 def _check_size(what: str, width: int, height: int, max_pixels: int) -> None:
-    """SourceError when frames of ``width`` x ``height`` exceed ``max_pixels`` (0: no limit)."""
+    """SourceError when frames of ``width`` x ``height`` exceed ``max_pixels`` (0: none)."""
     if max_pixels and width * height > max_pixels:
         raise SourceError(f"{what}: its frames are {width}x{height}, over the limit of {max_pixels} pixels "
                           "(input.max_image_pixels)")
@@ -155,12 +158,12 @@ def _checked_fps(fps: float | None, what: str) -> float | None:
 
 class VideoFileSource(FrameSource):
     """A video file read with OpenCV; stamps from its frame rate (or ``fps``, for files whose header is wrong).
-    Frames over ``max_pixels`` (0: no limit) refuse the file before any is decoded."""
+    Frames over ``max_pixels`` (0: none) refuse the file before any is decoded."""
 
     kind = "video"
 
     def __init__(self, path: Path | str, fps: float | None = None, start_ns: int = DEFAULT_START_NS,
-                 frame_id: str = DEFAULT_FRAME_ID, max_pixels: int = 0):
+                 frame_id: str = DEFAULT_FRAME_ID, max_pixels: int = DEFAULT_MAX_PIXELS):
         path = Path(path)
         _checked_fps(fps, "the given")
         if not path.exists():
@@ -205,14 +208,14 @@ class ImageFolderSource(FrameSource):
     """The image files of a folder (not its sub-folders), sorted by name, stamped at ``fps``.
 
     All frames must share the first image's size (a video of them is written); a file that cannot be decoded,
-    declares more than ``max_pixels`` in its header (0: no limit) or has another size is skipped and counted
+    declares more than ``max_pixels`` in its header (0: none) or has another size is skipped and counted
     in ``skipped``.
     """
 
     kind = "folder"
 
     def __init__(self, folder: Path | str, fps: float | None = None, start_ns: int = DEFAULT_START_NS,
-                 frame_id: str = DEFAULT_FRAME_ID, max_pixels: int = 0):
+                 frame_id: str = DEFAULT_FRAME_ID, max_pixels: int = DEFAULT_MAX_PIXELS):
         folder = Path(folder)
         _checked_fps(fps, "the given")
         if not folder.is_dir():
@@ -262,12 +265,13 @@ class WebcamSource(FrameSource):
     """A camera OpenCV opens by index (V4L2 on Linux); stamps from the wall clock as each frame arrives.
 
     ``fps`` is asked of the camera (which may not grant it); the rate it reports is kept in ``fps``. A camera
-    whose frames exceed ``max_pixels`` (0: no limit) is refused at its first frame.
+    whose frames exceed ``max_pixels`` (0: none) is refused at its first frame.
     """
 
     kind = "webcam"
 
-    def __init__(self, index: int, fps: float | None = None, frame_id: str = DEFAULT_FRAME_ID, max_pixels: int = 0):
+    def __init__(self, index: int, fps: float | None = None, frame_id: str = DEFAULT_FRAME_ID,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
         _checked_fps(fps, "the given")
         try:
             self._capture = cv2.VideoCapture(index)
@@ -307,11 +311,11 @@ class WebcamSource(FrameSource):
 
 def open_source(spec: str | Path, fps: float | None = None, start_ns: int = DEFAULT_START_NS,
                 intrinsics: tuple[float, float, float, float] | None = None,
-                hfov_deg: float | None = None, max_pixels: int = 0) -> FrameSource:
+                hfov_deg: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> FrameSource:
     """The source ``spec`` names: a folder, a video file, or a webcam index (digits that are not a path).
 
     With ``intrinsics`` (fx, fy, cx, cy) or ``hfov_deg`` the frames carry camera intrinsics; otherwise none.
-    Frames over ``max_pixels`` (0: no limit) are refused (see the module docstring).
+    Frames over ``max_pixels`` (0: none) are refused (see the module docstring).
     """
     path = Path(spec)
     if path.is_dir():

@@ -21,7 +21,7 @@ from emotion_perception.paths import sample_bag_path
 from emotion_perception.ros.bag import process_bag, typestore
 from emotion_perception.scoring import people_source_text
 from emotion_perception.settings import Settings
-from emotion_perception.sources import ImageFolderSource, SourceError, VideoFileSource
+from emotion_perception.sources import ImageFolderSource, SourceError, VideoFileSource, open_source
 
 NO_DETECTOR = ["--set", "detector.weights=''"]
 """Nothing downloads: without a detector, bag process takes people from the bag's skeletons."""
@@ -54,6 +54,8 @@ def test_an_image_declaring_an_enormous_size_is_refused_from_its_header(tmp_path
     error = one_line_error(capsys)
     assert "16000x16000" in error and "refused before decoding" in error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["images"]
+    with pytest.raises(SourceError, match="16000x16000"):  # the node's limit unless told another
+        open_source(folder)
 
 
 def test_a_folder_skips_and_counts_images_over_the_limit(tmp_path):
@@ -141,6 +143,8 @@ def test_bag_process_max_frames_video_short_summary_and_where_people_came_from(t
     assert "/body_tracker/skeletons" in scoring and "box IoU of 1.0" in scoring
     assert summary["scoring"]["people_source"] == {"source": "skeletons", "detail": "/body_tracker/skeletons"}
     assert main(["bag", "process", str(bag), "-o", str(tmp_path / "none"), "--max-frames", "0"]) == 2
+    assert main(["bag", "process", str(bag), str(bag), "-o", str(tmp_path / "none"), "--video"]) == 2
+    assert "take one bag" in capsys.readouterr().err and not (tmp_path / "none").exists()
 
 
 def test_scoring_says_when_people_came_from_the_detector():

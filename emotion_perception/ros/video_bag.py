@@ -28,7 +28,6 @@ from std_msgs.msg import Header
 
 from ..sources import DEFAULT_START_NS, VideoFileSource, pinhole_intrinsics
 from ..report import atomic_output_dir
-from ..settings import InputConfig
 from .bag import typestore
 from .conversions import camera_info_msg, ns_to_stamp, rgb_to_image_msg, rgb_to_jpeg_msg
 
@@ -65,8 +64,7 @@ def write_video_bag(video: Path, out: Path, *, compressed: bool = True, encoding
     topics = video_topics(topic_prefix, compressed)
     store = typestore()
     written = 0
-    max_pixels = InputConfig().max_image_pixels  # the node's default limit: a larger bag would be refused there
-    with VideoFileSource(video, fps, start_ns, max_pixels=max_pixels) as source, atomic_output_dir(out) as partial:
+    with VideoFileSource(video, fps, start_ns) as source, atomic_output_dir(out) as partial:
         camera = pinhole_intrinsics(source.width, source.height, intrinsics, hfov_deg)
         image_type = "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image"
         with Writer(partial, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
