@@ -322,8 +322,9 @@ def test_an_override_with_an_empty_value_is_the_empty_string():
 
 
 # --- bags ------------------------------------------------------------------------------------------------
-def rewrite_sample(out: Path, stamp_of) -> int:
-    """The sample bag with every message's header stamp and log time replaced by ``stamp_of(frame, stamp)``."""
+def rewrite_sample(out: Path, stamp_of, topics: str = "", keep_order: bool = False) -> int:
+    """The sample bag with the header stamp (and log time, unless ``keep_order``) of every message whose topic
+    contains ``topics`` replaced by ``stamp_of(frame, stamp)``."""
     store = typestore()
     frames: dict[int, int] = {}
     with Reader(sample_bag_path()) as reader, Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
@@ -331,10 +332,24 @@ def rewrite_sample(out: Path, stamp_of) -> int:
         for connection, timestamp, raw in reader.messages():
             index = frames.setdefault(timestamp, len(frames))
             msg = deserialize_message(raw, message_class(connection.msgtype, store))
-            stamp = stamp_of(index, stamp_to_ns(msg.header.stamp))
+            stamp = stamp_to_ns(msg.header.stamp)
+            if topics in connection.topic:
+                stamp = stamp_of(index, stamp)
             msg.header.stamp = ns_to_stamp(stamp)
-            writer.write(connections[connection.topic], stamp, serialize_message(msg))
+            writer.write(connections[connection.topic], timestamp if keep_order else stamp, serialize_message(msg))
     return len(frames)
+
+
+@pytest.mark.parametrize("topic", ["image", "skeletons"])
+def test_bag_process_loses_only_a_future_stamped_frame_and_counts_it(tmp_path: Path, topic: str):
+    """One image stamped in 2036 also lost the next normal frame, and neither loss was counted."""
+    total = rewrite_sample(tmp_path / "rough", lambda index, stamp: 2_100_000_000 * SECOND if index == 60 else stamp,
+                           topics=topic, keep_order=True)
+    frames = process_bag(tmp_path / "rough", tmp_path / "out", Settings.from_nested(SKELETON_SETTINGS),
+                         progress=False)["frames"]
+    unpaired = {reason: n for reason, n in frames.items() if reason.startswith("unpaired_by")}
+    assert frames["processed"] == total - 1 and sum(unpaired.values()) == 1, frames
+    assert frames["images"] == total
 
 
 def test_bag_process_keeps_frames_through_a_pause_a_future_stamp_and_a_clock_jumping_back(tmp_path: Path):
