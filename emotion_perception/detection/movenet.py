@@ -67,11 +67,11 @@ class TfConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pad is not None:
             x = F.pad(x, self.pad)
-        x = self.conv(x)
+        x = self.conv(x)  # a new tensor: the activation may overwrite it (no second large allocation)
         if self.activation == "Relu6":
-            return F.relu6(x)
+            return F.relu6(x, inplace=True)
         if self.activation == "Relu":
-            return F.relu(x)
+            return F.relu(x, inplace=True)
         return x
 
 
