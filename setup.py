@@ -17,6 +17,7 @@ setup(
         "numpy>=1.26", "scipy>=1.11", "opencv-python-headless>=4.8,<5", "torch>=2.1", "torchvision>=0.16",
         "h5py>=3.9", "PyYAML>=6", "tqdm>=4.66", "matplotlib>=3.8",
     ],
-    extras_require={"bags": ["rosbags>=0.11"], "test": ["pytest>=8", "scikit-learn>=1.4"]},
+    extras_require={"bags": ["rosbags>=0.11"], "fleet": ["ray>=2.9"],
+                    "test": ["pytest>=8", "scikit-learn>=1.4", "ray>=2.9"]},
     entry_points={"console_scripts": ["emotion-perception = emotion_perception.cli:main"]},
 )
