@@ -47,6 +47,11 @@ class HumanIds:
                 self._issued.add(candidate)
                 return candidate
 
+    def forget_tracks(self) -> None:
+        """Every track ends (the node deactivates); the ids issued stay issued."""
+        self._bodies.clear()
+        self._faces.clear()
+
     def name(self, result: FrameResult) -> NamedFrame:
         """Give every person of ``result`` their ids (``body_id``, ``face_id``, set in place) and say which ended.
 

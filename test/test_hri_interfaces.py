@@ -157,7 +157,7 @@ def test_without_hri_msgs_the_output_is_off_and_says_why(rclpy_context, monkeypa
     monkeypatch.setattr(hri, "HRI_MSGS_PROBLEM", "hri_msgs is not installed (No module named 'hri_msgs'); install it")
     node = rclpy.create_node("test_hri_off", context=rclpy_context)
     notes: list[str] = []
-    outputs = hri.HumanOutputs(node, OutputConfig(hri=True, tf=True), log=notes.append)
+    outputs = hri.HumanOutputs(node, OutputConfig(hri=True, tf=True), HumanIds(), log=notes.append)
     assert notes == ["output.hri is set but the REP-155 output is off: hri_msgs is not installed (No module named "
                      "'hri_msgs'); install it"]
     published = {name for name, _ in node.get_publisher_names_and_types_by_node("test_hri_off", "/")}
@@ -167,3 +167,31 @@ def test_without_hri_msgs_the_output_is_off_and_says_why(rclpy_context, monkeypa
     assert frame.people[0].body_id, "the TF frames still name the body"
     outputs.close()
     node.destroy_node()
+
+
+def test_deactivating_empties_the_tracked_lists_and_removes_the_bodies_topics(rclpy_context, spin):
+    import rclpy
+    from hri_msgs.msg import IdsList
+    from std_msgs.msg import Header
+
+    from emotion_perception.ros import hri
+    from emotion_perception.settings import OutputConfig
+
+    node = rclpy.create_node("test_hri_clear", context=rclpy_context)
+    client = rclpy.create_node("test_hri_clear_client", context=rclpy_context)
+    lists: list[IdsList] = []
+    subscription = client.create_subscription(IdsList, "/humans/bodies/tracked", lists.append, 10)
+    ids = HumanIds()
+    outputs = hri.HumanOutputs(node, OutputConfig(hri=True), ids, log=print)
+    assert spin(client, lambda: subscription.get_publisher_count() > 0, 30)
+    frame = FrameResult(0, "cam", [person(1)])
+    outputs.publish(frame, Header(frame_id="cam"), 640, 480)
+    body_id = frame.people[0].body_id
+    assert node.count_publishers(f"/humans/bodies/{body_id}/roi") == 1
+    outputs.clear(Header(frame_id="cam"))
+    assert spin(client, lambda: len(lists) == 2, 30) and [m.ids for m in lists] == [[body_id], []]
+    assert node.count_publishers(f"/humans/bodies/{body_id}/roi") == 0
+    outputs.close()
+    again = FrameResult(1, "cam", [person(1)])
+    hri.HumanOutputs(node, OutputConfig(hri=True), ids, log=print).publish(again, Header(frame_id="cam"), 640, 480)
+    assert again.people[0].body_id != body_id, "a configure cycle later, the same track id gets a new id"

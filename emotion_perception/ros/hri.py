@@ -143,9 +143,9 @@ def skeleton2d_msg(person: PersonEmotion, header: Header, width: int, height: in
 class HumanOutputs:
     """The REP-155 topics and TF frames of one configured node (created on configure, closed on cleanup)."""
 
-    def __init__(self, node: Node, config: OutputConfig, log: Callable[[str], None]):
+    def __init__(self, node: Node, config: OutputConfig, ids: HumanIds, log: Callable[[str], None]):
         self.node = node
-        self.ids = HumanIds()
+        self.ids = ids
         self.hri = config.hri and not HRI_MSGS_PROBLEM
         self.tf = config.tf and not TF2_MSGS_PROBLEM
         if config.hri and HRI_MSGS_PROBLEM:
@@ -216,10 +216,20 @@ class HumanOutputs:
                 header=header, expression=FACE_EXPRESSION_NAMES[face.label], valence=float(fused.valence),
                 arousal=float(fused.arousal), confidence=float(face.confidence)))
 
-    def close(self) -> None:
-        """Destroy every publisher (cleanup); the ids are forgotten with this object."""
+    def clear(self, header: Header) -> None:
+        """Nobody is tracked any more (the node deactivates): empty /tracked lists, and every body's and face's
+        topics destroyed; ids already given are never given again."""
+        for publisher in self.tracked.values():
+            publisher.publish(IdsList(header=header, ids=[]))
         for kind, human_id in list(self._topics):
             self._forget(kind, human_id)
+        self.ids.forget_tracks()
+
+    def close(self) -> None:
+        """Destroy every publisher (cleanup); the tracks end, the ids issued stay issued."""
+        for kind, human_id in list(self._topics):
+            self._forget(kind, human_id)
+        self.ids.forget_tracks()
         for publisher in [*self.tracked.values(), self.tf_pub]:
             if publisher is not None:
                 self.node.destroy_publisher(publisher)

@@ -33,6 +33,7 @@ from visualization_msgs.msg import MarkerArray
 
 from emotion_perception.msg import EmotionArray
 
+from ..human_ids import HumanIds
 from ..pipeline import FrameRejected, Pipeline
 from ..settings import NODE_NAME, Settings
 from ..visualization import draw_people
@@ -110,6 +111,8 @@ class EmotionPerceptionNode(LifecycleNode):
         self.emotions_pub = self.debug_pub = self.markers_pub = None
         self.humans: HumanOutputs | None = None
         """REP-155 topics and per-person TF frames (output.hri, output.tf), made on configure."""
+        self.human_ids = HumanIds()
+        """REP-155 ids, kept over configure cycles: none is given twice while the node runs."""
         self.markers = MarkerWriter()
         declare_settings(self)  # after the state above: a refused override ends __init__, and rclpy then destroys us
         self.autostart = bool(self.declare_parameter("autostart", True).value)
@@ -154,7 +157,7 @@ class EmotionPerceptionNode(LifecycleNode):
         self.markers_pub = self.create_lifecycle_publisher(MarkerArray, "~/markers", 10)
         self._outputs = [self.emotions_pub, self.debug_pub, self.markers_pub]
         if outputs.hri or outputs.tf:
-            self.humans = HumanOutputs(self, outputs, log=self._note)
+            self.humans = HumanOutputs(self, outputs, self.human_ids, log=self._note)
         self.destroy_timer(self._diagnostics_timer)
         self._diagnostics_timer = self.create_timer(outputs.diagnostics_period_s, self._publish_diagnostics,
                                                     clock=self._wall_clock)
@@ -174,6 +177,8 @@ class EmotionPerceptionNode(LifecycleNode):
         self._stop_workers()
         if self.markers_pub is not None:
             self.markers_pub.publish(self.markers.clear(Header(frame_id="")))
+        if self.humans is not None:
+            self.humans.clear(Header(stamp=self.get_clock().now().to_msg()))
         result = super().on_deactivate(state)
         self.pipeline.to("cpu")
         return result
