@@ -195,3 +195,18 @@ def test_deactivating_empties_the_tracked_lists_and_removes_the_bodies_topics(rc
     again = FrameResult(1, "cam", [person(1)])
     hri.HumanOutputs(node, OutputConfig(hri=True), ids, log=print).publish(again, Header(frame_id="cam"), 640, 480)
     assert again.people[0].body_id != body_id, "a configure cycle later, the same track id gets a new id"
+
+
+def test_quaternions_of_rotation_matrices():
+    from scipy.spatial.transform import Rotation
+
+    from emotion_perception.ros.hri import quaternion
+
+    rotations = Rotation.random(200, random_state=3)
+    for matrix, expected in zip(rotations.as_matrix(), rotations.as_quat()):
+        got = np.array(quaternion(matrix))
+        assert min(np.abs(got - expected).max(), np.abs(got + expected).max()) < 1e-9
+    half_turns = [np.diag([1, -1, -1]), np.diag([-1, 1, -1]), np.diag([-1, -1, 1])]  # w = 0: each branch
+    for matrix in [[[0, 1, 0], [0, 0, -1], [-1, 0, 0]], *half_turns]:
+        got = Rotation.from_quat(quaternion(np.array(matrix, dtype=float))).as_matrix()
+        np.testing.assert_allclose(got, matrix, atol=1e-12)

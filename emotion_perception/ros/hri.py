@@ -21,7 +21,6 @@ import numpy as np
 from geometry_msgs.msg import Quaternion, Transform, TransformStamped, Vector3
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from scipy.spatial.transform import Rotation
 from std_msgs.msg import Header
 
 from ..human_ids import HumanIds
@@ -98,8 +97,28 @@ def body_axes(person: PersonEmotion) -> np.ndarray:
     return np.column_stack([np.cross(left, up), left, up])
 
 
+def quaternion(axes: np.ndarray) -> tuple[float, float, float, float]:
+    """(x, y, z, w) of a rotation matrix (Shepperd's method: the largest of w, x, y, z first, for precision);
+    scipy's Rotation does the same at 20 times the cost, which counted at five people a frame."""
+    m = axes
+    trace = m[0, 0] + m[1, 1] + m[2, 2]
+    if trace > max(m[0, 0], m[1, 1], m[2, 2]):
+        w = np.sqrt(1.0 + trace) / 2
+        x, y, z = (m[2, 1] - m[1, 2]) / (4 * w), (m[0, 2] - m[2, 0]) / (4 * w), (m[1, 0] - m[0, 1]) / (4 * w)
+    elif m[0, 0] >= m[1, 1] and m[0, 0] >= m[2, 2]:
+        x = np.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2]) / 2
+        y, z, w = (m[0, 1] + m[1, 0]) / (4 * x), (m[0, 2] + m[2, 0]) / (4 * x), (m[2, 1] - m[1, 2]) / (4 * x)
+    elif m[1, 1] >= m[2, 2]:
+        y = np.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2]) / 2
+        x, z, w = (m[0, 1] + m[1, 0]) / (4 * y), (m[1, 2] + m[2, 1]) / (4 * y), (m[0, 2] - m[2, 0]) / (4 * y)
+    else:
+        z = np.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1]) / 2
+        x, y, w = (m[0, 2] + m[2, 0]) / (4 * z), (m[1, 2] + m[2, 1]) / (4 * z), (m[1, 0] - m[0, 1]) / (4 * z)
+    return float(x), float(y), float(z), float(w)
+
+
 def _transform(header: Header, child: str, origin: np.ndarray, axes: np.ndarray) -> TransformStamped:
-    x, y, z, w = Rotation.from_matrix(axes).as_quat()
+    x, y, z, w = quaternion(axes)
     return TransformStamped(header=header, child_frame_id=child, transform=Transform(
         translation=Vector3(x=float(origin[0]), y=float(origin[1]), z=float(origin[2])),
         rotation=Quaternion(x=float(x), y=float(y), z=float(z), w=float(w))))
