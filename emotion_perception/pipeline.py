@@ -381,7 +381,8 @@ class Pipeline:
                 person.skeleton, person.skeleton_issue = None, problem
                 continue
             if self.detector is None:  # an external tracker's body may also jump faster than anyone runs
-                person.issue = self.motion.problem(person.track_id, frame.stamp_ns, body_point(skeleton, min_confidence))
+                point = body_point(skeleton, min_confidence)
+                person.issue = self.motion.problem(person.track_id, frame.stamp_ns, point)
                 if person.issue:
                     person.skeleton, person.box = None, np.zeros(4, dtype=np.float32)
                     set_aside.append(("ignored_implausible_skeleton", f"track {person.track_id}: {person.issue}"))

@@ -47,7 +47,8 @@ def _colour(person: PersonEmotion) -> tuple[int, int, int]:
 def _label_lines(person: PersonEmotion) -> list[tuple[str, tuple[int, int, int]]]:
     fused = person.fused
     head = f"#{person.track_id} " + (f"{fused.emotion} {fused.confidence:.2f}" if fused.valid else "?")
-    return [(head, _colour(person))] + [(f"{name}: {result.summary()}", _CUE_TEXT) for name, result in person.cues.items()]
+    cues = [(f"{name}: {result.summary()}", _CUE_TEXT) for name, result in person.cues.items()]
+    return [(head, _colour(person))] + cues
 
 
 def _place(size: tuple[int, int], anchor: Rect, taken: list[Rect], image: tuple[int, int]) -> Rect | None:

@@ -143,5 +143,6 @@ def intrinsics_problem(fx: float, fy: float, cx: float, cy: float, width: int, h
             return (f"focal length {focal:.4g} px gives a {axis} field of view of {view:.3g} degrees over "
                     f"{size} px (a camera has {MIN_FIELD_OF_VIEW_DEG:g}-{MAX_FIELD_OF_VIEW_DEG:g})")
         if not -PRINCIPAL_POINT_MARGIN * size <= centre <= (1 + PRINCIPAL_POINT_MARGIN) * size:
-            return f"principal point {'cx' if axis == 'horizontal' else 'cy'}={centre:.4g} px lies far outside {size} px"
+            name = "cx" if axis == "horizontal" else "cy"
+            return f"principal point {name}={centre:.4g} px lies far outside {size} px"
     return ""

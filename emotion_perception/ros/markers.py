@@ -38,7 +38,8 @@ class MarkerWriter:
                 continue
             shown.add(person.track_id)
             x, y, z = (float(v) for v in person.position.point)
-            red, green, blue = (c / 255.0 for c in label_colour(person.fused.emotion if person.fused.valid else UNKNOWN))
+            stable = person.fused.emotion if person.fused.valid else UNKNOWN
+            red, green, blue = (c / 255.0 for c in label_colour(stable))
             colour = ColorRGBA(r=red, g=green, b=blue, a=0.8)
             sphere = Marker(header=header, ns="people", id=int(person.track_id), type=Marker.SPHERE, action=Marker.ADD,
                             pose=Pose(position=Point(x=x, y=y, z=z), orientation=Quaternion(w=1.0)),

@@ -154,7 +154,7 @@ class ApproximateTimeSync:
         """("match", msg), ("none", None) for a silent optional stream, ("wait", None) or ("never", None)."""
         queue = self._queues[stream]
         last = self._last_ns[stream]
-        from_the_future = last is not None and pivot_ns - last > self._jump_ns  # an image the stream's time has not reached
+        from_the_future = last is not None and pivot_ns - last > self._jump_ns  # a time the stream has not reached
         while queue and queue[0][0] < pivot_ns - self._slop_ns and not from_the_future:
             queue.popleft()  # too old for this image, so for every later one too
         near = sorted(((abs(stamp - pivot_ns), stamp, msg) for stamp, msg in queue if abs(stamp - pivot_ns) <= self._slop_ns),
