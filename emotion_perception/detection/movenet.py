@@ -375,7 +375,8 @@ class MoveNetMultiPose(nn.Module):
         if images.shape[1] % SIDE_MULTIPLE or images.shape[2] % SIDE_MULTIPLE:
             raise ValueError(f"image sides must be multiples of {SIDE_MULTIPLE}, "
                              f"got {images.shape[2]}x{images.shape[1]}")
-        return self.decoder(*self.network(images.permute(0, 3, 1, 2)))
+        # the decoding in fp32 even when the network ran under fp16 autocast (positions to a fraction of a cell)
+        return self.decoder(*(head.float() for head in self.network(images.permute(0, 3, 1, 2))))
 
 
 def movenet_model_path(path: str | Path) -> Path:
