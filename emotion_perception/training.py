@@ -179,6 +179,10 @@ class DistributedRun:
         """Rank 0: the process that writes checkpoints, reports and histories."""
         return self.rank == 0
 
+    def not_writing(self) -> str:
+        """What a process other than rank 0 says at the end instead of naming the files it did not write."""
+        return f"rank {self.rank} of {self.world_size}: trained; rank 0 writes the outputs"
+
     def device(self, device: torch.device | str) -> torch.device:
         """``device`` for this process: a CUDA device becomes this process's own GPU (cuda:LOCAL_RANK)."""
         device = torch.device(device)
@@ -471,7 +475,7 @@ def finish_training(out_dir: str | Path, name: str, network: nn.Module, passport
     """
     run = distributed_run()
     if not run.main:
-        return f"rank {run.rank} of {run.world_size}: trained; rank 0 writes the outputs"
+        return run.not_writing()
     out_dir = Path(out_dir)
     checkpoint = save_model(network, passport, out_dir / f"{name}.pt")
     json_path, png_path = write_report({**report, "processes": run.world_size}, out_dir)

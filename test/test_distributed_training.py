@@ -50,3 +50,10 @@ def test_gait_trains_under_torchrun_on_the_cpu(tmp_path):
     assert "rank 1 of 2" in done.stdout
     assert (tmp_path / "gait" / "gait_stgcn.pt").is_file()
     assert json.loads((tmp_path / "gait" / "report.json").read_text())["processes"] == 2
+
+
+def test_the_lifter_trains_under_torchrun_and_rank_0_writes(tmp_path):
+    done = _cli(["train-lifter", "--walks", "40", "--epochs", "1", "--width", "64", "--blocks", "1",
+                 "--out", str(tmp_path / "lifter")], tmp_path, TORCHRUN)
+    assert "rank 1 of 2: trained; rank 0 writes the outputs" in done.stdout and done.stdout.count("wrote ") == 1
+    assert sorted(p.name for p in (tmp_path / "lifter").iterdir()) == ["lifter_mlp.json", "lifter_mlp.pt", "metrics.json"]

@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ...training import add_options, options_of
+from ...training import add_options, distributed_run, options_of
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +32,10 @@ def _train(args: argparse.Namespace) -> int:
     command = "emotion-perception " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     path, metrics = train_lifter(config, args.out, args.step_h5, command,
                                  progress=lambda row: print(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}"))
+    run = distributed_run()
+    if not run.main:
+        print(run.not_writing())
+        return 0
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     for name, values in metrics.items():
         if isinstance(values, dict):

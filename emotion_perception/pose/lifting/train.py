@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ...labels import GAIT_JOINTS
+from ...training import distributed_run, epoch_order, training_objective
 from ...weights import WeightsPassport, load_checkpoint, save_checkpoint
 from .data import LiftingSamples, standing_on_floor, view_walks, walker_gaits
 from .model import PRIOR_HEIGHT_M, Lifter, LifterNetwork, lifter_features, place_in_camera, viewing_rays
@@ -58,32 +59,41 @@ def _inputs(samples: LiftingSamples, min_confidence: float) -> np.ndarray:
 
 
 def fit_lifter(samples: LiftingSamples, config: LifterTrainConfig, progress=None) -> tuple[LifterNetwork, list[dict]]:
-    """Train a LifterNetwork on ``samples``; returns it (eval mode) and the per-epoch history."""
+    """Train a LifterNetwork on ``samples``; returns it (eval mode) and the per-epoch history. Under torchrun each
+    process trains on its share of every epoch (training.distributed_run; --batch-size stays the global batch)."""
+    run = distributed_run()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed + 1)
     inputs = torch.from_numpy(_inputs(samples, config.min_confidence))
     targets = torch.from_numpy(_targets(samples))
     weights = torch.from_numpy((samples.confidence >= config.min_confidence).astype(np.float32) * 0.5 + 0.5)
     network = LifterNetwork(config.width, config.blocks, config.dropout)
+
+    def batch_loss(trained: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        error = (trained(inputs[batch]) - targets[batch]).abs().sum(dim=2)
+        return (error * weights[batch]).mean()
+
+    objective = training_objective(network, batch_loss, run, torch.device("cpu"))
+    batch_size = run.batch_size(config.batch_size)
     optimiser = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
-    steps = config.epochs * int(np.ceil(len(inputs) / config.batch_size))
+    steps = config.epochs * int(np.ceil(np.ceil(len(inputs) / run.world_size) / batch_size))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(steps, 1))
     history = []
     for epoch in range(config.epochs):
-        started, total = time.perf_counter(), 0.0
+        started, total, seen = time.perf_counter(), 0.0, 0
         network.train()
-        order = torch.from_numpy(rng.permutation(len(inputs)))
-        for start in range(0, len(order), config.batch_size):
-            batch = order[start:start + config.batch_size]
-            error = (network(inputs[batch]) - targets[batch]).abs().sum(dim=2)
-            loss = (error * weights[batch]).mean()
+        order = torch.from_numpy(epoch_order(np.arange(len(inputs)), run, rng, config.seed, epoch))
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            loss = objective(batch)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             schedule.step()
-            total += float(loss.detach()) * len(batch)
-        history.append({"epoch": epoch, "train_loss": total / len(inputs), "seconds": time.perf_counter() - started})
-        if progress:
+            total, seen = total + float(loss.detach()) * len(batch), seen + len(batch)
+        total, seen = run.sum(total, seen)
+        history.append({"epoch": epoch, "train_loss": total / max(seen, 1), "seconds": time.perf_counter() - started})
+        if progress and run.main:
             progress(history[-1])
     return network.eval(), history
 
@@ -168,6 +178,7 @@ def train_lifter(config: LifterTrainConfig, out: Path, step_features: Path | Non
     if step_features:
         trained_on += f" + {len(step_train)} gaits of {step_features.name} (a third held out)"
     trained_on += ", each through a random pinhole camera (pose/lifting/data.py CameraRanges, DetectorNoise)"
-    path = save_checkpoint(network.state_dict(), lifter_passport(config, metrics, trained_on, command),
-                           Path(out) / "lifter_mlp.pt")
+    path = Path(out) / "lifter_mlp.pt"
+    if distributed_run().main:  # in a distributed run, rank 0 writes
+        path = save_checkpoint(network.state_dict(), lifter_passport(config, metrics, trained_on, command), path)
     return path, metrics
