@@ -51,6 +51,15 @@ def _label_lines(person: PersonEmotion) -> list[tuple[str, tuple[int, int, int]]
     return [(head, _colour(person))] + cues
 
 
+def _fitted(text: str, width: int, scale: float) -> str:
+    """``text``, cut short with ".." where it is wider than ``width`` pixels (a long status in a small image)."""
+    if cv2.getTextSize(text, _FONT, scale, 1)[0][0] <= width:
+        return text
+    while len(text) > 1 and cv2.getTextSize(text + "..", _FONT, scale, 1)[0][0] > width:
+        text = text[:-1]
+    return text + ".."
+
+
 def _place(size: tuple[int, int], anchor: Rect, taken: list[Rect], image: tuple[int, int]) -> Rect | None:
     """Where a (w, h) block goes: above the anchor box, else below it, else inside its top, else the free spot
     nearest to it (candidate corners beside every block already placed); None when the image has no room."""
@@ -89,7 +98,7 @@ def draw_people(image: np.ndarray, result: FrameResult) -> np.ndarray:
     taken = [_draw_legend(canvas, scale, line_height)]
     blocks = []
     for person, box in zip(result.people, boxes):
-        lines = _label_lines(person)
+        lines = [(_fitted(text, width - 6, scale), colour) for text, colour in _label_lines(person)]
         anchor = box or (0, 0, 0, 0)
         for shown in (lines, lines[:1]):  # no room for the whole block: the head line alone
             size = (max(cv2.getTextSize(text, _FONT, scale, 1)[0][0] for text, _ in shown) + 6,
