@@ -30,13 +30,13 @@ def _cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     return done
 
 
-def build_set(work: Path, replays: int, seconds: float, video: Path | None, video_frames: int) -> list[Path]:
+def build_set(work: Path, sample: bool, replays: int, seconds: float, video: Path | None, video_frames: int) -> list[Path]:
     """The recordings, written once into ``work``/recordings (reused by later runs)."""
     from emotion_perception.paths import share_dir
 
     folder = work / "recordings"
     folder.mkdir(parents=True, exist_ok=True)
-    recordings = [share_dir() / "data" / "sample_walk"]
+    recordings = [share_dir() / "data" / "sample_walk"] if sample else []
     for seed in range(1, replays + 1):
         bag = folder / f"replay_seed{seed}"
         if not bag.exists():
@@ -72,6 +72,7 @@ def run(work: Path, label: str, listing: Path, options: list[str], sets: list[st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="working folder (recordings are kept for re-runs)")
+    parser.add_argument("--no-sample", action="store_true", help="leave out the bundled sample (180 frames)")
     parser.add_argument("--replays", type=int, default=5, help="replays of the sample scene with seeds 1..N")
     parser.add_argument("--seconds", type=float, default=2.0, help="walking seconds of each replay")
     parser.add_argument("--video", type=Path, help="real footage to add as a bag (needs a person detector)")
@@ -82,7 +83,7 @@ def main() -> int:
     args = parser.parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    recordings = build_set(work, args.replays, args.seconds, args.video, args.video_frames)
+    recordings = build_set(work, not args.no_sample, args.replays, args.seconds, args.video, args.video_frames)
     listing = work / "recordings.txt"
     listing.write_text("".join(f"{path}\n" for path in recordings))
     load = os.getloadavg()[0]

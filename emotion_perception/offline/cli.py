@@ -60,12 +60,6 @@ def compare_and_print(a: Path, b: Path, out: Path, settings: CompareSettings = C
     return 0
 
 
-def print_missing_extra(command: str, error: Exception) -> int:
-    """A missing optional dependency: one line saying how to install it, exit 2."""
-    print(f"emotion-perception {command}: error: {error}", file=sys.stderr)
-    return 2
-
-
 def _compare(args: argparse.Namespace) -> int:
     settings = CompareSettings(args.max_drop, args.confidence, args.resamples, args.seed)
     return compare_and_print(args.a, args.b, args.out or args.b, settings)

@@ -178,7 +178,8 @@ def plot_labels(report: dict[str, Any], path: Path) -> Path:
     """Per recording: the stable labels' shares of the valid person-frames, stacked."""
     plt = _pyplot()
     done = [e for e in report["recordings"] if e["status"] != "failed"]
-    labels = list(dict.fromkeys(label for e in done for label in e["label_share"]))
+    seen = {label for e in done for label in e["label_share"]}
+    labels = [label for label in EMOTIONS if label in seen] + sorted(seen - set(EMOTIONS))
     figure, axes = plt.subplots(figsize=(max(5.0, 0.6 * len(done) + 2), 3.4))
     bottom = [0.0] * len(done)
     for label in labels:

@@ -161,8 +161,8 @@ def _process(args: argparse.Namespace) -> int:
 
 
 def _process_fleet(args: argparse.Namespace) -> int:
-    from ..offline.cli import compare_and_print, print_missing_extra
-    from ..offline.fleet import FleetOptions, MissingExtraError, find_recordings, process_fleet
+    from ..offline.cli import compare_and_print
+    from ..offline.fleet import FleetOptions, find_recordings, process_fleet
     from .bag import process_bag
 
     if args.realtime or args.ground_truth:
@@ -172,11 +172,8 @@ def _process_fleet(args: argparse.Namespace) -> int:
                            task_cpus=args.task_cpus, task_gpus=args.task_gpus, progress=not args.no_progress,
                            topics={"image": args.image_topic, "camera_info": args.camera_info_topic,
                                    "depth": args.depth_topic, "skeletons": args.skeletons_topic})
-    try:
-        report = process_fleet(find_recordings(args.bag), args.out, load_settings(args.config, args.set), process_bag,
-                               options)
-    except MissingExtraError as exc:
-        return print_missing_extra("bag process", exc)
+    report = process_fleet(find_recordings(args.bag), args.out, load_settings(args.config, args.set), process_bag,
+                           options)  # without Ray, --ray raises MissingExtraError: one line, exit 2
     run = report["run"]
     print(f"{run['processed']} processed, {run['skipped']} skipped, {run['failed']} failed in {run['wall_seconds']:g} s; "
           f"wrote {args.out / 'fleet.md'}, {args.out / 'fleet.json'} and plots")
