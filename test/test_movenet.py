@@ -208,3 +208,14 @@ def test_onnx_export_takes_any_size_and_equals_tensorflow_js(movenet_dir, golden
         image, expected = golden[name]
         (output,) = session.run(None, {image_input.name: image[None].astype(np.int32)})
         assert np.abs(output[0] - expected).max() <= TOLERANCE, name
+
+
+@pytest.mark.slow
+def test_compiled_network_finds_the_same_people(movenet_dir, golden):
+    """pipeline.accelerate 'compile' compiles the network (inductor); the people are eager's."""
+    image, _ = golden["vtest100_512x384"]
+    detector = build_movenet_detector(movenet_dir, input_size=256, score_threshold=0.1)
+    eager = detector.raw_outputs([image])[0]
+    note = detector.accelerate("compile", "fp32")
+    assert note.startswith("compile: MoveNet network compiled"), note
+    np.testing.assert_allclose(detector.raw_outputs([image])[0], eager, rtol=0, atol=TOLERANCE)
