@@ -71,16 +71,17 @@ def test_a_sentinel_person_and_impossible_intrinsics_are_set_aside_and_everyone_
         counted = int(values.get("ignored_camera_info", 0))
         infos.publish(bad)
         assert spin(node, lambda: int(values.get("ignored_camera_info", 0)) > counted, 20), values
-    answered = len(arrays)
+    before = answered = len(arrays)
     for index in range(index + 1, index + 21):
         send(index, sentinel=True)
-        spin(node, lambda: len(arrays) > answered, 2.0)
+        spin(node, lambda: len(arrays) > answered, 5.0)  # one frame at a time: none is superseded
         answered = len(arrays)
-    assert spin(node, lambda: int(values.get("ignored_implausible_skeleton", 0)) >= 10, 20), values
+    assert answered - before >= 15, "every frame with the sentinel person is answered"
+    assert spin(node, lambda: int(values.get("ignored_implausible_skeleton", 0)) >= answered - before, 20), values
     latest = arrays[-1]
     assert [p.track_id for p in latest.people] == [1, 2, 9]
     assert latest.people[0].box_x_max > latest.people[0].box_x_min > 0, "the others are placed with the good intrinsics"
     assert not latest.people[2].fused.valid and latest.people[2].box_x_max == 0.0
-    assert len(arrays) >= 15 and debug, "outputs and debug images go on"
+    assert debug, "debug images go on"
     assert "dropped_internal_error" not in values, values
     assert node_process.poll() is None
