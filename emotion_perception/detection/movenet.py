@@ -304,7 +304,7 @@ class MoveNetDecoder(nn.Module):
         cells = height * width
         # centre peaks: a cell equal to its window's max; the `people` best. TopKV2 ranks equal values (a flat
         # region, the non-peaks' 0) by index: float64 keys value - index * 2^-54 order cells by (value, -index)
-        # exactly for values >= 2^-10 and 0, whichever TopK implementation runs (torch's, onnxruntime's)
+        # exactly for values >= 2^-10 and 0 on maps up to 2^18 cells, whichever TopK runs (torch's, onnxruntime's)
         center = torch.sigmoid(center)
         pooled = F.max_pool2d(center, c.peak_window, stride=1, padding=c.peak_window // 2)
         peaks = (center * ((center - pooled).abs() < c.peak_tolerance).float()).flatten(1)
@@ -338,8 +338,8 @@ class MoveNetDecoder(nn.Module):
         near_x = cols[:, :, None] + regressed[..., 1]
         grid_y = torch.arange(height, dtype=box.dtype, device=box.device).view(1, 1, 1, height, 1)
         grid_x = torch.arange(width, dtype=box.dtype, device=box.device).view(1, 1, 1, 1, width)
-        # [N, P, K, h, w], computed in place: the largest tensors of the decoding
-        # -(dy^2 + dx^2) summed from the negated small terms: the same bits, one pass less over the big tensor
+        # [N, P, K, h, w], the decoding's largest tensor, computed in place; -(dy^2 + dx^2) as the sum of the
+        # negated small terms (the same bits as negating the sum, one pass less)
         candidates = ((grid_y - near_y[..., None, None]).square_().neg_()
                       + (grid_x - near_x[..., None, None]).square_().neg_())
         candidates.div_(torch.sym_min(height, width) * c.keypoint_spread).exp_()
