@@ -116,7 +116,7 @@ def fit_calibration(truth: BoxTruth, found: dict[int, list[Detection]]) -> Score
     fitted = np.concatenate([np.full(int(count), total / count) for total, count in merged])
     knots = [k for k in KNOTS if scores.min() <= k <= scores.max()]
     values = [float(np.interp(k, scores, fitted)) for k in knots]
-    values = list(np.maximum.accumulate(np.round(values, 2)))
+    values = [float(v) for v in np.maximum.accumulate(np.round(values, 2))]
     return ScoreCalibration(tuple(knots), tuple(values), f"measured: {len(pairs)} detections on the vtest clip")
 
 
@@ -175,6 +175,13 @@ def main() -> None:
     declared = backend_module(args.model).SCORE_CALIBRATION
     for name, calibration in (("identity", IDENTITY), ("declared", declared), ("measured", measured)):
         print(f"  {name:9s} {format_scores(track(truth, found, calibration))}")
+    middle = (truth.first_frame + truth.last_frame) // 2
+    halves = (dataclasses.replace(truth, last_frame=middle), dataclasses.replace(truth, first_frame=middle + 1))
+    print("held out: calibration measured on one half of the clip, tracking scored on the other")
+    for fit, scored in (halves, halves[::-1]):
+        calibration = fit_calibration(fit, {f: found[f] for f in fit.frames})
+        print(f"  fit {fit.first_frame}-{fit.last_frame} {calibration.calibrated}, scored {scored.first_frame}-"
+              f"{scored.last_frame}: {format_scores(track(scored, found, calibration))}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ boxes that match nobody but lie mostly inside a don't-care box are left out rath
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,9 +92,11 @@ def _covered(boxes: np.ndarray, regions: np.ndarray) -> np.ndarray:
     return (inside / area[:, None]).max(axis=1) >= DONT_CARE_COVER
 
 
-def mot_scores(truth: BoxTruth, reported: dict[int, list[tuple[int, np.ndarray]]]) -> dict[str, Any]:
+def mot_scores(truth: BoxTruth, reported: dict[int, list[tuple[int, np.ndarray]]],
+               frames: Iterable[int] | None = None) -> dict[str, Any]:
     """MOT metrics of ``reported`` (frame -> [(track id, xyxy box)], frames of the clip missing from it
-    reported nobody) against ``truth``, and how long each person took to be reported after entering.
+    reported nobody) against ``truth`` over ``frames`` (default: every frame of the clip; a live node is
+    scored over the frames it answered), and how long each person took to be reported after entering.
 
     ``seconds_to_report``: per person who entered after the clip's first frame, the time from their first
     annotated frame to the first frame a reported box matched them (None: never reported).
@@ -106,7 +109,7 @@ def mot_scores(truth: BoxTruth, reported: dict[int, list[tuple[int, np.ndarray]]
     accumulator = motmetrics.MOTAccumulator(auto_id=True)
     first_seen: dict[int, int] = {}
     first_reported: dict[int, int] = {}
-    for frame in truth.frames:
+    for frame in truth.frames if frames is None else sorted(set(frames) & set(truth.frames)):
         ids = list(truth.people.get(frame, {}))
         truth_boxes = np.array([truth.people[frame][i] for i in ids], np.float64).reshape(-1, 4)
         tracks = reported.get(frame, [])

@@ -62,16 +62,17 @@ def confident(detector, people):
 
 def test_default_detector_finds_the_people_counted_by_eye(detector):
     """Within one person of the count by eye (capped at MoveNet's 6), never more; and on the hand-checked clip
-    (frame 100) every person found is a person of the ground truth."""
+    (frame 100) every person found is a person of the ground truth (so the count is not made of false ones)."""
     frames = vtest_frames(EYE_COUNTS)
     for index, people in zip(frames, detector.detect(list(frames.values()))):
         found = confident(detector, people)
         expected = min(EYE_COUNTS[index], MOVENET_MOST)
         assert expected - 1 <= len(found) <= expected, (index, [round(p.score, 2) for p in people])
     truth = load_box_truth()
-    annotated = np.array(list(truth.people[100].values()))
+    annotated = np.concatenate([np.array(list(truth.people[100].values())), truth.dont_care[100]])
     found = confident(detector, detector.detect([frames[100]])[0])
-    assert np.all(box_iou(np.array([p.box for p in found]), annotated).max(axis=1) >= 0.5)
+    assert np.all(box_iou(np.array([p.box for p in found]), annotated).max(axis=1) >= 0.5), (
+        "a person found is one of the six on the walkway or the far walker (a don't-care box of the truth)")
 
 
 @pytest.mark.slow
@@ -109,15 +110,18 @@ def test_the_node_fed_a_bag_of_real_footage_publishes_the_people_in_it(tmp_path,
     from emotion_perception.ros.video_bag import write_video_bag
 
     written = write_video_bag(VTEST_VIDEO, tmp_path / "bag", max_frames=40, progress=False)
-    start_node("-p", f"detector.weights:={MOVENET}", "-p", "pipeline.pose_source:=detector",
+    node_process = start_node("-p", f"detector.weights:={MOVENET}", "-p", "pipeline.pose_source:=detector",
                "-p", "input.image_transport:=compressed", "-r", f"image/compressed:={written['topics']['image']}",
                "-r", f"camera_info:={written['topics']['camera_info']}")
     node = rclpy.create_node("test_real_footage", context=rclpy_context)
     arrays: list[EmotionArray] = []
     subscription = node.create_subscription(EmotionArray, "/emotions", arrays.append, 100)
-    assert spin(node, lambda: subscription.get_publisher_count() > 0, 60), "the node did not come up"
+    # it loads MoveNet and the cue networks first: slow on a busy 2-core machine
+    assert spin(node, lambda: subscription.get_publisher_count() > 0, 180), (
+        "the node did not come up: " + (node_process.stdout.read()[-3000:] if node_process.poll() is not None
+                                        else "still starting"))
     play_bag(node, tmp_path / "bag", rate=0.25, wait_for_subscribers_s=60)
-    assert spin(node, lambda: any(len(a.people) >= 3 for a in arrays), 60), [len(a.people) for a in arrays]
+    assert spin(node, lambda: any(len(a.people) >= 3 for a in arrays), 180), [len(a.people) for a in arrays]
     truth = load_box_truth()
     for array in arrays:
         frame = round((stamp_to_ns(array.header.stamp) - written["first_stamp_ns"]) / 1e8)

@@ -238,11 +238,12 @@ def run_real_footage(out: Path, rate: float) -> int | None:
         reported[frame] = [(p.track_id, np.array([p.box_x_min, p.box_y_min, p.box_x_max, p.box_y_max]))
                            for p in msg.people]
     try:
-        scores = format_scores(mot_scores(truth, reported))
+        scores = format_scores(mot_scores(truth, reported, frames=reported))
     except RuntimeError as exc:
         scores = str(exc)
-    print(f"demo: real footage, the node's tracks against the hand-checked boxes of data/vtest_ground_truth "
-          f"({truth.last_frame - truth.first_frame + 1} frames, {len(reported)} answered):\n  {scores}")
+    print(f"demo: real footage, the node's tracks against the hand-checked boxes of data/vtest_ground_truth, over "
+          f"the {len(reported)} of {len(truth.frames)} frames it answered live (the rest superseded while it "
+          f"worked):\n  {scores}")
     sheet = out / "vtest_sheet.png"
     if _contact_sheet(observer.debug_images, sheet):
         print(f"demo: annotated real frames from ~/debug_image: {sheet}")
