@@ -1,7 +1,10 @@
 """Face stage latency: 1, 5 and 10 faces in a 1280x720 frame, batched vs one person at a time.
 
 The frame tiles a real photograph (skimage's astronaut, upper body, face about 80 px) into a 5 x 2 grid of
-person boxes on grey. Three paths, each timed per frame (p50/p95/p99) and per face (p50):
+person boxes on grey. Four paths, each timed per frame (p50/p95/p99) and per face (p50):
+- crops: cutting the 64x64 grey face crops, one batched op on the device (boxes.grey_face_crops, one upload
+  of the frame, crops back on the host) vs OpenCV one face at a time (boxes.grey_face_crop); the stage picks
+  by device (FaceExpression.batched_crops: the batched op on CUDA only) because this row says so;
 - expression: the mini-XCEPTION alone on 64x64 grey crops, one batch vs one call per face;
 - keypoints: the stage with head keypoints given (face box from keypoints, crop, expression);
 - detector: the stage without keypoints (MTCNN once on the people's union, then expression) vs the
@@ -20,6 +23,7 @@ import skimage.data
 import torch
 
 from emotion_perception.face import FaceConfig, FaceExpression
+from emotion_perception.face.boxes import face_crop_square, grey_face_crop, grey_face_crops
 
 FRAME_SIZE = (720, 1280)
 GRID = (2, 5)
@@ -94,7 +98,15 @@ def main() -> None:
             print(f"note: {sum(r.valid for r in found)} of {count} faces found by the detector")
         crops = np.stack([cv2.resize(cv2.cvtColor(frame[int(b[1]):int(b[3]), int(b[0]):int(b[2])], cv2.COLOR_RGB2GRAY),
                                      (classifier.input_size,) * 2, interpolation=cv2.INTER_AREA) for b in boxes])
+        faces = [result.face_box for result in stage(frame, boxes, heads)]
+        margin, side = classifier.face_margin, classifier.input_size
+        squares = torch.from_numpy(np.stack([face_crop_square(face, margin) for face in faces]))
+
+        def batched_crops() -> np.ndarray:
+            return grey_face_crops(torch.from_numpy(frame).to(args.device), squares.to(args.device), side).cpu().numpy()
+
         paths = {
+            "crops": (batched_crops, lambda: [grey_face_crop(frame, face, margin, side) for face in faces]),
             "expression": (lambda: classifier.predict(crops), lambda: [classifier.predict(c[None]) for c in crops]),
             "keypoints": (lambda: stage(frame, boxes, heads),
                           lambda: [stage(frame, b[None], [h]) for b, h in zip(boxes, heads)]),

@@ -204,6 +204,21 @@ def test_expressions_from_batched_crops_match_the_opencv_path(face_weights, astr
         np.testing.assert_allclose(result.probabilities, wanted.probabilities, atol=PROBABILITY_ATOL)
 
 
+def test_the_cpu_stage_cuts_faces_with_opencv_by_default(face_weights, astronaut):
+    """On the CPU the batched op is far slower than OpenCV (bench/bench_face.py, crops row), so the stage's
+    default there is OpenCV: its expressions are the OpenCV path's bit for bit, which the batched path's are
+    not on these faces (enlarged crops differ by a grey level)."""
+    frame, boxes, keypoints = crowd_of_astronauts(astronaut)
+    paths = {}
+    for batched in (None, False, True):
+        stage = FaceExpression(FaceConfig(detector=False), device="cpu")
+        stage.batched_crops = batched
+        paths[batched] = [result.probabilities for result in stage(frame, boxes, keypoints)]
+    assert any(not np.array_equal(a, b) for a, b in zip(paths[False], paths[True]))
+    for default, opencv in zip(paths[None], paths[False]):
+        np.testing.assert_array_equal(default, opencv)
+
+
 @CUDA
 def test_the_cuda_stage_with_its_default_crops_gives_the_cpu_stages_expressions(face_weights, astronaut):
     frame, boxes, keypoints = crowd_of_astronauts(astronaut)
