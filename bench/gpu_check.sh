@@ -3,7 +3,8 @@
 #   1. the tests with CUDA cases (every test file that mentions cuda; they run on the GPU when one is present),
 #   2. bench/bench_pipeline.py: the whole pipeline, strict fp32; the issue's configuration (fp16 detector at
 #      the camera's native 480 px, strict fp32 cues); fp16 everywhere (10 people),
-#   3. bench_gait.py latency, bench_context.py, bench_face.py, bench_detector.py (fp32 and fp16),
+#   3. bench_gait.py latency, bench_context.py, bench_face.py, bench_detector.py (Keypoint R-CNN, fp32 and fp16),
+#      bench_movenet.py (the default detector by input size, strict fp32), bench_lifter.py cost,
 # then prints one summary table with the device's name. Logs and JSON go to OUT_DIR.
 #
 # Usage: bench/gpu_check.sh OUT_DIR [--quick] [--all-tests] [--device DEVICE]
@@ -83,6 +84,8 @@ if [ "$quick" = 1 ]; then
   context_args=(--frames 2 --people 1 2)
   face_args=(--repeats 2 --faces 1 2 --threads 1)
   detector_args=(--frames 1 --warmup 0 --threads 1)
+  movenet_args=(--frames 2 --sizes 256 --threads 1)
+  lifter_args=(--repeats 5)
 else
   limit_scale=1
   budget() { echo "--budget-s $1"; }
@@ -92,10 +95,12 @@ else
   context_args=(--frames 30)
   face_args=(--repeats 30)
   detector_args=(--frames 20 --warmup 3)
+  movenet_args=(--frames 20 --sizes 256 512 768)
+  lifter_args=(--repeats 200)
 fi
 
 step tests 120 scripts/test.sh -q "${tests[@]}"
-step pipeline_fp32 180 "$python" bench/bench_pipeline.py --device "$device" --precision fp32 $(budget 150) \
+step pipeline_fp32 150 "$python" bench/bench_pipeline.py --device "$device" --precision fp32 $(budget 120) \
   "${pipeline_args[@]}" --json "$out/pipeline_fp32.json"
 step pipeline_fp16_detector 80 "$python" bench/bench_pipeline.py --device "$device" --precision fp16_detector \
   --detector-min-size 480 --sources detector --no-per-person $(budget 50) \
@@ -105,10 +110,12 @@ if [ "$quick" = 1 ]; then fp16_people=(); fi
 step pipeline_fp16 55 "$python" bench/bench_pipeline.py --device "$device" --precision fp16 --sources detector \
   --no-per-person $(budget 25) "${pipeline_args[@]}" "${fp16_people[@]}" --json "$out/pipeline_fp16.json"
 step gait 40 "$python" bench/bench_gait.py latency --device "$device" "${gait_args[@]}"
-step context 30 "$python" bench/bench_context.py --device "$device" "${context_args[@]}"
-step face 40 "$python" bench/bench_face.py --device "$device" "${face_args[@]}"
+step context 25 "$python" bench/bench_context.py --device "$device" "${context_args[@]}"
+step face 35 "$python" bench/bench_face.py --device "$device" "${face_args[@]}"
 step detector_fp32 25 "$python" bench/bench_detector.py --device "$device" --precision fp32 "${detector_args[@]}"
-step detector_fp16 25 "$python" bench/bench_detector.py --device "$device" --precision fp16 "${detector_args[@]}"
+step detector_fp16 20 "$python" bench/bench_detector.py --device "$device" --precision fp16 "${detector_args[@]}"
+step movenet_fp32 30 "$python" bench/bench_movenet.py --device "$device" --precision fp32 "${movenet_args[@]}"
+step lifter 15 "$python" bench/bench_lifter.py cost --device "$device" "${lifter_args[@]}"
 
 "$python" - "$out" <<'EOF' | tee "$out/summary.md"
 """The summary: every step's status, and the pipeline's numbers against the issue's targets."""
