@@ -151,15 +151,16 @@ def main() -> None:
                           onnx_score_threshold=0.05, score_threshold=0.05)
     print(f"{args.model} on {truth.video} frames {truth.first_frame}-{truth.last_frame}, {args.threads} threads")
     if args.sizes:
-        print(f"\n{'input':>6s} {'ms p50':>7s} {'ms p90':>7s} {'found':>11s} {'false':>6s}   (every {args.every}th frame, "
-              f"score >= {FOUND_SCORE})")
+        print(f"\n{'input':>6s} {'ms p50':>7s} {'ms p90':>7s} {'found':>11s} {'false':>6s}   "
+              f"(every {args.every}th frame, score >= {FOUND_SCORE})")
         chosen = {i: image for i, image in frames.items() if (i - truth.first_frame) % args.every == 0}
         for size in args.sizes:
             found, ms = detect_clip(dataclasses.replace(base, input_size=size), chosen)
             hits = [matches(truth, i, [d for d in people if d.score >= FOUND_SCORE]) for i, people in found.items()]
             annotated = sum(truth.count(i) for i in chosen)
+            found_people, false = sum(int((h == 1).sum()) for h in hits), sum(int((h == 0).sum()) for h in hits)
             print(f"{size:6d} {np.percentile(ms, 50):7.0f} {np.percentile(ms, 90):7.0f} "
-                  f"{sum(int((h == 1).sum()) for h in hits):4d} of {annotated:4d} {sum(int((h == 0).sum()) for h in hits):6d}")
+                  f"{found_people:4d} of {annotated:4d} {false:6d}")
     timing: list[np.ndarray] = []
 
     def detect_all() -> dict[int, list[Detection]]:

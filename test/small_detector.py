@@ -9,8 +9,8 @@ from emotion_perception.detection import build_detector
 from emotion_perception.pipeline import Pipeline
 from emotion_perception.settings import Settings
 
-SMALL_DETECTOR = {"detector.model": "keypointrcnn", "detector.weights": "", "detector.min_size": 96, "detector.max_size": 128,
-                  "detector.max_detections": 2}
+SMALL_DETECTOR = {"detector.model": "keypointrcnn", "detector.weights": "", "detector.min_size": 96,
+                  "detector.max_size": 128, "detector.max_detections": 2}
 
 
 def random_detector(settings: Settings):

@@ -241,7 +241,7 @@ def test_tensorrt_engine_equals_eager_on_cuda(name, precision, tmp_path):
 def test_detector_backbone_compiles_on_cuda():
     from emotion_perception.detection import DetectorConfig, build_detector
 
-    detector = build_detector(DetectorConfig(weights=""), "cuda", random_weights=True)
+    detector = build_detector(DetectorConfig(model="keypointrcnn", weights=""), "cuda", random_weights=True)
     note = detector.accelerate("compile", "fp32")
     assert note.startswith("compile: detector backbone compiled"), note
     assert detector.detect([np.zeros((480, 640, 3), np.uint8)]) is not None

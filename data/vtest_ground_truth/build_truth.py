@@ -39,26 +39,29 @@ def read_proposals() -> dict[int, list[np.ndarray]]:
     return frames
 
 
+def box_centre(box: np.ndarray) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+
+
 def link(proposals: dict[int, list[np.ndarray]], min_score: float) -> dict[int, dict[int, np.ndarray]]:
     """Key frame -> {identity: box}, identities numbered in order of appearance."""
     linked: dict[int, dict[int, np.ndarray]] = {}
-    previous: dict[int, np.ndarray] = {}
+    keys = sorted(proposals)
     next_id = 1
-    for frame in sorted(proposals):
-        recent = sorted(proposals)[max(0, sorted(proposals).index(frame) - MISSED_KEYS - 1):sorted(proposals).index(frame)]
+    for position, frame in enumerate(keys):
+        recent = keys[max(0, position - MISSED_KEYS - 1):position]
         previous = {person: box for key in recent for person, box in linked[key].items()}  # latest box wins
         boxes = [p[:4] for p in proposals[frame] if p[4] >= min_score]
         ids = list(previous)
         current: dict[int, np.ndarray] = {}
         if ids and boxes:
-            centre = lambda b: np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])  # noqa: E731
-            cost = np.array([[np.linalg.norm(centre(previous[i]) - centre(b)) / (previous[i][3] - previous[i][1])
-                              for b in boxes] for i in ids])
+            cost = np.array([[np.linalg.norm(box_centre(previous[i]) - box_centre(b))
+                              / (previous[i][3] - previous[i][1]) for b in boxes] for i in ids])
             rows, cols = linear_sum_assignment(cost)
             for r, c in zip(rows, cols):
                 if cost[r, c] <= LINK_DISTANCE:
                     current[ids[r]] = boxes[c]
-        for index, box in enumerate(boxes):
+        for box in boxes:
             if not any(box is b for b in current.values()):
                 current[next_id] = box
                 next_id += 1
@@ -121,7 +124,7 @@ def write(people: dict[int, dict[int, np.ndarray]], dont_care: dict[int, list[np
         writer = csv.writer(handle)
         writer.writerow(["frame", "person", "x_min", "y_min", "x_max", "y_max"])
         for frame in sorted(set(people) | set(dont_care)):
-            rows = [(p, b) for p, b in sorted(people.get(frame, {}).items())] + [(0, b) for b in dont_care.get(frame, [])]
+            rows = [*sorted(people.get(frame, {}).items()), *((0, box) for box in dont_care.get(frame, []))]
             for person, box in rows:
                 writer.writerow([frame, person, *(f"{v:.0f}" for v in box)])
 

@@ -3,11 +3,11 @@
 
 from .base import IDENTITY, PersonDetector, ScoreCalibration
 from .keypoint_rcnn import (
-    ARCHITECTURE, FETCH_DEFAULT_COMMAND, WEIGHTS_NAME, build_keypoint_rcnn, default_weights_cache_path,
+    ARCHITECTURE, WEIGHTS_NAME, build_keypoint_rcnn, default_weights_cache_path,
     fetch_default_weights, load_detector_weights,
 )
 from .registry import BACKENDS, DetectorConfig, backend_module, build_detector
 
-__all__ = ["ARCHITECTURE", "BACKENDS", "FETCH_DEFAULT_COMMAND", "IDENTITY", "WEIGHTS_NAME", "DetectorConfig",
+__all__ = ["ARCHITECTURE", "BACKENDS", "IDENTITY", "WEIGHTS_NAME", "DetectorConfig",
            "PersonDetector", "ScoreCalibration", "backend_module", "build_detector", "build_keypoint_rcnn",
            "default_weights_cache_path", "fetch_default_weights", "load_detector_weights"]

@@ -3,8 +3,8 @@
 A backend is one module of this package with a ``build_detector(config, device, *, random_weights, download)``
 function returning a :class:`~emotion_perception.detection.base.PersonDetector`; the module also holds its
 weights' passports and its score calibration. Adding a backend is its module and one line in ``BACKENDS``.
-Modules are imported when first built, so a backend's dependencies (onnxruntime, torchvision's detection
-models) cost nothing to the processes that use another.
+Backends are looked up by name when built (``backend_module``), so an optional dependency of one (onnxruntime
+for ``onnx``) is needed only by those who choose it.
 """
 
 from __future__ import annotations
