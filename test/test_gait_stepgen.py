@@ -37,11 +37,19 @@ def trained(tmp_path_factory):
     return model, history, path, gaits
 
 
+# Bars well below what training reaches (measured over fit seeds 0-2, torch threads 1 and 2: total loss falls to
+# 0.05-0.07 of the first epoch's, reconstruction to 0.35-0.52; every bone within 4-10 % of the real ones;
+# generated gaits classified as their label 0.56-0.75, chance 0.25): another CPU's kernels round differently.
+RECONSTRUCTION_FALL = 0.8
+BONE_RTOL = 0.2
+CONDITIONED_ACCURACY = 0.4
+
+
 def test_loss_falls(trained):
     _, history, _, _ = trained
     assert len(history) == CONFIG.epochs
     assert history[-1]["total"] < 0.5 * history[0]["total"]
-    assert history[-1]["reconstruction"] < 0.7 * history[0]["reconstruction"]
+    assert history[-1]["reconstruction"] < RECONSTRUCTION_FALL * history[0]["reconstruction"]
 
 
 def test_samples_are_finite_walks_with_plausible_bones(trained):
@@ -53,7 +61,7 @@ def test_samples_are_finite_walks_with_plausible_bones(trained):
     assert sample_gaits(model, labels[:2], n_frames=10).shape == (2, 10, 16, 3)
     real_bones = _bones(np.stack([canonical_walk(g[:WINDOW]) for g in real])).mean(axis=(0, 1))
     bones = _bones(samples)
-    assert np.allclose(bones.mean(axis=(0, 1)), real_bones, rtol=0.15)  # each bone within 15 % of the real ones
+    assert np.allclose(bones.mean(axis=(0, 1)), real_bones, rtol=BONE_RTOL)  # each bone near the real ones
     assert bones.std(axis=1).mean() < 0.03  # limbs keep their length over time [m]
     assert 1.3 < samples[:, :, 3, 1].mean() < 1.9  # head height of an adult [m]
     with pytest.raises(ValueError, match="generates"):
@@ -78,7 +86,7 @@ def test_generated_gaits_carry_their_conditioned_emotion(trained):
     assert (classify(held) == held_labels).mean() >= 0.8  # the classifier itself works
     labels = np.repeat(np.arange(len(GAIT_EMOTIONS)), PER_CLASS_SAMPLES)
     accuracy = (classify(sample_gaits(model, labels, seed=7)) == labels).mean()
-    assert accuracy >= 0.45, accuracy  # chance is 0.25
+    assert accuracy >= CONDITIONED_ACCURACY, accuracy  # chance is 0.25 (+-0.054 for 64 gaits)
 
 
 def test_checkpoint_round_trips(trained, tmp_path):

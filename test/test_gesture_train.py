@@ -39,11 +39,17 @@ def held_out():
     return GestureSet(list(sequences), labels)
 
 
+# Bars well below what training reaches and far above chance (0.25): measured (fit seeds 0-1, torch threads 1
+# and 2) held-out accuracy 0.967, the worst class's recall 0.87-0.93; another CPU's kernels round differently.
+HELD_OUT_ACCURACY = 0.8
+CLASS_RECALL = 0.6
+
+
 def test_accm_learns_the_generated_task_on_held_out_people(trained, held_out):
     network, passport, fit, _ = trained
     report = evaluate_gesture(network, passport, held_out)
-    assert report["n"] == 60 and report["accuracy"] > 0.9, report
-    assert min(c["recall"] for c in report["per_class"].values()) > 0.7, report
+    assert report["n"] == 60 and report["accuracy"] > HELD_OUT_ACCURACY, report
+    assert min(c["recall"] for c in report["per_class"].values()) > CLASS_RECALL, report
     assert fit.history[-1]["train_loss"] < 0.5 * fit.history[0]["train_loss"]
     assert fit.best_val_accuracy == max(row["val_accuracy"] for row in fit.history)
     kept = (fit.val_probabilities.argmax(axis=1) == fit.val_labels).mean()
