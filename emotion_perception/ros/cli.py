@@ -133,7 +133,8 @@ def _process(args: argparse.Namespace) -> int:
     from ..realtime import RealtimeReplay
     from .bag import EMOTIONS_TOPIC, process_bag
 
-    if len(args.bag) > 1 or args.jobs or args.ray is not None or args.compare_with or not is_bag(Path(args.bag[0])):
+    fleet_options = args.jobs is not None or args.ray is not None or args.compare_with
+    if len(args.bag) > 1 or fleet_options or not is_bag(Path(args.bag[0])):
         if args.max_frames is not None or args.video:
             raise ValueError("--max-frames and --video take one bag, not a fleet run")
         return _process_fleet(args)
@@ -168,8 +169,9 @@ def _process_fleet(args: argparse.Namespace) -> int:
     if args.realtime or args.ground_truth:
         raise ValueError("--realtime and --ground-truth take one bag; a fleet run scores each bag against the "
                          "ground_truth.json in its folder")
-    options = FleetOptions(jobs=args.jobs or 1, ray=args.ray is not None, ray_address=args.ray or None,
-                           task_cpus=args.task_cpus, task_gpus=args.task_gpus, progress=not args.no_progress,
+    options = FleetOptions(jobs=1 if args.jobs is None else args.jobs, ray=args.ray is not None,
+                           ray_address=args.ray or None, task_cpus=args.task_cpus, task_gpus=args.task_gpus,
+                           progress=not args.no_progress,
                            topics={"image": args.image_topic, "camera_info": args.camera_info_topic,
                                    "depth": args.depth_topic, "skeletons": args.skeletons_topic})
     report = process_fleet(find_recordings(args.bag), args.out, load_settings(args.config, args.set), process_bag,
