@@ -7,6 +7,8 @@ from pathlib import Path
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    from .sources import DEFAULT_HFOV_DEG
+
     run = subparsers.add_parser("run", help="run the pipeline over a video file, an image folder or a webcam "
                                             "(no ROS); write an annotated video, people.csv and summary.json")
     run.add_argument("source", help="a video file, a folder of images (sorted by name) or a webcam index (e.g. 0)")
@@ -25,7 +27,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     camera = run.add_mutually_exclusive_group()
     camera.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help="camera intrinsics in pixels for the frames")
     camera.add_argument("--hfov", type=float, metavar="DEG", help="intrinsics from this horizontal field of view "
-                                                                  "(square pixels, centred principal point)")
+                                                                  "(square pixels, centred principal point); default "
+                                                                  f"{DEFAULT_HFOV_DEG:g}, a common camera's: a recording "
+                                                                  "carries no intrinsics, and without them nobody can be "
+                                                                  "placed in 3D (docs/lifting.md)")
     run.set_defaults(func=_run)
 
 
@@ -33,13 +38,14 @@ def _run(args: argparse.Namespace) -> int:
     from .report import CSV_FILE, SUMMARY_FILE, atomic_output_dir, summary_text
     from .run import VIDEO_FILE, run_source
     from .settings import load_settings
-    from .sources import DEFAULT_START_NS, open_source, parse_intrinsics, stamp_from_seconds
+    from .sources import DEFAULT_HFOV_DEG, DEFAULT_START_NS, open_source, parse_intrinsics, stamp_from_seconds
 
     check_max_frames(args.max_frames)
     start_ns = DEFAULT_START_NS if args.start_time is None else stamp_from_seconds(args.start_time)
     intrinsics = parse_intrinsics(args.intrinsics) if args.intrinsics else None
     settings = load_settings(args.config, args.set)
-    with open_source(args.source, args.fps, start_ns, intrinsics, args.hfov,
+    hfov = args.hfov if args.hfov is not None or intrinsics is not None else DEFAULT_HFOV_DEG
+    with open_source(args.source, args.fps, start_ns, intrinsics, hfov,
                      max_pixels=settings.input.max_image_pixels) as source:
         with atomic_output_dir(args.out) as partial:
             summary = run_source(source, partial, settings, max_frames=args.max_frames, video=not args.no_video,
