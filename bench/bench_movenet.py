@@ -2,11 +2,12 @@
 
 For each long side (detector input size) the detector letterboxes vtest.avi frames (768x576, pedestrians)
 and reports the wall time per frame (p50, p95), the process CPU time per frame (less sensitive to other load
-on a shared machine), the split between network and decoding, and the people found per frame at score >=
+on a shared machine), the split between network and decoding (torch only: onnxruntime runs both as one
+graph), and the people found per frame at score >=
 --score. The counts on frames 100 / 400 / 600 compare with counts made by eye (about 7 / 3 / 6; MoveNet
 stops at 6). Precision as pipeline.precision (fp16: autocast on CUDA).
 Usage: python bench/bench_movenet.py [--weights DIR] [--device cuda] [--sizes 256 384 512 640 768]
-       [--frames 12] [--batch 1] [--threads 2] [--precision fp32]
+       [--frames 12] [--batch 1] [--threads 2] [--precision fp32] [--runtime auto|torch|onnxruntime]
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import cv2
 import numpy as np
 import torch
 
-from emotion_perception.detection.movenet_detector import build_movenet_detector, letterbox, letterbox_shape
+from emotion_perception.detection.movenet_detector import (
+    RUNTIMES, build_movenet_detector, letterbox, letterbox_shape)
 from emotion_perception.detection.movenet_weights import movenet_weights_dir
 from emotion_perception.device import PRECISIONS, apply_precision, inference_context
 
@@ -63,6 +65,8 @@ def measure(detector, frames: list[np.ndarray], batch: int, precision: str, scor
             wall.append((time.perf_counter() - wall_start) / batch)
             cpu.append((time.process_time() - cpu_start) / batch)
             people.extend(sum(p.score >= score for p in image_people) for image_people in found)
+            if detector.runtime != "torch":
+                continue
             with torch.inference_mode():  # the network alone on the same input: the rest is letterbox + decoding
                 pixels = letterbox(torch.from_numpy(np.stack(images)).to(device), detector.input_size)
                 synchronize(device)
@@ -72,7 +76,8 @@ def measure(detector, frames: list[np.ndarray], batch: int, precision: str, scor
                 network.append((time.perf_counter() - network_start) / batch)
     wall_p50, wall_p95 = np.percentile(wall, [50, 95]) * 1e3
     return {"wall_p50": wall_p50, "wall_p95": wall_p95, "cpu_p50": float(np.median(cpu)) * 1e3,
-            "network_share": float(np.median(network)) * 1e3 / wall_p50, "people": float(np.mean(people))}
+            "network_share": float(np.median(network)) * 1e3 / wall_p50 if network else float("nan"),
+            "people": float(np.mean(people))}
 
 
 def main() -> None:
@@ -87,6 +92,7 @@ def main() -> None:
     parser.add_argument("--score", type=float, default=0.2, help="least person score counted as found")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="as pipeline.precision")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="as detector.movenet_runtime")
     args = parser.parse_args()
     if not args.video.is_file():
         raise SystemExit(f"{args.video} not found (Debian's opencv-doc ships it; scripts/setup.sh installs it)")
@@ -101,9 +107,12 @@ def main() -> None:
     print(f"{'input':>9s} {'p50 ms':>8s} {'p95 ms':>8s} {'cpu ms':>8s} {'network':>8s} "
           f"{'people/frame':>13s}  frames {'/'.join(map(str, EYE_COUNTS))} (eye: {eye})")
     for size in args.sizes:
-        detector = build_movenet_detector(args.weights, args.device, input_size=size, score_threshold=args.score)
+        detector = build_movenet_detector(args.weights, args.device, input_size=size, score_threshold=args.score,
+                                          runtime=args.runtime)
         if not detector.available:
             raise SystemExit(detector.status)
+        if size == args.sizes[0]:
+            print(f"runtime: {detector.status.split('; runs in ', 1)[-1]}")
         result = measure(detector, [frames[i] for i in timed], args.batch, args.precision, args.score)
         counts = [len(detector.detect([frames[i]])[0]) for i in EYE_COUNTS]
         _, _, height, width = letterbox_shape(*frames[timed[0]].shape[:2], size)

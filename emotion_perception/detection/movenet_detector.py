@@ -6,6 +6,10 @@ next multiples of 32. Letterboxing, the network and its decoding run on the dete
 images in one batch; only the ``[N, 6, 56]`` result comes back. People whose box centre lies in the padding
 are dropped, boxes are clipped to the image, and keypoints that land in the padding get confidence 0.
 At most 6 people per image (the model's own limit).
+
+On a CPU the network and decoding run in onnxruntime when the fetched folder holds a valid exported graph
+(movenet_onnx.py; ``detector.movenet_runtime``), about 2.4 times faster than torch eager; the letterbox stays
+in torch. On CUDA, and as the fallback, torch runs them.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from ..acceleration import accelerate_network
 from ..types import Detection
 from ..weights import WeightsError
 from .base import IDENTITY, ScoreCalibration, check_images
-from .movenet import KEYPOINTS, SIDE_MULTIPLE, MoveNetMultiPose, load_movenet
+from .movenet import KEYPOINTS, SIDE_MULTIPLE, MoveNetMultiPose, load_movenet, movenet_model_path
+from .movenet_onnx import OnnxMoveNet, graph_problem
 from .movenet_weights import WEIGHTS_NAME, movenet_weights_dir
 
 if TYPE_CHECKING:
@@ -88,12 +93,13 @@ class MoveNetDetector:
 
     ``model`` None makes an unavailable detector (``status`` says why) that finds nobody. Scores are MoveNet's
     own (the mean of centre x keypoint score over confident keypoints: 0.2-0.7 for clearly visible walkers);
-    ``score_calibration`` maps them onto the tracker's scale (a detection.PersonDetector).
+    ``score_calibration`` maps them onto the tracker's scale (a detection.PersonDetector). ``onnx``, the
+    exported graph's session, runs the model instead of torch while the detector is on the CPU.
     """
 
     def __init__(self, model: MoveNetMultiPose | None, status: str, input_size: int = 512,
                  score_threshold: float = 0.1, device: torch.device | str = "cpu",
-                 score_calibration: ScoreCalibration = IDENTITY) -> None:
+                 score_calibration: ScoreCalibration = IDENTITY, onnx: OnnxMoveNet | None = None) -> None:
         if input_size % SIDE_MULTIPLE or input_size < 2 * SIDE_MULTIPLE:
             raise ValueError(f"MoveNet input_size must be a multiple of {SIDE_MULTIPLE} and at least "
                              f"{2 * SIDE_MULTIPLE}, got {input_size}")
@@ -105,8 +111,14 @@ class MoveNetDetector:
         self.score_threshold = score_threshold
         self.device = torch.device(device)
         self.score_calibration = score_calibration
+        self.onnx = onnx
         if model is not None:
             model.to(self.device)
+
+    @property
+    def runtime(self) -> str:
+        """What runs the network and decoding now: 'onnxruntime' (on the CPU, with a graph) or 'torch'."""
+        return "onnxruntime" if self.onnx is not None and self.device.type == "cpu" else "torch"
 
     @property
     def available(self) -> bool:
@@ -124,6 +136,8 @@ class MoveNetDetector:
         other sizes compile on first use (TensorRT: run eager)."""
         if self.model is None or mode == "eager":
             return f"{mode}: detector eager ({self.status})"
+        if self.runtime == "onnxruntime":
+            return f"{mode}: detector in onnxruntime, not compiled"
         _, _, height, width = letterbox_shape(480, 640, self.input_size)
 
         def frames(count: int) -> tuple[torch.Tensor, ...]:  # laid out as letterbox() gives them (channels last)
@@ -140,10 +154,11 @@ class MoveNetDetector:
         by_size: dict[tuple[int, int], list[int]] = {}
         for index, image in enumerate(images):
             by_size.setdefault(image.shape[:2], []).append(index)
+        model = self.onnx if self.runtime == "onnxruntime" else self.model
         with torch.inference_mode():
             for indices in by_size.values():
                 batch = torch.from_numpy(np.stack([images[i] for i in indices])).to(self.device)
-                result = self.model(letterbox(batch, self.input_size)).float().cpu().numpy()
+                result = model(letterbox(batch, self.input_size)).float().cpu().numpy()
                 for index, output in zip(indices, result):
                     outputs[index] = output
         return outputs
@@ -161,15 +176,52 @@ class MoveNetDetector:
                 for output, image in zip(self.raw_outputs(images), images)]
 
 
+RUNTIMES = ("auto", "torch", "onnxruntime")
+"""``detector.movenet_runtime``'s choices."""
+
+
+def _onnx_session(folder: Path, device: torch.device, runtime: str) -> tuple[OnnxMoveNet | None, str]:
+    """The exported graph's session where ``runtime`` and ``device`` allow it and the graph is valid, and what
+    runs the model and why (for the status)."""
+    if runtime == "torch":
+        return None, "torch (detector.movenet_runtime is 'torch')"
+    if device.type != "cpu":
+        return None, f"torch on {device} (onnxruntime runs the exported graph on the CPU only)"
+    problem = graph_problem(folder)
+    if not problem:
+        try:
+            session = OnnxMoveNet(folder, torch.get_num_threads())
+            return session, f"onnxruntime ({session.path}, {session.threads} thread(s))"
+        except ImportError:
+            problem = "onnxruntime is not installed"
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for unreadable graphs
+            problem = f"onnxruntime cannot open {folder / 'movenet-multipose.onnx'}: {exc}"
+    return None, f"torch: {problem}"
+
+
 def build_movenet_detector(path: str | Path, device: torch.device | str = "cpu", input_size: int = 512,
-                           score_threshold: float = 0.1) -> MoveNetDetector:
+                           score_threshold: float = 0.1, runtime: str = "auto") -> MoveNetDetector:
     """A detector with the graph model at ``path`` (its .json or directory); unavailable, with the reason in
-    its ``status``, when the files are missing or unreadable. Bad sizes or thresholds raise ValueError."""
+    its ``status``, when the files are missing or unreadable, or when ``runtime`` 'onnxruntime' is forced and
+    the exported graph cannot run. ``runtime`` 'auto' runs the exported graph where it can (CPU, a valid graph,
+    onnxruntime installed), else torch; the status says which and why. Bad sizes, thresholds or runtimes raise
+    ValueError."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"movenet runtime must be one of {RUNTIMES}, got {runtime!r}")
+    device = torch.device(device)
+    onnx = None
     try:
         model, status = load_movenet(path, device), f"ok: MoveNet MultiPose Lightning ({path})"
     except WeightsError as exc:
         model, status = None, str(exc)
-    return MoveNetDetector(model, status, input_size, score_threshold, device)
+    if model is not None:
+        onnx, runs = _onnx_session(movenet_model_path(path).parent, device, runtime)
+        if runtime == "onnxruntime" and onnx is None:
+            model, status = None, (f"detector.movenet_runtime is 'onnxruntime' but it cannot run: {runs}; or set "
+                                   "it to 'auto'")
+        else:
+            status += f"; runs in {runs}"
+    return MoveNetDetector(model, status, input_size, score_threshold, device, onnx=onnx)
 
 
 def build_detector(config: DetectorConfig, device: torch.device, *, random_weights: bool,
@@ -185,7 +237,8 @@ def build_detector(config: DetectorConfig, device: torch.device, *, random_weigh
                                          "model's .json", config.input_size, config.movenet_score_threshold, device)
     else:
         path = movenet_weights_dir() if config.weights == "DEFAULT" else Path(config.weights).expanduser()
-        detector = build_movenet_detector(path, device, config.input_size, config.movenet_score_threshold)
+        detector = build_movenet_detector(path, device, config.input_size, config.movenet_score_threshold,
+                                          config.movenet_runtime)
         if not detector.available and config.weights == "DEFAULT":
             detector.status += f"; run `emotion-perception weights fetch {WEIGHTS_NAME}`"
     detector.score_calibration = SCORE_CALIBRATION

@@ -16,6 +16,7 @@ import torch
 
 from ..configuration import setting, validate_config
 from .base import PersonDetector
+from .movenet_detector import RUNTIMES as MOVENET_RUNTIMES
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,12 @@ class DetectorConfig:
     input_size: int = setting(
         512, "movenet_multipose: long side of the letterboxed network input, a multiple of 32; larger finds "
              "smaller people and costs more (docs/front_end.md has the table) [px]", min=64, max=1024)
+    movenet_runtime: str = setting(
+        "auto", "movenet_multipose: what runs the network on a CPU: 'auto' the ONNX graph that `weights fetch "
+                "movenet_multipose` exports beside the weights, in onnxruntime (about 2.4x faster than torch), "
+                "where it is present, valid for these weights and onnxruntime is installed, else torch; 'torch'; "
+                "'onnxruntime' only (the detector is off, saying why, without a valid graph). CUDA runs torch",
+        choices=MOVENET_RUNTIMES)
     movenet_score_threshold: float = setting(
         0.1, "movenet_multipose: least person score (MoveNet's own scale, before calibration) reported [0-1]",
         min=0.0, max=1.0)
