@@ -37,8 +37,8 @@ def trained(tmp_path_factory):
     return model, history, path, gaits
 
 
-# Bars well below what training reaches (measured over fit seeds 0-2, torch threads 1 and 2: total loss falls to
-# 0.05-0.07 of the first epoch's, reconstruction to 0.35-0.52; every bone within 4-10 % of the real ones;
+# Bars well below what training reaches (measured over fit seeds 0-4 at 1 torch thread, seed 2 at 2: total loss falls to
+# 0.05-0.07 of the first epoch's, reconstruction to 0.32-0.52; every bone within 4-10 % of the real ones;
 # generated gaits classified as their label 0.56-0.75, chance 0.25): another CPU's kernels round differently.
 RECONSTRUCTION_FALL = 0.8
 BONE_RTOL = 0.2

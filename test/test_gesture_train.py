@@ -39,7 +39,7 @@ def held_out():
     return GestureSet(list(sequences), labels)
 
 
-# Bars well below what training reaches and far above chance (0.25): measured (fit seeds 0-1, torch threads 1
+# Bars well below what training reaches and far above chance (0.25): measured (fit seeds 0-4, torch threads 1
 # and 2) held-out accuracy 0.967, the worst class's recall 0.87-0.93; another CPU's kernels round differently.
 HELD_OUT_ACCURACY = 0.8
 CLASS_RECALL = 0.6
