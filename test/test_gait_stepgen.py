@@ -130,4 +130,4 @@ def test_cli_train_sample_then_train_gait(tmp_path):
     assert cli_main(["train-gait", "--h5", str(features), "--out", str(tmp_path / "clf"), "--epochs", "1",
                      "--window-frames", "12", "--temporal-kernel", "3"]) == 0
     assert cli_main(["sample-step-gen", "--weights", str(run / "step_gen.pt"), "--per-class", "1",
-                     "--out", str(tmp_path / "gen.h5")]) == 1  # no features* name → clear error, no crash
+                     "--out", str(tmp_path / "gen.h5")]) == 2  # no features* name → clear error (exit 2), no crash

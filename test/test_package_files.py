@@ -27,9 +27,9 @@ ROSDEP_KEY = {
     "visualization_msgs": "visualization_msgs", "lifecycle_msgs": "lifecycle_msgs", "PIL": "python3-pil",
     "skimage": "python3-skimage", "tf2_msgs": "tf2_msgs",
 }
-OPTIONAL = {"onnx", "onnxruntime", "onnxscript", "torch_tensorrt", "hri_msgs", "motmetrics"}
-"""Imported only by optional tools (ONNX export, TensorRT, the detector backend 'onnx', MOT scores of real footage),
-which name the pip command when missing, and by
+OPTIONAL = {"onnx", "onnxruntime", "onnxscript", "torch_tensorrt", "hri_msgs", "motmetrics", "ray"}
+"""Imported only by optional tools (ONNX export, TensorRT, the detector backend 'onnx' and MoveNet's CPU runtime,
+MOT scores of real footage, fleet runs on Ray), which name the pip command when missing (or fall back), and by
 output.hri, which names the apt package when hri_msgs is missing (not released for every distro)."""
 
 
