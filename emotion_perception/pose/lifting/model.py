@@ -132,6 +132,8 @@ class Lifter:
             shape = self.shapes(rays[liftable], confidence[liftable]) * height_m
             root = place_in_camera(shape, rays[liftable], visible[liftable])
             placed = shape + root[:, None, :]
-            liftable[np.flatnonzero(liftable)[placed[:, 0, 2] <= 0.1]] = False  # behind the camera: no answer
-            joints[liftable] = placed[placed[:, 0, 2] > 0.1]
+            in_front = placed[:, 0, 2] > 0.1  # a root behind the camera is no answer
+            chosen = np.flatnonzero(liftable)
+            liftable[chosen[~in_front]] = False
+            joints[chosen[in_front]] = placed[in_front]
         return joints.astype(np.float32), liftable

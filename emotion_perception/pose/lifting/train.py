@@ -132,7 +132,7 @@ def step_gaits(features_path: Path, seed: int) -> tuple[list[np.ndarray], list[n
     from ...gait.data import load_h5_gaits
 
     rng = np.random.default_rng(seed)
-    gaits = [standing_on_floor(g[:, :, :] * [1, 1, 1], float(rng.uniform(1.5, 1.9)))
+    gaits = [standing_on_floor(g, float(rng.uniform(1.5, 1.9)))
              for g in load_h5_gaits(features_path).gaits]
     order = rng.permutation(len(gaits))
     held = set(order[: len(gaits) // 3].tolist())
