@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emotion_perception.acceleration import largest_difference
-from emotion_perception.device import apply_precision, inference_context
-from emotion_perception.export import NETWORKS
+from emotion_perception.runtime.acceleration import largest_difference
+from emotion_perception.runtime.device import apply_precision, inference_context
+from emotion_perception.offline.export import NETWORKS
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Bench:
 
 def _gait(model: str, weights: str) -> Callable[[torch.device, Path], object]:
     def build(device: torch.device, _: Path):
-        from emotion_perception.gait.stage import GaitConfig, GaitEmotion
+        from emotion_perception.cues.gait.stage import GaitConfig, GaitEmotion
 
         return GaitEmotion(GaitConfig(model=model, weights=weights), device)
 
@@ -50,23 +50,23 @@ def _gait(model: str, weights: str) -> Callable[[torch.device, Path], object]:
 
 
 def _context(device: torch.device, _: Path):
-    from emotion_perception.context.model import emotic_resnet18
-    from emotion_perception.context.stage import ContextEmotion
+    from emotion_perception.cues.context.model import emotic_resnet18
+    from emotion_perception.cues.context.stage import ContextEmotion
 
     return ContextEmotion.from_model(emotic_resnet18().eval(), np.zeros(26), name="random EMOTIC", device=device)
 
 
 def _face(device: torch.device, _: Path):
-    from emotion_perception.face import FaceConfig, FaceExpression
+    from emotion_perception.cues.face import FaceConfig, FaceExpression
 
     return FaceExpression(FaceConfig(detector=False), device)
 
 
 def _gesture(device: torch.device, folder: Path):
-    from emotion_perception.gesture.model import accm, accm_passport
-    from emotion_perception.gesture.stage import GestureConfig, GestureEmotion
+    from emotion_perception.cues.gesture.model import accm, accm_passport
+    from emotion_perception.cues.gesture.stage import GestureConfig, GestureEmotion
     from emotion_perception.labels import GAIT_EMOTIONS
-    from emotion_perception.weights import save_checkpoint
+    from emotion_perception.runtime.weights import save_checkpoint
 
     config = GestureConfig()
     path = save_checkpoint(accm().state_dict(), accm_passport(GAIT_EMOTIONS, {}, 30.0, config.window_frames,

@@ -26,9 +26,9 @@ import cv2
 import numpy as np
 import torch
 
-from emotion_perception.context import ContextEmotion, EmoticPreprocessing, emotic_resnet18
-from emotion_perception.context.model import VAD_SCALE
-from emotion_perception.context.preprocessing import clip_box, crop
+from emotion_perception.cues.context import ContextEmotion, EmoticPreprocessing, emotic_resnet18
+from emotion_perception.cues.context.model import VAD_SCALE
+from emotion_perception.cues.context.preprocessing import clip_box, crop
 from emotion_perception.labels import EMOTIC_CATEGORIES
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from emotion_perception.detection import DetectorConfig, build_detector
-from emotion_perception.device import PRECISIONS, apply_precision, inference_context
+from emotion_perception.runtime.device import PRECISIONS, apply_precision, inference_context
 
 SETTINGS: tuple[tuple[str, dict], ...] = (
     ("default (800/1333, 20 people)", {}),

@@ -22,8 +22,8 @@ import numpy as np
 import skimage.data
 import torch
 
-from emotion_perception.face import FaceConfig, FaceExpression
-from emotion_perception.face.boxes import face_crop_square, grey_face_crop, grey_face_crops
+from emotion_perception.cues.face import FaceConfig, FaceExpression
+from emotion_perception.cues.face.boxes import face_crop_square, grey_face_crop, grey_face_crops
 
 FRAME_SIZE = (720, 1280)
 GRID = (2, 5)

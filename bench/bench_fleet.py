@@ -32,7 +32,7 @@ def _cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def build_set(work: Path, sample: bool, replays: int, seconds: float, video: Path | None, video_frames: int) -> list[Path]:
     """The recordings, written once into ``work``/recordings (reused by later runs)."""
-    from emotion_perception.paths import share_dir
+    from emotion_perception.runtime.paths import share_dir
 
     folder = work / "recordings"
     folder.mkdir(parents=True, exist_ok=True)

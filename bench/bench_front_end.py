@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from emotion_perception.box_truth import VTEST_VIDEO, BoxTruth, format_scores, load_box_truth, mot_scores
+from emotion_perception.offline.box_truth import VTEST_VIDEO, BoxTruth, format_scores, load_box_truth, mot_scores
 from emotion_perception.detection import IDENTITY, DetectorConfig, ScoreCalibration, backend_module, build_detector
 from emotion_perception.pipeline import tracker_input
 from emotion_perception.settings import Settings

@@ -24,10 +24,10 @@ import time
 import numpy as np
 import torch
 
-from emotion_perception.gait import GaitConfig, GaitEmotion
-from emotion_perception.gait.distribution import align_windows, input_distance, umeyama
-from emotion_perception.gait.preprocessing import newest_windows, to_stgcn_input
-from emotion_perception.gait.synthetic import camera_walks, generate_gait, live_sequences, synthetic_dataset
+from emotion_perception.cues.gait import GaitConfig, GaitEmotion
+from emotion_perception.cues.gait.distribution import align_windows, input_distance, umeyama
+from emotion_perception.cues.gait.preprocessing import newest_windows, to_stgcn_input
+from emotion_perception.cues.gait.synthetic import camera_walks, generate_gait, live_sequences, synthetic_dataset
 from emotion_perception.labels import GAIT_EMOTIONS
 from emotion_perception.types import JointSequence
 

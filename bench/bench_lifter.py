@@ -27,8 +27,8 @@ import time
 import numpy as np
 import torch
 
-from emotion_perception.gait import GaitConfig, GaitEmotion
-from emotion_perception.gait.synthetic import camera_view, camera_walks
+from emotion_perception.cues.gait import GaitConfig, GaitEmotion
+from emotion_perception.cues.gait.synthetic import camera_view, camera_walks
 from emotion_perception.pose import JointHistory
 from emotion_perception.pose.lifting import load_lifter, SHIPPED_WEIGHTS
 from emotion_perception.pose.lifting.stage import LifterConfig, LiftingStage
@@ -102,7 +102,7 @@ def gait(args: argparse.Namespace) -> None:
 
 def distance(args: argparse.Namespace) -> None:
     from emotion_perception.pose import body_point
-    from emotion_perception.synthetic_scene import SAMPLE_SCENE, render_scene
+    from emotion_perception.offline.synthetic_scene import SAMPLE_SCENE, render_scene
 
     intrinsics, frames = render_scene(SAMPLE_SCENE)
     stage = LiftingStage(LifterConfig())

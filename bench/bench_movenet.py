@@ -23,7 +23,7 @@ import torch
 from emotion_perception.detection.movenet_detector import (
     RUNTIMES, build_movenet_detector, letterbox, letterbox_shape)
 from emotion_perception.detection.movenet_weights import movenet_weights_dir
-from emotion_perception.device import PRECISIONS, apply_precision, inference_context
+from emotion_perception.runtime.device import PRECISIONS, apply_precision, inference_context
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 EYE_COUNTS = {100: 7, 400: 3, 600: 6}

@@ -62,24 +62,24 @@ import numpy as np
 import torch
 import yaml
 
-from emotion_perception.box_truth import VTEST_VIDEO
-from emotion_perception.context import emotic_resnet18
-from emotion_perception.context.model import ARCHITECTURE as EMOTIC_ARCHITECTURE
-from emotion_perception.cue import SequenceCue
+from emotion_perception.offline.box_truth import VTEST_VIDEO
+from emotion_perception.cues.context import emotic_resnet18
+from emotion_perception.cues.context.model import ARCHITECTURE as EMOTIC_ARCHITECTURE
+from emotion_perception.cues.base import SequenceCue
 from emotion_perception.detection import DetectorConfig, build_detector
 from emotion_perception.detection.keypoint_rcnn import KeypointRCNNDetector
-from emotion_perception.device import PRECISIONS, resolve_device
-from emotion_perception.face.boxes import face_crop_square, grey_face_crop, grey_face_crops
-from emotion_perception.gesture.model import accm, accm_passport
-from emotion_perception.image_codec import decode_compressed, decode_jpeg_torchvision
+from emotion_perception.runtime.device import PRECISIONS, resolve_device
+from emotion_perception.cues.face.boxes import face_crop_square, grey_face_crop, grey_face_crops
+from emotion_perception.cues.gesture.model import accm, accm_passport
+from emotion_perception.runtime.image_codec import decode_compressed, decode_jpeg_torchvision
 from emotion_perception.labels import COCO_KEYPOINTS, EMOTIC_CATEGORIES, GAIT_EMOTIONS, GAIT_JOINTS
 from emotion_perception.pipeline import Observation, Pipeline, person_from_external
 from emotion_perception.pose.skeleton import COCO_FOR_GAIT_JOINT
 from emotion_perception.settings import Settings
-from emotion_perception.sources import VideoFileSource
-from emotion_perception.synthetic_scene import SceneConfig, SceneFrame, render_scene
+from emotion_perception.offline.sources import VideoFileSource
+from emotion_perception.offline.synthetic_scene import SceneConfig, SceneFrame, render_scene
 from emotion_perception.types import CameraIntrinsics, Detection, Frame, FrameResult
-from emotion_perception.weights import WeightsPassport, save_checkpoint
+from emotion_perception.runtime.weights import WeightsPassport, save_checkpoint
 
 FRONT_STAGES = ("detection", "tracking", "pose")
 CUE_STAGES = ("gait", "context", "face", "gesture")

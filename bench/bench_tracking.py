@@ -1,8 +1,8 @@
 """ByteTracker: per-update latency for 1, 10 and 50 people, and MOTA / IDF1 / ID switches per scene kind.
 
 Latency: people walking in a grid, detected with jitter, 5% missed, every frame; p50/p95/p99 of
-``update`` after a warm-up. Identity: the synthetic scene suite of test/tracking_scenes.py (12 kinds, one
-scene per seed and kind; seeds 0-4 are the ones test/test_tracking_scenes.py pins), scored with
+``update`` after a warm-up. Identity: the synthetic scene suite of test/support/tracking_scenes.py (12 kinds, one
+scene per seed and kind; seeds 0-4 are the ones test/tracking/test_tracking_scenes.py pins), scored with
 motmetrics (a test requirement: pip install -r requirements/test.txt).
 Peers (optional): the same scenes through open ByteTrack ports run on the same detections, each with its
 own defaults: ``bytetracker`` (kadirnar's packaging of the official code), ``cjm-byte-track`` and ``ioutrack``
@@ -30,7 +30,7 @@ from emotion_perception.tracking import ByteTracker, TrackerConfig
 from emotion_perception.types import Detection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
-import tracking_scenes  # noqa: E402
+from support import tracking_scenes  # noqa: E402
 
 FRAME_NS = 1_000_000_000 // 30
 

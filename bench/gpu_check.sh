@@ -9,7 +9,7 @@
 #
 # Usage: bench/gpu_check.sh OUT_DIR [--quick] [--all-tests] [--device DEVICE]
 #   --quick      smoke test with the smallest settings, on the CPU unless --device says otherwise
-#                (only test/test_gpu_paths.py then: the other test files are other engineers' to run)
+#                (only test/runtime/test_gpu_paths.py then: the other test files are other engineers' to run)
 #   --all-tests  the whole test suite instead of the files with CUDA cases
 # Needs the virtualenv of scripts/setup.sh (weights fetched). The steps' time limits add up to under 10 minutes.
 set -uo pipefail
@@ -78,7 +78,7 @@ fi
 if [ "$quick" = 1 ]; then
   limit_scale=6
   budget() { :; }
-  tests=(test/test_gpu_paths.py)
+  tests=(test/runtime/test_gpu_paths.py)
   pipeline_args=(--quick --threads 1)  # one thread: this machine may be shared, and oversubscribed torch collapses
   gait_args=(--repeats 2 --tracks 1 2 --models stgcn)
   context_args=(--frames 2 --people 1 2)

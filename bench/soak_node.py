@@ -27,7 +27,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from emotion_perception.msg import EmotionArray, TrackedSkeleton, TrackedSkeletonArray
-from emotion_perception.synthetic_scene import SceneConfig, render_scene
+from emotion_perception.offline.synthetic_scene import SceneConfig, render_scene
 
 NODE = Path(sys.prefix) / "lib" / "emotion_perception" / "emotion_perception_node"
 CONFIG = Path(sys.prefix) / "share" / "emotion_perception" / "config" / "emotion_perception.yaml"

@@ -16,13 +16,13 @@ from . import __version__
 
 COMMAND_MODULES: tuple[str, ...] = (
     "emotion_perception.cli",
-    "emotion_perception.gait.cli",
-    "emotion_perception.context.cli",
-    "emotion_perception.gesture.cli",
-    "emotion_perception.face.cli",
+    "emotion_perception.cues.gait.cli",
+    "emotion_perception.cues.context.cli",
+    "emotion_perception.cues.gesture.cli",
+    "emotion_perception.cues.face.cli",
     "emotion_perception.pose.lifting.cli",
-    "emotion_perception.export",
-    "emotion_perception.run_cli",
+    "emotion_perception.offline.export",
+    "emotion_perception.offline.run_cli",
     "emotion_perception.offline.cli",
     "emotion_perception.ros.cli",
 )
@@ -55,7 +55,7 @@ def _print_config(args: argparse.Namespace) -> int:
 def _list_weights(args: argparse.Namespace) -> int:
     from .detection import ARCHITECTURE, WEIGHTS_NAME, default_weights_cache_path
     from .detection.movenet_weights import PASSPORT as MOVENET, movenet_weights_dir
-    from .weights import PUBLISHED, default_weights_dir
+    from .runtime.weights import PUBLISHED, default_weights_dir
 
     rows = [(name, passport.architecture, (default_weights_dir() / passport.file_name).is_file(), passport.license)
             for name, passport in PUBLISHED.items()]
@@ -73,7 +73,7 @@ def _fetch_weights(args: argparse.Namespace) -> int:
     from .detection import WEIGHTS_NAME, fetch_default_weights
     from .detection.movenet_onnx import make_graph
     from .detection.movenet_weights import WEIGHTS_NAME as MOVENET, fetch_movenet
-    from .weights import PUBLISHED, WeightsError, fetch_published
+    from .runtime.weights import PUBLISHED, WeightsError, fetch_published
 
     known = [*PUBLISHED, WEIGHTS_NAME, MOVENET]
     unknown = [name for name in args.names if name not in known]

@@ -17,10 +17,10 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from .cue import Cue, CueFrame
-from .cues import cue_classes
+from .cues.base import Cue, CueFrame
+from .cues.registry import cue_classes
 from .detection import PersonDetector, ScoreCalibration, build_detector
-from .device import apply_precision, inference_context, own_stream, release_memory, resolve_device
+from .runtime.device import apply_precision, inference_context, own_stream, release_memory, resolve_device
 from .fusion import TemporalFusion, invalid_estimate
 from .pose import JointHistory, PositionTracker, body_point, make_skeleton, skeleton_problem
 from .pose.lifting.stage import LiftingStage

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from .configuration import apply_overrides, field_help, setting, unknown_names_error, validate_config
-from .device import PRECISIONS
+from .runtime.device import PRECISIONS
 
 NODE_NAME = "emotion_perception"
 
@@ -108,7 +108,7 @@ class OutputConfig:
 
 def _stage_configs() -> dict[str, type]:
     """The stage config classes, by group name (imported here so settings.py stays the one registry)."""
-    from .cues import cue_classes
+    from .cues.registry import cue_classes
     from .detection import DetectorConfig
     from .fusion import FusionConfig
     from .pose import HistoryConfig
@@ -221,7 +221,7 @@ def load_settings(params_file: Path | None = None, overrides: list[str] = ()) ->
     """Settings from a params file (default: the installed one) with "GROUP.FIELD=VALUE" overrides (values in
     YAML; an empty VALUE is the empty string), validated by the same rule as the node's parameters: what the offline
     commands take."""
-    from .paths import default_params_file
+    from .runtime.paths import default_params_file
 
     path = Path(params_file) if params_file is not None else default_params_file()
     if params_file is not None and not path.is_file():

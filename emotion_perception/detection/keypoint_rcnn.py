@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torchvision.models.detection import KeypointRCNN, KeypointRCNN_ResNet50_FPN_Weights, keypointrcnn_resnet50_fpn
 
-from ..acceleration import accelerate_network
+from ..runtime.acceleration import accelerate_network
 from ..types import Detection
-from ..weights import WeightsError, copy_from_dir, load_checkpoint, load_state_dict
+from ..runtime.weights import WeightsError, copy_from_dir, load_checkpoint, load_state_dict
 from .base import IDENTITY, check_images
 
 if TYPE_CHECKING:

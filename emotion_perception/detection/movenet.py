@@ -11,7 +11,7 @@ The graph (tfjs_graph.py reads it) has two parts, ported in two ways:
 
 Input: ``[N, H, W, 3]`` RGB 0-255 (any numeric dtype), H and W multiples of 32. Output: ``[N, 6, 56]``: per
 person 17 COCO keypoints (y, x, score) normalised to the input, the box (ymin, xmin, ymax, xmax) normalised,
-the person score. Equal to TensorFlow.js within 1e-4 (test/test_movenet.py; docs/movenet.md).
+the person score. Equal to TensorFlow.js within 1e-4 (test/detection/test_movenet.py; docs/movenet.md).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..weights import WeightsError
+from ..runtime.weights import WeightsError
 from .tfjs_graph import GraphNode, TfjsGraph, read_tfjs_graph, source_node
 
 MODEL_FILE = "movenet-multipose.json"

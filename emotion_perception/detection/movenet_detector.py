@@ -22,9 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..acceleration import accelerate_network
+from ..runtime.acceleration import accelerate_network
 from ..types import Detection
-from ..weights import WeightsError
+from ..runtime.weights import WeightsError
 from .base import IDENTITY, ScoreCalibration, check_images
 from .movenet import KEYPOINTS, SIDE_MULTIPLE, MoveNetMultiPose, load_movenet, movenet_model_path
 from .movenet_onnx import OnnxMoveNet, graph_problem

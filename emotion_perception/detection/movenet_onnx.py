@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..weights import WeightsError, sha256_of
+from ..runtime.weights import WeightsError, sha256_of
 from .movenet_weights import FILES, WEIGHTS_NAME
 
 GRAPH_FILE = "movenet-multipose.onnx"
@@ -32,7 +32,7 @@ CHECK_SIZES = ({"height": 384, "width": 512},)
 
 
 def _expected_stamp(folder: Path) -> dict:
-    from ..export import OPSET
+    from ..offline.export import OPSET
 
     return {"source_sha256": {name: sha256_of(folder / name) for name in FILES}, "package_version": __version__,
             "opset": OPSET, "input": INPUT}
@@ -70,7 +70,7 @@ def make_graph(folder: Path) -> str:
     """
     if not graph_problem(folder):
         return f"ONNX graph {folder / GRAPH_FILE} present and valid"
-    from ..export import NETWORKS, check_export, export_network, require_packages
+    from ..offline.export import NETWORKS, check_export, export_network, require_packages
     from .movenet import load_movenet
 
     require_packages("onnx", "onnxscript", "onnxruntime")

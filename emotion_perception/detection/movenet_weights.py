@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from ..labels import COCO_KEYPOINTS
-from ..weights import WeightsError, WeightsPassport, copy_from_dir, default_weights_dir, sha256_of, store_verified
+from ..runtime.weights import WeightsError, WeightsPassport, copy_from_dir, default_weights_dir, sha256_of, store_verified
 from .movenet import MODEL_FILE
 
 WEIGHTS_NAME = "movenet_multipose"

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..weights import WeightsError
+from ..runtime.weights import WeightsError
 
 _DTYPES = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
 _QUANTIZED_DTYPES = {"float16": np.float16, "uint8": np.uint8, "uint16": np.uint16}

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from ..labels import UNKNOWN
-from ..report import CSV_FILE, SUMMARY_FILE
-from ..scoring import load_rows
+from .report import CSV_FILE, SUMMARY_FILE
+from .scoring import load_rows
 from .fleet_report import measures, recording_counts, sum_counts
 
 REGRESSION_EXIT = 3

@@ -1,7 +1,7 @@
 """Many recordings at once: ``emotion-perception bag process`` over a folder, a glob or a list of bags and videos.
 
 Each recording goes through the single-recording path (a bag: ``ros.bag.process_bag``, handed in by the ROS
-command line so that this module stays ROS-free; a video: :func:`emotion_perception.run.run_source`, as
+command line so that this module stays ROS-free; a video: :func:`emotion_perception.offline.run.run_source`, as
 ``emotion-perception run`` without the annotated video) in a worker: local processes (spawned, torch threads
 shared out) by default, or one Ray task per recording with the CPUs and GPUs its settings need.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..report import SUMMARY_FILE, atomic_output_dir, write_summary
+from .report import SUMMARY_FILE, atomic_output_dir, write_summary
 from ..settings import Settings
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -114,7 +114,7 @@ def find_recordings(specs: Iterable[str]) -> list[Recording]:
 
 # --- fingerprints ------------------------------------------------------------------------------------------------
 def _sha256(path: Path) -> str:
-    from ..weights import sha256_of
+    from ..runtime.weights import sha256_of
 
     return sha256_of(path)
 
@@ -123,7 +123,7 @@ def model_fingerprints(settings: Settings) -> dict[str, str]:
     """{setting: what its weights are} for every ``*weights`` setting: ``sha256:...`` of a file, or of the released
     weights it names (every part of a set, e.g. MTCNN's), ``off`` when empty, else ``name:...`` (torchvision's
     DEFAULT download, whose file name carries its hash and version)."""
-    from ..weights import PUBLISHED
+    from ..runtime.weights import PUBLISHED
 
     models = {}
     for key, value in sorted(settings.flat().items()):
@@ -213,8 +213,8 @@ def process_recording(task: RecordingTask) -> RecordingResult:
                 summary = task.process_bag(task.recording.path, partial, task.settings, task.topics, progress=False,
                                            log=notes.append, ground_truth=task.ground_truth)
             else:
-                from ..run import run_source
-                from ..sources import open_source
+                from .run import run_source
+                from .sources import open_source
 
                 with open_source(task.recording.path) as source:
                     summary = run_source(source, partial, task.settings, video=False, progress=False, log=notes.append)

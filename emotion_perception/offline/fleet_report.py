@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..labels import EMOTIONS
-from ..report import CSV_FILE, SUMMARY_FILE
-from ..scoring import LABEL_COLOURS, cue_names, load_rows
+from .report import CSV_FILE, SUMMARY_FILE
+from .scoring import LABEL_COLOURS, cue_names, load_rows
 
 REPORT_FILES = {"markdown": "fleet.md", "json": "fleet.json", "agreement": "fleet_agreement.png",
                 "labels": "fleet_labels.png"}

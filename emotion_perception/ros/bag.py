@@ -26,15 +26,15 @@ from std_msgs.msg import Header
 from emotion_perception.msg import TrackedSkeleton, TrackedSkeletonArray
 
 from ..detection import BACKENDS, build_detector
-from ..ground_truth import ground_truth_from_scene, load_ground_truth, save_ground_truth
+from ..offline.ground_truth import ground_truth_from_scene, load_ground_truth, save_ground_truth
 from ..pipeline import FrameRejected, Pipeline
-from ..realtime import RealtimeReplay
-from ..paths import PACKAGE, share_dir
-from ..report import RunRecord, atomic_output_dir
-from ..run import VIDEO_FILE, AnnotatedVideo
-from ..scoring import write_scoring
+from ..offline.realtime import RealtimeReplay
+from ..runtime.paths import PACKAGE, share_dir
+from ..offline.report import RunRecord, atomic_output_dir
+from ..offline.run import VIDEO_FILE, AnnotatedVideo
+from ..offline.scoring import write_scoring
 from ..settings import Settings
-from ..synthetic_scene import SAMPLE_SCENE, SceneConfig, render_scene
+from ..offline.synthetic_scene import SAMPLE_SCENE, SceneConfig, render_scene
 from .conversions import camera_info_msg, emotion_array_msg, ns_to_stamp, rgb_to_jpeg_msg, stamp_to_ns
 from .frames import FrameAssembler
 from .sync import ApproximateTimeSync
@@ -121,7 +121,7 @@ def write_sample_bag(path: Path, config: SceneConfig = SAMPLE_SCENE, jpeg_qualit
             writer.write(connections["skeletons"], frame.stamp_ns, serialize_message(skeletons))
             writer.write(connections["image"], frame.stamp_ns,
                          serialize_message(rgb_to_jpeg_msg(frame.image, header, jpeg_quality)))
-    note = ("synthetic scene: procedural walks drawn as solid figures (emotion_perception/synthetic_scene.py), "
+    note = ("synthetic scene: procedural walks drawn as solid figures (emotion_perception/offline/synthetic_scene.py), "
             "each labelled with the emotion style it was generated with")
     if config.photo_seconds:
         note += ("; then a real photograph (scikit-image's astronaut, NASA, public domain) whose smiling person is "

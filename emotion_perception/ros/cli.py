@@ -7,10 +7,10 @@ import dataclasses
 import json
 from pathlib import Path
 
-from ..report import summary_text
-from ..run_cli import check_max_frames
+from ..offline.report import summary_text
+from ..offline.run_cli import check_max_frames
 from ..settings import load_settings
-from ..synthetic_scene import SAMPLE_SCENE
+from ..offline.synthetic_scene import SAMPLE_SCENE
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -130,7 +130,7 @@ def _play(args: argparse.Namespace) -> int:
 
 def _process(args: argparse.Namespace) -> int:
     from ..offline.fleet import is_bag
-    from ..realtime import RealtimeReplay
+    from ..offline.realtime import RealtimeReplay
     from .bag import EMOTIONS_TOPIC, process_bag
 
     fleet_options = args.jobs is not None or args.ray is not None or args.compare_with
@@ -196,7 +196,7 @@ def _make_sample(args: argparse.Namespace) -> int:
 
 
 def _from_video(args: argparse.Namespace) -> int:
-    from ..sources import DEFAULT_START_NS, parse_intrinsics, stamp_from_seconds
+    from ..offline.sources import DEFAULT_START_NS, parse_intrinsics, stamp_from_seconds
     from .video_bag import write_video_bag
 
     check_max_frames(args.max_frames)

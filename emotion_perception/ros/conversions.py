@@ -15,7 +15,7 @@ from std_msgs.msg import Header
 from emotion_perception.msg import (CueEstimate, EmotionArray, FusedEmotion, Keypoint, PersonEmotion,
                                     TrackedSkeletonArray)
 
-from ..image_codec import ImageDecodeError, buffer_to_array, decode_compressed, encode_rgb8, to_rgb8
+from ..runtime.image_codec import ImageDecodeError, buffer_to_array, decode_compressed, encode_rgb8, to_rgb8
 from ..pose import depth_to_metres as raw_depth_to_metres
 from ..pose.plausibility import intrinsics_problem
 from ..labels import EMOTIONS, GAIT_JOINTS

@@ -23,12 +23,12 @@ from sensor_msgs.msg import Image
 
 from emotion_perception.msg import EmotionArray
 
-from ..box_truth import VTEST_VIDEO, format_scores, load_box_truth, mot_scores
+from ..offline.box_truth import VTEST_VIDEO, format_scores, load_box_truth, mot_scores
 from ..detection import build_detector
-from ..ground_truth import GroundTruth, load_ground_truth
-from ..paths import default_params_file, sample_bag_path
+from ..offline.ground_truth import GroundTruth, load_ground_truth
+from ..runtime.paths import default_params_file, sample_bag_path
 from ..settings import load_settings
-from ..scoring import score
+from ..offline.scoring import score
 from .bag import SAMPLE_TOPICS, play_bag
 from .conversions import stamp_to_ns
 from .video_bag import write_video_bag

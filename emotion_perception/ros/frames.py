@@ -8,7 +8,7 @@ import torch
 
 from emotion_perception.msg import TrackedSkeletonArray
 
-from ..image_codec import ImageDecodeError
+from ..runtime.image_codec import ImageDecodeError
 from ..pipeline import FrameRejected
 from ..pose.plausibility import intrinsics_problem
 from ..settings import InputConfig

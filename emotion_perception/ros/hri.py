@@ -23,7 +23,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
-from ..human_ids import HumanIds
+from .human_ids import HumanIds
 from ..labels import GAIT_JOINTS
 from ..settings import OutputConfig
 from ..types import FrameResult, PersonEmotion

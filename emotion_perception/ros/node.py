@@ -33,7 +33,7 @@ from visualization_msgs.msg import MarkerArray
 
 from emotion_perception.msg import EmotionArray
 
-from ..human_ids import HumanIds
+from .human_ids import HumanIds
 from ..pipeline import FrameRejected, Pipeline
 from ..settings import NODE_NAME, Settings
 from ..visualization import draw_people

@@ -7,7 +7,7 @@ launch file's and the sample bag's topics, so ``bag play``, ``bag process`` and 
   ``PREFIX/image_raw``: ``sensor_msgs/Image``, rgb8 (or bgr8);
 - ``PREFIX/camera_info``: ``sensor_msgs/CameraInfo`` with every image, same header: the given intrinsics, else
   pinhole intrinsics from a horizontal field of view (default 60 degrees, see
-  :func:`emotion_perception.sources.pinhole_intrinsics`), no distortion (a video carries no calibration).
+  :func:`emotion_perception.offline.sources.pinhole_intrinsics`), no distortion (a video carries no calibration).
 
 The i-th frame is stamped ``start + i / fps`` (the video's own frame rate unless given); the bag's message
 times equal the stamps, so ``bag play`` replays the video at its speed.
@@ -23,11 +23,11 @@ import cv2
 import numpy as np
 from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import StoragePlugin, Writer
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from ..sources import DEFAULT_START_NS, VideoFileSource, pinhole_intrinsics
-from ..report import atomic_output_dir
+from ..offline.sources import DEFAULT_START_NS, VideoFileSource, pinhole_intrinsics
+from ..offline.report import atomic_output_dir
 from .bag import typestore
 from .conversions import camera_info_msg, ns_to_stamp, rgb_to_image_msg, rgb_to_jpeg_msg
 

@@ -17,7 +17,7 @@ a box could push a clear neighbour's detection onto the hidden person's track. A
 IoU >= ``match_iou``.
 
 Birth age (``min_hits``) trades false tracks against late ones. On the 35 synthetic sequences of
-test/tracking_scenes.py (with clutter, and objects a detector keeps taking for a person): 2 hits report
+test/support/tracking_scenes.py (with clutter, and objects a detector keeps taking for a person): 2 hits report
 people a frame sooner (6% fewer misses) but confirm 82% more false positives, MOTA 0.833 against 0.839
 with 3; 4 hits halve the false positives again for 7% more misses, MOTA 0.839. The default is 3. It
 counts frames, so a slow camera pays more time per hit: on the frame-drop scenes (about 10 Hz) 2 hits

@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ...training import add_options, distributed_run, options_of
+from ...runtime.training import add_options, distributed_run, options_of
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...labels import GAIT_EMOTIONS, GAIT_JOINTS
-from ...gait.synthetic import camera_view, generate_gait
+from ...cues.gait.synthetic import camera_view, generate_gait
 
 MIRROR = np.array([GAIT_JOINTS.index(name.replace("right", "LEFT").replace("left", "right").replace("LEFT", "left"))
                    for name in GAIT_JOINTS])

@@ -13,7 +13,7 @@ import torch
 
 from ...configuration import setting
 from ...types import CameraIntrinsics, PositionSource, Skeleton
-from ...weights import WeightsError
+from ...runtime.weights import WeightsError
 
 
 @dataclass

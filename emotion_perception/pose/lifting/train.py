@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from ...labels import GAIT_JOINTS
-from ...training import distributed_run, epoch_order, training_objective
-from ...weights import WeightsPassport, load_checkpoint, save_checkpoint
+from ...runtime.training import distributed_run, epoch_order, training_objective
+from ...runtime.weights import WeightsPassport, load_checkpoint, save_checkpoint
 from .data import LiftingSamples, standing_on_floor, view_walks, walker_gaits
 from .model import PRIOR_HEIGHT_M, Lifter, LifterNetwork, lifter_features, place_in_camera, viewing_rays
 
@@ -129,7 +129,7 @@ def evaluate_lifter(lifter: Lifter, samples: LiftingSamples) -> dict[str, float]
 
 def step_gaits(features_path: Path, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """STEP's gait file (``features*.h5``) as standing walks of random adult heights: (training, held-out thirds)."""
-    from ...gait.data import load_h5_gaits
+    from ...cues.gait.data import load_h5_gaits
 
     rng = np.random.default_rng(seed)
     gaits = [standing_on_floor(g, float(rng.uniform(1.5, 1.9)))

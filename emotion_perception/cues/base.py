@@ -1,0 +1,199 @@
+"""What a cue is: one source of evidence about how a tracked person feels (gait, context, face, gesture, ...).
+
+A cue lives in its own folder and is one subclass of :class:`Cue` naming its settings group and its result
+type. Every frame the pipeline hands each cue the frame's judged people and their joint histories
+(:class:`CueFrame`) and gets one result per person back. A result (types.CueResult) says whether it is valid and why not, and can express itself as :class:`Evidence` (a distribution over
+labels.EMOTIONS plus valence/arousal) for fusion, as a one-line summary for CSV and the debug image, and as
+a mapping of message fields for its typed message. Pipeline, settings, fusion, messages, debug image, bag
+summaries and diagnostics iterate over the cue list (cues.py) and never name a cue.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from ..configuration import setting, validate_config
+from ..pose import JointHistory
+from ..types import CueResult, Frame, JointSequence, TrackedPerson
+
+
+def fusion_weight_setting(default: float) -> Any:
+    """The ``fusion_weight`` field every cue config carries (its share in the fused estimate)."""
+    return setting(default, "weight of this cue in the fused estimate (relative to the other cues' weights)",
+                   min=0.0, max=100.0, runtime=True)
+
+
+def interval_setting(default: float) -> Any:
+    """The ``min_interval_s`` field of cues whose networks need not run for every track in every frame."""
+    return setting(default, "a track's last valid result is reused for this long before the network sees the "
+                            "track again (0: every frame) [s]", min=0.0, max=60.0, runtime=True)
+
+
+@dataclass
+class CueFrame:
+    """Everything a cue may look at in one frame.
+
+    The pipeline asks each cue twice: :meth:`Cue.prepare` on the front end's thread, with ``history``, takes
+    what the cue needs from the state kept over time (it moves on with the next frame); the cue's call, on
+    the cues' thread, gets what was prepared for each person in ``prepared``.
+    """
+
+    frame: Frame
+    people: list[TrackedPerson]
+    """The people the cue judges now (people with unusable or duplicated input are left out)."""
+    history: JointHistory | None = None
+    """Every track's joint history, at this frame (given to prepare() only)."""
+    prepared: list[Any] | None = None
+    """What prepare() took for each of ``people`` (given to the call)."""
+
+
+class Cue(abc.ABC):
+    """One cue: a settings group, a label vocabulary, availability, and a batched call on a frame's people."""
+
+    name: ClassVar[str]
+    """Settings group, message field and CSV prefix of the cue."""
+    config_class: ClassVar[type]
+    """Dataclass of the cue's settings; it has a ``fusion_weight`` field (:func:`fusion_weight_setting`)."""
+    result_class: ClassVar[type]
+    """The cue's result dataclass (a :class:`CueResult`)."""
+    stage_class: ClassVar[type | None] = None
+    """The stage holding the cue's networks, built as ``stage_class(config, device=device)``: it has
+    ``available`` and ``status``, and ``to(device)``. None for a cue without networks."""
+    weights_field: ClassVar[str] = "weights"
+    """The config field naming the cue's weights: empty means the cue is off by choice."""
+
+    def __init__(self, config: Any, device: torch.device) -> None:
+        self.config = config
+        self.device = device
+        self.stage = self.stage_class(config, device=device) if self.stage_class is not None else None
+
+    @property
+    def configured(self) -> bool:
+        """Whether the settings ask for this cue (weights named); an unconfigured cue is off by choice."""
+        return bool(getattr(self.config, self.weights_field))
+
+    @property
+    def available(self) -> bool:
+        """Whether the cue produces results (configured, and its model loaded)."""
+        return self.stage.available
+
+    @property
+    def status(self) -> str:
+        """Why the cue is off, or what it runs."""
+        return self.stage.status
+
+    def prepare(self, inputs: CueFrame) -> list[Any]:
+        """Per person of ``inputs.people``, what the call will need from state kept over time (read now, from
+        ``inputs.history``), or a result already decided (e.g. invalid, with its reason). By default the
+        person, as cues that look only at the frame need nothing else."""
+        return list(inputs.people)
+
+    @abc.abstractmethod
+    def __call__(self, inputs: CueFrame) -> list[CueResult]:
+        """One result per person of ``inputs.people``, in order; invalid ones say why."""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The vocabulary of this cue's results (a cue whose weights choose it says so once loaded)."""
+        return self.result_class.labels
+
+    def invalid(self, status: str) -> CueResult:
+        """A result saying only why there is none (for people the pipeline does not judge)."""
+        return self.result_class(valid=False, status=status)
+
+    def update_config(self, config) -> None:
+        """New settings while running (runtime parameters): the cue and its stage read them from now on."""
+        self.config = config
+        if self.stage is not None:
+            self.stage.config = config
+
+    def counters(self) -> dict[str, int | str]:
+        """What is worth watching in /diagnostics (e.g. faces that matched nobody), by name; none by default."""
+        return {}
+
+    def to(self, device: torch.device) -> None:
+        """Move the cue's networks to ``device`` (the node parks them on the CPU while it is inactive)."""
+        self.device = device
+        if self.stage is not None:
+            self.stage.to(device)
+
+
+def stage_load_problem(config: Any, group: str, device: torch.device, get_weights_hint: str) -> str:
+    """Why a cue's stage cannot load its weights ("" when it may try): none configured, settings that do not
+    hold together, or CUDA asked for on a machine without it (a stage built outside the pipeline)."""
+    if not config.weights:
+        return f"no weights configured; {get_weights_hint}"
+    try:
+        validate_config(config, group)
+    except ValueError as exc:
+        return f"bad settings: {exc}"
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return f"device {str(device)!r} asked for, but CUDA is not available"
+    return ""
+
+
+class WindowedStage:
+    """A stage that classifies joint windows: its config's ``window_frames`` and ``min_frames`` say how long a
+    window is and how much history a track needs, in frames at the stage's ``fps``."""
+
+    config: Any
+
+    @property
+    def window_frames(self) -> int:
+        """Frames per classification window [frames at ``fps``]."""
+        return int(self.config.window_frames)
+
+    @property
+    def frames_needed(self) -> int:
+        """Fewest frames of history [frames at ``fps``] before a track gets a result."""
+        return int(self.config.min_frames)
+
+
+class SequenceCue(Cue):
+    """A cue that reads each judged track's recent joint sequence from the history (gait, gesture).
+
+    The cue's stage owns its window, minimum and rate (its ``window_frames``, ``frames_needed`` and ``fps``);
+    a track is judged once its history covers the minimum at that rate, with the newest ``window_frames``.
+    A track without a usable skeleton in *this* frame gets no result: its window would be stale. The stage
+    takes a list of sequences and returns one result each.
+    """
+
+    @property
+    def window_frames(self) -> int:
+        return self.stage.window_frames
+
+    @property
+    def frames_needed(self) -> int:
+        return self.stage.frames_needed
+
+    @property
+    def fps(self) -> float:
+        return self.stage.fps
+
+    def refuse(self, sequence: JointSequence) -> str:
+        """Why a ready window must not be judged ("" when it may); e.g. gait needs a walk."""
+        return ""
+
+    def prepare(self, inputs: CueFrame) -> list[JointSequence | CueResult]:
+        """Each person's window at the cue's rate, or why there is none yet (an invalid result)."""
+        history, prepared = inputs.history, []
+        for person in inputs.people:
+            if history.newest_stamp(person.track_id) != inputs.frame.stamp_ns:
+                why = f": {person.skeleton_issue}" if person.skeleton_issue else ""
+                prepared.append(self.invalid(f"no usable skeleton in this frame{why}"))
+                continue
+            frames = min(self.window_frames, history.available_frames(person.track_id, self.fps))
+            sequence = history.sequence(person.track_id, frames, self.fps) if frames >= self.frames_needed else None
+            if sequence is None:
+                prepared.append(self.invalid(f"collecting: {min(frames, self.frames_needed)}/{self.frames_needed} frames"))
+                continue
+            refusal = self.refuse(sequence)
+            prepared.append(self.invalid(refusal) if refusal else sequence)
+        return prepared
+
+    def __call__(self, inputs: CueFrame) -> list[CueResult]:
+        return self.stage(inputs.prepared)  # the pipeline passes only the windows prepare() made

@@ -1,0 +1,25 @@
+"""The face cue: each judged person's face (from head keypoints, else MTCNN) through the expression network."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import Cue, CueFrame
+from .stage import FaceConfig, FaceExpression, FaceResult
+
+
+class FaceCue(Cue):
+    name = "face"
+    config_class = FaceConfig
+    result_class = FaceResult
+    stage_class = FaceExpression
+    weights_field = "expression_weights"
+
+    def counters(self) -> dict[str, int]:
+        return {"dropped_faces": self.stage.dropped_faces}
+
+    def __call__(self, inputs: CueFrame) -> list[FaceResult]:
+        if not inputs.people:
+            return []
+        boxes = np.stack([person.box for person in inputs.people]).astype(np.float32)
+        return self.stage(inputs.frame.image, boxes, [person.keypoints_coco for person in inputs.people])

@@ -1,0 +1,20 @@
+"""The body-gesture cue (FER_BGER's ACCM): each judged track's recent joint motion, all tracks in one batch."""
+
+from __future__ import annotations
+
+from ..base import SequenceCue
+from .stage import GestureConfig, GestureEmotion, GestureResult
+
+
+class GestureCue(SequenceCue):
+    name = "gesture"
+    config_class = GestureConfig
+    result_class = GestureResult
+    stage_class = GestureEmotion
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.stage.labels
+
+    def counters(self) -> dict[str, int]:
+        return {"dropped_sequences": self.stage.dropped}

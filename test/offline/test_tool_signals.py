@@ -1,0 +1,87 @@
+"""The offline tools stopped by a signal, as real processes: SIGTERM (a supervisor, `timeout`) and SIGINT
+(Ctrl+C) end `run`, `bag process` and `bag from-video` with one line and the shell's exit status (143, 130),
+and the hidden staging folder of their unfinished output is removed."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from emotion_perception.runtime.paths import sample_bag_path
+from emotion_perception.settings import Settings
+
+from support.small_detector import SMALL_DETECTOR, random_detector
+
+COMMAND = ["-m", "emotion_perception.cli"]
+"""The installed command (started in the test's folder, so that the source tree is not imported instead)."""
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory) -> Path:
+    """2,000 frames of noise (320x240): long enough that a command is still at work when the signal comes."""
+    path = tmp_path_factory.mktemp("video") / "long.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (320, 240))
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        writer.write(rng.integers(0, 256, (240, 320, 3), np.uint8))
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def detector_weights(tmp_path_factory) -> Path:
+    """The small random-weights Keypoint R-CNN as a local weights file (`run` needs a detector; none downloads)."""
+    path = tmp_path_factory.mktemp("weights") / "keypointrcnn.pth"
+    torch.save(random_detector(Settings().with_values(SMALL_DETECTOR)).model.state_dict(), path)
+    return path
+
+
+def stop_once_at_work(process, out: Path, signal_number: int) -> tuple[int, str]:
+    """Send ``signal_number`` as soon as the command's staging folder for ``out`` exists; its status and output."""
+    deadline = time.monotonic() + 180
+    while not list(out.parent.glob(f".{out.name}.partial-*")):
+        assert process.poll() is None, process.communicate()[0][-3000:]
+        assert time.monotonic() < deadline, "the command never began its output"
+        time.sleep(0.02)
+    process.send_signal(signal_number)
+    output, _ = process.communicate(timeout=120)
+    return process.returncode, output
+
+
+def check_stopped(code: int, output: str, signal_number: int, out: Path) -> None:
+    name = signal.Signals(signal_number).name
+    assert code == 128 + signal_number and f"stopped by {name}" in output, (code, output[-3000:])
+    assert "Traceback" not in output
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}") or p == out] == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_bag_process_stopped_by_a_signal_leaves_nothing(processes, ros_env, tmp_path, signal_number):
+    out = tmp_path / "out"
+    process = processes([*COMMAND, "bag", "process", str(sample_bag_path()), "-o", str(out), "--no-progress",
+                         "--set", "detector.weights=''"], ros_env, cwd=tmp_path)
+    check_stopped(*stop_once_at_work(process, out, signal_number), signal_number, out)
+
+
+@pytest.mark.slow
+def test_bag_from_video_stopped_by_sigterm_leaves_nothing(processes, ros_env, tmp_path, long_video):
+    out = tmp_path / "bag"
+    process = processes([*COMMAND, "bag", "from-video", str(long_video), "-o", str(out), "--no-progress"], ros_env,
+                        cwd=tmp_path)
+    check_stopped(*stop_once_at_work(process, out, signal.SIGTERM), signal.SIGTERM, out)
+
+
+@pytest.mark.slow
+def test_run_stopped_by_sigterm_leaves_nothing(processes, ros_env, tmp_path, long_video, detector_weights):
+    out = tmp_path / "out"
+    overrides = [f"{key}={value}" for key, value in {**SMALL_DETECTOR, "detector.weights": detector_weights}.items()]
+    process = processes([*COMMAND, "run", str(long_video), "-o", str(out), "--no-progress", "--set", *overrides],
+                        ros_env, cwd=tmp_path)
+    check_stopped(*stop_once_at_work(process, out, signal.SIGTERM), signal.SIGTERM, out)
