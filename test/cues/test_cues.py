@@ -13,17 +13,17 @@ from rclpy.serialization import deserialize_message, serialize_message
 from std_msgs.msg import Header
 
 from emotion_perception.configuration import setting
-from emotion_perception.cues.base import Cue, CueFrame, fusion_weight_setting
+from emotion_perception.cues.base import Cue, PreparedPeople, fusion_weight_setting
 from emotion_perception.cues.registry import register_cue, unregister_cue
 from emotion_perception.msg import EmotionArray
 from emotion_perception.pipeline import Pipeline
 from emotion_perception.offline.report import csv_columns, frame_rows
 from emotion_perception.ros.conversions import emotion_array_msg
 from emotion_perception.settings import Settings, render_params_yaml
-from emotion_perception.types import CameraIntrinsics, CueResult, Evidence, ExternalSkeleton, Frame
+from emotion_perception.types import CueResult, Evidence, ExternalSkeleton, Frame
 from emotion_perception.visualization import draw_people
 
-SECOND = 1_000_000_000
+from support.skeleton_input import SECOND, camera_frame, skeleton_pipeline, upright_body
 
 
 @dataclass
@@ -58,7 +58,7 @@ class PostureCue(Cue):
     available = True
     status = "ready: a rule"
 
-    def __call__(self, inputs: CueFrame) -> list[PostureResult]:
+    def __call__(self, inputs: PreparedPeople) -> list[PostureResult]:
         results = []
         for person in inputs.people:
             joints = person.skeleton.joints_3d if person.skeleton is not None else None
@@ -78,26 +78,14 @@ def posture_cue():
     unregister_cue(PostureCue)
 
 
-def body(height: float, x: float = 0.0, z: float = 3.0) -> np.ndarray:
-    joints = np.zeros((16, 3), np.float32)
-    joints[:, 1] = np.linspace(-height / 2, height / 2, 16)
-    joints[:, 0] = x + np.linspace(-0.2, 0.2, 16)
-    joints[:, 2] = z
-    return joints
-
-
-def frame(stamp_ns: int) -> Frame:
-    return Frame(np.zeros((240, 320, 3), np.uint8), stamp_ns, "cam", CameraIntrinsics(300, 300, 160, 120, 320, 240))
-
-
 def test_a_registered_cue_reaches_settings_fusion_message_csv_and_debug_image(posture_cue):
     settings = Settings.from_nested({"pipeline": {"pose_source": "skeletons"}, "posture": {"threshold_m": 1.0},
                                      "gait": {"weights": ""}, "face": {"expression_weights": ""}})
     assert "posture:" in render_params_yaml() and settings["posture"].threshold_m == 1.0
     pipeline = Pipeline(settings, log=lambda _: None)
     assert [cue.name for cue in pipeline.running_cues()] == ["posture"]
-    result = pipeline.process(frame(SECOND), [ExternalSkeleton(1, body(1.7), np.ones(16, np.float32)),
-                                              ExternalSkeleton(2, body(0.8, x=1.0), np.ones(16, np.float32))])
+    result = pipeline.process(camera_frame(SECOND), [ExternalSkeleton(1, upright_body(1.7), np.ones(16, np.float32)),
+                                                     ExternalSkeleton(2, upright_body(0.8, x=1.0), np.ones(16, np.float32))])
     upright, slumped = result.people
     assert upright.cues["posture"].label == "upright" and slumped.cues["posture"].label == "slumped"
     assert upright.fused.emotion == "happy" and slumped.fused.emotion == "sad"
@@ -109,13 +97,14 @@ def test_a_registered_cue_reaches_settings_fusion_message_csv_and_debug_image(po
     columns = csv_columns({"posture": PostureResult})
     row = frame_rows(result, SECOND)[0]
     assert {"posture_valid", "posture_label", "posture_p_upright"} <= set(columns) and row["posture_label"] == "upright"
-    assert draw_people(frame(SECOND).image, result).any(), "the debug image lists the cue's summary"
+    assert draw_people(camera_frame(SECOND).image, result).any(), "the debug image lists the cue's summary"
 
 
 def test_people_get_a_position_distance_and_ground_velocity_and_2d_people_say_they_have_none():
-    pipeline = Pipeline(Settings.from_nested({"pipeline": {"pose_source": "skeletons"}}), log=lambda _: None)
+    pipeline = skeleton_pipeline()
     for k in range(20):  # walking to the right at 1 m/s, 3 m away
-        result = pipeline.process(frame(k * SECOND // 20), [ExternalSkeleton(1, body(1.7, x=k / 20), np.ones(16, np.float32))])
+        result = pipeline.process(camera_frame(k * SECOND // 20),
+                                  [ExternalSkeleton(1, upright_body(1.7, x=k / 20), np.ones(16, np.float32))])
     position = result.people[0].position
     assert position.valid and position.velocity_valid
     assert position.point[2] == pytest.approx(3.0) and position.distance == pytest.approx(np.hypot(19 / 20, 3.0), rel=0.02)
@@ -123,11 +112,11 @@ def test_people_get_a_position_distance_and_ground_velocity_and_2d_people_say_th
     message = emotion_array_msg(result, Header(frame_id="cam"))
     assert message.people[0].has_position and message.people[0].has_velocity
     assert message.people[0].velocity.x == pytest.approx(1.0, abs=1e-3)
-    flat = Pipeline(Settings.from_nested({"pipeline": {"pose_source": "skeletons"}}), log=lambda _: None)
+    flat = skeleton_pipeline()
     no_intrinsics = Frame(np.zeros((240, 320, 3), np.uint8), SECOND, "cam")
-    person = flat.process(no_intrinsics, [ExternalSkeleton(1, body(1.7), np.zeros(16, np.float32))]).people[0]
+    person = flat.process(no_intrinsics, [ExternalSkeleton(1, upright_body(1.7), np.zeros(16, np.float32))]).people[0]
     assert not person.position.valid and not emotion_array_msg(
-        flat.process(frame(2 * SECOND), []), Header()).people
+        flat.process(camera_frame(2 * SECOND), []), Header()).people
 
 
 def networks_in(thing, depth: int = 3) -> list[torch.nn.Module]:
@@ -140,7 +129,7 @@ def networks_in(thing, depth: int = 3) -> list[torch.nn.Module]:
 
 
 def test_moving_the_pipeline_moves_every_network():
-    pipeline = Pipeline(Settings.from_nested({"pipeline": {"pose_source": "skeletons"}}), log=lambda _: None)
+    pipeline = skeleton_pipeline()
     networks = [network for cue in pipeline.running_cues() for network in networks_in(cue.stage)]
     assert len(networks) >= 5, "gait, face expression and the three MTCNN networks"
     assert all(p.device == torch.device("cpu") for network in networks for p in network.parameters())
@@ -156,3 +145,49 @@ def test_parameters_file_documents_the_registered_cue(posture_cue):
                len(lines))
     posture = "\n".join(lines[start + 1:end])  # the cue's own group: its settings and its fusion weight
     assert "threshold_m: 1.2" in posture and "weight of this cue in the fused estimate" in posture, posture
+
+
+class RuleStage:
+    """A stage without a network (a CueStage): nothing to move, nothing to compile."""
+
+    available = True
+    status = "ready: a rule"
+
+    def __init__(self, config: PostureConfig, device: torch.device) -> None:
+        self.config = config
+
+    def to(self, device: torch.device) -> None:
+        pass
+
+    def accelerate(self, mode: str, precision: str) -> str:
+        return f"{mode}: a rule, nothing to compile"
+
+
+class StagedPostureCue(PostureCue):
+    stage_class = RuleStage
+
+
+def test_the_pipeline_accelerates_a_registered_cues_stage_and_refuses_a_stage_that_is_not_a_cue_stage():
+    register_cue(StagedPostureCue)
+    try:
+        settings = Settings.from_nested({"pipeline": {"pose_source": "skeletons", "accelerate": "compile"},
+                                         "gait": {"weights": ""}, "face": {"expression_weights": ""}})
+        pipeline = Pipeline(settings, log=lambda _: None)
+        assert pipeline.acceleration["posture"] == "compile: a rule, nothing to compile"
+    finally:
+        unregister_cue(StagedPostureCue)
+
+    class NoAcceleration:  # a stage as they were before the protocol: no accelerate()
+        available, status = True, "ready: a rule"
+
+        def __init__(self, config: PostureConfig, device: torch.device) -> None:
+            self.config = config
+
+        def to(self, device: torch.device) -> None:
+            pass
+
+    class Unaccelerated(PostureCue):
+        stage_class = NoAcceleration
+
+    with pytest.raises(TypeError, match="cue 'posture': NoAcceleration is not a CueStage"):
+        Unaccelerated(PostureConfig(), torch.device("cpu"))

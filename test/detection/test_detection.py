@@ -14,6 +14,8 @@ from emotion_perception.settings import Settings
 from emotion_perception.types import Detection
 from emotion_perception.runtime.weights import WeightsError, WeightsPassport, save_checkpoint
 
+from support.marks import needs_cuda, without_cuda
+
 # Small inputs keep the 59M-parameter network fast on a shared CPU; threshold 0 makes random weights
 # report max_detections people.
 SMALL = DetectorConfig(model="keypointrcnn", min_size=96, max_size=128, max_detections=3, score_threshold=0.0)
@@ -147,7 +149,7 @@ def test_nonsense_settings_raise(overrides):
         build_detector(dataclasses.replace(SMALL, **overrides), random_weights=True)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@without_cuda
 def test_cuda_without_a_gpu_falls_back_to_the_cpu_with_a_note():
     settings = Settings.from_nested({"pipeline": {"device": "cuda"}, "detector": {"weights": ""}})
     notes = []
@@ -156,7 +158,7 @@ def test_cuda_without_a_gpu_falls_back_to_the_cpu_with_a_note():
     assert notes == [pipeline.device_note]
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@needs_cuda
 def test_cuda_fp16_gives_the_documented_types(random_detector, images):
     from emotion_perception.runtime.device import inference_context
 
@@ -253,7 +255,7 @@ def test_every_backend_is_selectable_and_satisfies_the_detector_protocol():
 
 
 def test_movenet_is_the_default_backend_and_its_default_weights_name_the_fetch_command(tmp_path, monkeypatch,
-                                                                                        shared_dir):
+                                                                                        movenet_dir):
     monkeypatch.setenv("EMOTION_PERCEPTION_WEIGHTS_DIR", str(tmp_path))  # nothing fetched here
     assert DetectorConfig().model == "movenet_multipose" and DetectorConfig().weights == "DEFAULT"
     missing = build_detector(DetectorConfig())
@@ -262,7 +264,7 @@ def test_movenet_is_the_default_backend_and_its_default_weights_name_the_fetch_c
     fetched = tmp_path / "movenet_multipose"
     fetched.mkdir()
     for name in ("movenet-multipose.json", "movenet-multipose.bin"):
-        os.symlink(shared_dir / "models" / "movenet" / name, fetched / name)
+        os.symlink(movenet_dir / name, fetched / name)
     detector = build_detector(DetectorConfig())
     assert detector.available and str(fetched) in detector.status
     assert detector.score_calibration(0.3) != 0.3, "MoveNet's scores are mapped onto the tracker's scale"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,11 +16,6 @@ from emotion_perception.runtime.weights import WeightsError
 TOLERANCE = 1e-4
 """Largest |difference| to TensorFlow.js's CPU back-end allowed on any output value (its WASM back-end differs
 from its CPU back-end by up to 2.3e-5)."""
-
-
-@pytest.fixture(scope="module")
-def movenet_dir(shared_dir) -> Path:
-    return Path(shared_dir) / "models" / "movenet"
 
 
 @pytest.fixture(scope="module")

@@ -23,11 +23,6 @@ from emotion_perception.runtime.weights import WeightsError, WeightsPassport
 
 
 @pytest.fixture(scope="module")
-def movenet_dir(shared_dir) -> Path:
-    return Path(shared_dir) / "models" / "movenet"
-
-
-@pytest.fixture(scope="module")
 def fetched_from_models(shared_dir, tmp_path_factory) -> tuple[Path, str]:
     """`weights fetch movenet_multipose --from ../shared/models` into a fresh weights folder, as set-up runs it:
     the two files, their passport and the exported, checked ONNX graph (the export takes about a minute, so

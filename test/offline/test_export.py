@@ -1,11 +1,9 @@
 """ONNX export of every network, checked with onnxruntime against torch at dynamic batch sizes 1 and 3.
 
-Tolerance (export.TOLERANCE): fp32, |onnxruntime - torch| <= 1e-4 x max(1, the output's largest magnitude).
+Tolerance (runtime.export.TOLERANCE): fp32, |onnxruntime - torch| <= 1e-4 x max(1, the output's largest magnitude).
 The gait networks use their released weights; the EMOTIC network and the detector random ones (none can
 be downloaded here).
 """
-
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,15 +12,11 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from emotion_perception.cli import main  # noqa: E402
-from emotion_perception.offline.export import (  # noqa: E402
-    NETWORKS, check_export, export_and_check, export_network, require_packages)
+from emotion_perception.offline.export import exportable_networks  # noqa: E402
+from emotion_perception.runtime.export import (  # noqa: E402
+    check_export, export_and_check, export_network, require_packages)
 
-RELEASED = {"stgcn": "step_stgcn_epoch395.pth", "vsgcnn": "proxemo_vsgcnn_epoch134.pth.tar"}
-
-
-def _weights(name: str, shared_dir: Path) -> str | None:
-    """The released file where the network has one, else random weights (None)."""
-    return str(shared_dir / "models" / RELEASED[name]) if name in RELEASED else None
+NETWORKS = exportable_networks()
 
 
 def _assert_checked(report, batch_axis: str):
@@ -33,8 +27,9 @@ def _assert_checked(report, batch_axis: str):
 
 
 @pytest.mark.parametrize("name", ["stgcn", "stgcn_affective", pytest.param("vsgcnn", marks=pytest.mark.slow)])
-def test_gait_networks_export_and_match_torch(name, shared_dir, tmp_path):
-    report = export_and_check(name, tmp_path / f"{name}.onnx", _weights(name, shared_dir))
+def test_gait_networks_export_and_match_torch(name, step_weights, proxemo_weights, tmp_path):
+    released = {"stgcn": step_weights, "vsgcnn": proxemo_weights}.get(name)  # else random weights (None)
+    report = export_and_check(NETWORKS[name], tmp_path / f"{name}.onnx", released)
     _assert_checked(report, "batch")
     assert {check.shape[0] for check in report.checks} == {1, 3}
 
@@ -44,13 +39,13 @@ def test_gait_networks_export_and_match_torch(name, shared_dir, tmp_path):
                                            ("gesture_accm", None)])
 def test_face_and_gesture_networks_export_and_match_torch(name, weights, tmp_path):
     """The released face weights (fetched by set-up from their wheels); ACCM has none, so random ones."""
-    report = export_and_check(name, tmp_path / f"{name}.onnx", weights)
+    report = export_and_check(NETWORKS[name], tmp_path / f"{name}.onnx", weights)
     _assert_checked(report, "batch")
 
 
 @pytest.mark.slow
 def test_emotic_network_exports_with_free_scene_and_people_counts(tmp_path):
-    report = export_and_check("emotic", tmp_path / "emotic.onnx", None)
+    report = export_and_check(NETWORKS["emotic"], tmp_path / "emotic.onnx", None)
     _assert_checked(report, "people")
     shapes = {(check.sizes["scenes"], check.output): check.shape for check in report.checks}
     assert shapes[(2, "categories")] == (3, 26) and shapes[(2, "vad")] == (3, 3)
@@ -58,7 +53,7 @@ def test_emotic_network_exports_with_free_scene_and_people_counts(tmp_path):
 
 @pytest.mark.slow
 def test_keypoint_rcnn_exports_for_any_image_size(tmp_path):
-    report = export_and_check("keypointrcnn", tmp_path / "detector.onnx", None)
+    report = export_and_check(NETWORKS["keypointrcnn"], tmp_path / "detector.onnx", None)
     assert len({(check.sizes["height"], check.sizes["width"]) for check in report.checks}) == 2
     detections = [check.shape[0] for check in report.checks if check.output == "boxes"]
     assert len(detections) == 2 and min(detections) > 0  # random weights keep every box: detections to compare

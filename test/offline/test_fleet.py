@@ -13,7 +13,6 @@ from pathlib import Path
 
 import cv2
 import pytest
-import torch
 
 from emotion_perception.cli import main
 from emotion_perception.offline.ground_truth import load_ground_truth
@@ -21,7 +20,8 @@ from emotion_perception.labels import EMOTIONS
 from emotion_perception.offline.compare import REGRESSION_EXIT
 from emotion_perception.offline.fleet import (FleetOptions, find_recordings, process_fleet, settings_fingerprint)
 from emotion_perception.offline.report import write_csv, write_summary
-from emotion_perception.ros.bag import process_bag, write_sample_bag
+from emotion_perception.ros.bags.process import process_bag
+from emotion_perception.ros.bags.sample import write_sample_bag
 from emotion_perception.offline.scoring import load_rows, write_scoring
 from emotion_perception.settings import Settings
 from emotion_perception.offline.synthetic_scene import SceneConfig, render_scene
@@ -182,19 +182,14 @@ def _write_video(path: Path, frames: int) -> Path:
     return path
 
 
-def test_videos_are_run_like_run_with_a_detector_file(tmp_path):
-    from support.small_detector import SMALL_DETECTOR, random_detector
-
-    settings = Settings().with_values(SMALL_DETECTOR)
-    weights = tmp_path / "detector.pt"
-    torch.save(random_detector(settings).model.state_dict(), weights)
+def test_videos_are_run_like_run_with_a_detector_file(tmp_path, small_detector_overrides):
     videos = tmp_path / "videos"
     videos.mkdir()
     for name in ("cam_1", "cam_2"):
         _write_video(videos / f"{name}.mp4", 6)
     out = tmp_path / "out"
-    sets = [f"{key}={value}" for key, value in {**SMALL_DETECTOR, "detector.weights": str(weights)}.items()]
-    assert main(["bag", "process", str(videos / "*.mp4"), "-o", str(out), "--no-progress", "--set", *sets]) == 0
+    assert main(["bag", "process", str(videos / "*.mp4"), "-o", str(out), "--no-progress",
+                 "--set", *small_detector_overrides]) == 0
     report = json.loads((out / "fleet.json").read_text())
     assert [(e["name"], e["kind"], e["status"]) for e in report["recordings"]] == [
         ("cam_1", "video", "processed"), ("cam_2", "video", "processed")]

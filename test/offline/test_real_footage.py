@@ -12,7 +12,6 @@ import json
 import cv2
 import numpy as np
 import pytest
-from support.installed import SHARED
 
 from emotion_perception.offline.box_truth import VTEST_VIDEO, load_box_truth, mot_scores
 from emotion_perception.cli import main
@@ -20,10 +19,13 @@ from emotion_perception.detection import DetectorConfig, build_detector
 from emotion_perception.settings import Settings
 from emotion_perception.tracking import box_iou
 
+from support.installed import SHARED
+from support.marks import needs_vtest
+
 MOVENET = SHARED / "models" / "movenet"
 """The graph model beside the checkout (../shared, as CI lays it out)."""
 needs_footage = [
-    pytest.mark.skipif(not VTEST_VIDEO.is_file(), reason=f"{VTEST_VIDEO} is absent: apt-get install opencv-doc"),
+    needs_vtest,
     pytest.mark.skipif(not (MOVENET / "movenet-multipose.json").is_file(),
                        reason=f"the MoveNet graph model is absent from {MOVENET}"),
 ]
@@ -105,9 +107,9 @@ def test_the_node_fed_a_bag_of_real_footage_publishes_the_people_in_it(tmp_path,
     import rclpy
 
     from emotion_perception.msg import EmotionArray
-    from emotion_perception.ros.bag import play_bag
+    from emotion_perception.ros.bags.play import play_bag
     from emotion_perception.ros.conversions import stamp_to_ns
-    from emotion_perception.ros.video_bag import write_video_bag
+    from emotion_perception.ros.bags.video import write_video_bag
 
     written = write_video_bag(VTEST_VIDEO, tmp_path / "bag", max_frames=40, progress=False)
     node_process = start_node("-p", f"detector.weights:={MOVENET}", "-p", "pipeline.pose_source:=detector",

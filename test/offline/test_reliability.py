@@ -20,7 +20,8 @@ from emotion_perception.pipeline import FrameRejected, Pipeline
 from emotion_perception.pose import HistoryConfig, JointHistory
 from emotion_perception.pose.plausibility import detection_problem
 from emotion_perception.runtime.paths import sample_bag_path
-from emotion_perception.ros.bag import message_class, process_bag, typestore
+from emotion_perception.ros.bags.process import process_bag
+from emotion_perception.ros.bags.store import message_class, typestore
 from emotion_perception.ros.conversions import intrinsics_from_camera_info, ns_to_stamp, stamp_to_ns
 from emotion_perception.ros.frames import fit_intrinsics
 from emotion_perception.settings import Settings
@@ -28,10 +29,9 @@ from emotion_perception.offline.sources import pinhole_intrinsics
 from emotion_perception.types import CameraIntrinsics, ExternalSkeleton, Frame, PositionSource, Skeleton
 from emotion_perception.visualization import draw_people
 
-from support.small_detector import SMALL_DETECTOR, random_pipeline
+from support.skeleton_input import SAMPLE_BAG_SETTINGS, SECOND, camera_frame, skeleton_pipeline
+from support.small_detector import random_pipeline
 
-SECOND = 1_000_000_000
-SKELETON_SETTINGS = {"pipeline": {"pose_source": "skeletons"}, "input": {"image_transport": "compressed"}}
 
 
 def standing(offset_x: float = 0.0) -> np.ndarray:
@@ -42,15 +42,6 @@ def standing(offset_x: float = 0.0) -> np.ndarray:
     joints[:, 0] += offset_x
     joints[:, 2] += 3.0
     return joints
-
-
-def frame_at(stamp_ns: int) -> Frame:
-    intrinsics = CameraIntrinsics(300.0, 300.0, 160.0, 120.0, 320, 240)
-    return Frame(np.zeros((240, 320, 3), np.uint8), stamp_ns, "cam", intrinsics)
-
-
-def skeleton_pipeline(**settings) -> Pipeline:
-    return Pipeline(Settings.from_nested({"pipeline": {"pose_source": "skeletons"}, **settings}), log=lambda _: None)
 
 
 def walker_x(stamp_ns: int) -> float:
@@ -65,7 +56,7 @@ def walk(pipeline: Pipeline, stamps_ns, people=1):
         x = walker_x(stamp)
         skeletons = [ExternalSkeleton(track_id, standing(track_id) + [x, 0, 0], np.ones(16, np.float32))
                      for track_id in range(1, people + 1)]
-        results.append(pipeline.process(frame_at(stamp), skeletons))
+        results.append(pipeline.process(camera_frame(stamp), skeletons))
     return results
 
 
@@ -142,7 +133,7 @@ def test_degenerate_skeletons_give_invalid_cues_with_a_reason_never_a_label(defe
             joints[:] = joints[0]
         else:
             joints[5] = np.nan  # one joint lost: the rest still describe a body
-        result = pipeline.process(frame_at(stamp), [ExternalSkeleton(1, joints, np.ones(16, np.float32))])
+        result = pipeline.process(camera_frame(stamp), [ExternalSkeleton(1, joints, np.ones(16, np.float32))])
         person = result.people[0]
         if expected is None:
             assert person.cues["gait"].valid
@@ -155,7 +146,7 @@ def test_degenerate_skeletons_give_invalid_cues_with_a_reason_never_a_label(defe
 
 def test_two_people_sent_with_one_track_id_are_both_left_unjudged():
     pipeline = skeleton_pipeline()
-    result = pipeline.process(frame_at(SECOND), [ExternalSkeleton(4, standing(0.0), np.ones(16, np.float32)),
+    result = pipeline.process(camera_frame(SECOND), [ExternalSkeleton(4, standing(0.0), np.ones(16, np.float32)),
                                                  ExternalSkeleton(4, standing(1.0), np.ones(16, np.float32))])
     assert len(result.people) == 2
     for person in result.people:
@@ -169,7 +160,7 @@ def three_walking(pipeline: Pipeline, extra=None, frames: int = 60):
     for k in range(frames):
         skeletons = [ExternalSkeleton(track, standing(track) + [k / 30, 0, 0], np.ones(16, np.float32))
                      for track in (1, 2, 3)]
-        results.append(pipeline.process(frame_at(100 * SECOND + k * SECOND // 30), skeletons + (extra(k) if extra else [])))
+        results.append(pipeline.process(camera_frame(100 * SECOND + k * SECOND // 30), skeletons + (extra(k) if extra else [])))
     return results
 
 
@@ -224,7 +215,7 @@ def test_one_implausible_person_is_set_aside_with_a_reason_and_nobody_else_chang
 
 def test_confidences_a_rounding_above_one_are_clipped_not_refused():
     pipeline = skeleton_pipeline()
-    result = pipeline.process(frame_at(SECOND), [ExternalSkeleton(1, standing(), np.full(16, 1.0004, np.float32))])
+    result = pipeline.process(camera_frame(SECOND), [ExternalSkeleton(1, standing(), np.full(16, 1.0004, np.float32))])
     assert not result.set_aside and result.people[0].skeleton.confidence.max() == 1.0
 
 
@@ -267,7 +258,7 @@ def test_intrinsics_no_camera_has_are_refused_wherever_they_enter():
     with pytest.raises(ValueError, match="principal point"):
         pinhole_intrinsics(320, 240, (300.0, 300.0, 1e300, 120.0))
     pipeline = skeleton_pipeline()
-    frame = frame_at(SECOND)
+    frame = camera_frame(SECOND)
     frame.intrinsics = CameraIntrinsics(300.0, 300.0, 1e300, 120.0, 320, 240)
     result = pipeline.process(frame, [ExternalSkeleton(track, standing(track), np.ones(16, np.float32)) for track in (1, 2)])
     assert [p.track_id for p in result.people] == [1, 2] and all(p.cues["gait"].status for p in result.people)
@@ -329,7 +320,7 @@ def rewrite_sample(out: Path, stamp_of, topics: str = "", keep_order: bool = Fal
         connections = {c.topic: writer.add_connection(c.topic, c.msgtype, typestore=store) for c in reader.connections}
         for connection, timestamp, raw in reader.messages():
             index = frames.setdefault(timestamp, len(frames))
-            msg = deserialize_message(raw, message_class(connection.msgtype, store))
+            msg = deserialize_message(raw, message_class(connection.msgtype))
             stamp = stamp_to_ns(msg.header.stamp)
             if topics in connection.topic:
                 stamp = stamp_of(index, stamp)
@@ -343,7 +334,7 @@ def test_bag_process_loses_only_a_future_stamped_frame_and_counts_it(tmp_path: P
     """One image stamped in 2036 also lost the next normal frame, and neither loss was counted."""
     total = rewrite_sample(tmp_path / "rough", lambda index, stamp: 2_100_000_000 * SECOND if index == 60 else stamp,
                            topics=topic, keep_order=True)
-    frames = process_bag(tmp_path / "rough", tmp_path / "out", Settings.from_nested(SKELETON_SETTINGS),
+    frames = process_bag(tmp_path / "rough", tmp_path / "out", Settings.from_nested(SAMPLE_BAG_SETTINGS),
                          progress=False)["frames"]
     unpaired = {reason: n for reason, n in frames.items() if reason.startswith("unpaired_by")}
     assert frames["processed"] == total - 1 and sum(unpaired.values()) == 1, frames
@@ -358,7 +349,7 @@ def test_bag_process_keeps_frames_through_a_pause_a_future_stamp_and_a_clock_jum
         return shifted - (20 * SECOND if index >= 90 else 0)  # the clock jumps back 20 s
 
     total = rewrite_sample(tmp_path / "rough", stamp_of)
-    summary = process_bag(tmp_path / "rough", tmp_path / "out", Settings.from_nested(SKELETON_SETTINGS), progress=False)
+    summary = process_bag(tmp_path / "rough", tmp_path / "out", Settings.from_nested(SAMPLE_BAG_SETTINGS), progress=False)
     assert summary["frames"]["processed"] >= 0.95 * total, summary["frames"]
     assert summary["frames"]["time_jumps"] >= 2
     rows = (tmp_path / "out" / "people.csv").read_text().splitlines()
@@ -372,16 +363,16 @@ def test_a_failed_run_leaves_no_output_behind_and_bad_messages_are_skipped(tmp_p
         connections = {c.topic: writer.add_connection(c.topic, c.msgtype, typestore=store) for c in reader.connections}
         for index, (connection, timestamp, raw) in enumerate(reader.messages()):
             writer.write(connections[connection.topic], timestamp, raw[:7] if index == 10 else raw)
-    summary = process_bag(broken, tmp_path / "out", Settings.from_nested(SKELETON_SETTINGS), progress=False)
+    summary = process_bag(broken, tmp_path / "out", Settings.from_nested(SAMPLE_BAG_SETTINGS), progress=False)
     assert sum(v for k, v in summary["frames"].items() if k.startswith("undecodable")) == 1
     assert summary["frames"]["processed"] >= 118
     with pytest.raises(ValueError, match="exists"):
-        process_bag(broken, tmp_path / "out", Settings.from_nested(SKELETON_SETTINGS), progress=False)
+        process_bag(broken, tmp_path / "out", Settings.from_nested(SAMPLE_BAG_SETTINGS), progress=False)
     not_a_bag = tmp_path / "not_a_bag"
     not_a_bag.mkdir()
     (not_a_bag / "metadata.yaml").write_text("this: is not rosbag2 metadata\n")
     with pytest.raises(ValueError, match="cannot read the bag"):
-        process_bag(not_a_bag, tmp_path / "out2", Settings.from_nested(SKELETON_SETTINGS), progress=False)
+        process_bag(not_a_bag, tmp_path / "out2", Settings.from_nested(SAMPLE_BAG_SETTINGS), progress=False)
     assert not (tmp_path / "out2").exists() and not list(tmp_path.glob(".out2.partial*"))
 
 
@@ -395,7 +386,7 @@ def test_bag_play_resolves_only_registered_message_types(tmp_path: Path, capsys)
 def test_realtime_replay_drops_frames_as_a_live_node_of_that_speed_would(tmp_path: Path):
     from emotion_perception.offline.realtime import RealtimeReplay
 
-    settings = Settings.from_nested(SKELETON_SETTINGS)
+    settings = Settings.from_nested(SAMPLE_BAG_SETTINGS)
     fast = process_bag(sample_bag_path(), tmp_path / "fast", settings, progress=False,
                        realtime=RealtimeReplay(speed=1.0, cost_s=0.05))
     slow = process_bag(sample_bag_path(), tmp_path / "slow", settings, progress=False,
@@ -436,17 +427,17 @@ def test_a_jump_seen_on_a_rejected_frame_still_resets_the_cues_half():
     walk(pipeline, [start + k * SECOND // 30 for k in range(60)])
     assert pipeline.fusion.track_ids == [1]
     with pytest.raises(ValueError):  # the front end fails after seeing the jump (the node counts an internal error)
-        pipeline.process(frame_at(SECOND), [ExternalSkeleton(1, "no numbers", np.ones(16, np.float32))])
+        pipeline.process(camera_frame(SECOND), [ExternalSkeleton(1, "no numbers", np.ones(16, np.float32))])
     after = walk(pipeline, [SECOND + SECOND // 30])[0]
     assert not after.people[0].fused.valid, "the old time's fused label must not carry over"
     assert after.time_jump == "back" and pipeline.stamps.jumps == 1
 
 
-def test_a_track_the_tracker_has_dropped_loses_its_history_and_filters():
+def test_a_track_the_tracker_has_dropped_loses_its_history_and_filters(small_detector_settings):
     """With the detector, histories and per-track state live as long as the tracker keeps the track."""
     from skimage import data
 
-    pipeline = random_pipeline(Settings().with_values(SMALL_DETECTOR))
+    pipeline = random_pipeline(small_detector_settings)
     photo = data.astronaut()
     for k in range(5):
         pipeline.process(Frame(photo, k * SECOND // 10, "cam"))

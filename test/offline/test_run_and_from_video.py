@@ -15,29 +15,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from emotion_perception.cli import main
+from emotion_perception.offline.box_truth import VTEST_VIDEO
 from emotion_perception.offline.report import csv_columns
-from emotion_perception.ros.bag import open_bag, process_bag
+from emotion_perception.ros.bags.process import process_bag
+from emotion_perception.ros.bags.store import open_bag
 from emotion_perception.ros.conversions import image_to_rgb
-from emotion_perception.ros.video_bag import write_video_bag
+from emotion_perception.ros.bags.video import write_video_bag
 from emotion_perception.offline.run import run_source
-from emotion_perception.settings import Settings
 from emotion_perception.offline.sources import (DEFAULT_START_NS, SourceError, open_source, pinhole_intrinsics,
                                         stamp_from_seconds)
 from emotion_perception.offline.synthetic_scene import SceneConfig, render_scene
 
-from support.small_detector import SMALL_DETECTOR, random_detector, random_pipeline
-
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
-needs_vtest = pytest.mark.skipif(not VTEST.is_file(), reason=f"{VTEST} is absent: apt-get install opencv-doc "
-                                                             "(scripts/setup.sh does where it can)")
-@pytest.fixture(scope="module")
-def settings() -> Settings:
-    return Settings().with_values(SMALL_DETECTOR)
+from support.marks import needs_vtest
+from support.small_detector import random_pipeline
 
 
 def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -77,9 +71,9 @@ def check_outputs(out: Path, summary: dict, pipeline: Pipeline, stamps: list[int
 
 @pytest.mark.slow
 @needs_vtest
-def test_run_on_a_video_stamps_frames_at_its_rate_and_writes_video_csv_and_summary(tmp_path, settings):
-    pipeline = random_pipeline(settings)
-    with open_source(VTEST, start_ns=5_000_000_000) as source:
+def test_run_on_a_video_stamps_frames_at_its_rate_and_writes_video_csv_and_summary(tmp_path, small_detector_settings):
+    pipeline = random_pipeline(small_detector_settings)
+    with open_source(VTEST_VIDEO, start_ns=5_000_000_000) as source:
         assert (source.width, source.height, source.fps, source.count) == (768, 576, 10.0, 795)
         summary = run_source(source, tmp_path / "out", pipeline=pipeline, max_frames=20, progress=False)
     assert summary["frames"]["images"] == summary["frames"]["processed"] == 20
@@ -87,7 +81,7 @@ def test_run_on_a_video_stamps_frames_at_its_rate_and_writes_video_csv_and_summa
     check_outputs(tmp_path / "out", summary, pipeline, [5_000_000_000 + i * 100_000_000 for i in range(20)], (768, 576))
 
 
-def test_run_on_an_image_folder_stamps_by_fps_and_skips_what_it_cannot_read(tmp_path, settings):
+def test_run_on_an_image_folder_stamps_by_fps_and_skips_what_it_cannot_read(tmp_path, small_detector_settings):
     _, frames = render_scene(SceneConfig(people=2, seconds=0.2, seed=3))
     folder = tmp_path / "images"
     folder.mkdir()
@@ -95,7 +89,7 @@ def test_run_on_an_image_folder_stamps_by_fps_and_skips_what_it_cannot_read(tmp_
         cv2.imwrite(str(folder / f"frame_{index:03d}.png"), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
     (folder / "frame_001b.png").write_bytes(b"not a png")  # index 2 by name: its place in time stays empty
     (folder / "notes.txt").write_text("not an image, not a frame")
-    pipeline = random_pipeline(settings)
+    pipeline = random_pipeline(small_detector_settings)
     with open_source(folder, fps=5.0) as source:
         assert (source.kind, source.width, source.height, source.count) == ("folder", 320, 240, 6)
         summary = run_source(source, tmp_path / "out", pipeline=pipeline, progress=False)
@@ -107,8 +101,8 @@ def test_run_on_an_image_folder_stamps_by_fps_and_skips_what_it_cannot_read(tmp_
 
 @pytest.mark.slow
 @needs_vtest
-def test_bag_from_video_round_trips_through_bag_process(tmp_path, settings):
-    written = write_video_bag(VTEST, tmp_path / "bag", max_frames=8, progress=False)
+def test_bag_from_video_round_trips_through_bag_process(tmp_path, small_detector_settings):
+    written = write_video_bag(VTEST_VIDEO, tmp_path / "bag", max_frames=8, progress=False)
     stamps = [DEFAULT_START_NS + i * 100_000_000 for i in range(8)]
     assert written["frames"] == 8 and written["fps"] == 10.0
     assert sorted(path.name for path in (tmp_path / "bag").iterdir()) == ["bag.mcap", "metadata.yaml"]
@@ -124,11 +118,12 @@ def test_bag_from_video_round_trips_through_bag_process(tmp_path, settings):
     expected = pinhole_intrinsics(768, 576)  # the documented default: 60 degrees horizontal field of view
     assert expected.fx == pytest.approx(384 / np.tan(np.radians(30)))
     assert list(infos[0][1].k) == pytest.approx([expected.fx, 0, 383.5, 0, expected.fx, 287.5, 0, 0, 1])
-    with open_source(VTEST) as source:
+    with open_source(VTEST_VIDEO) as source:
         first = next(iter(source)).image
     assert np.abs(image_to_rgb(images[0][1]).astype(int) - first).mean() < 3.0  # JPEG, quality 90
 
-    summary = process_bag(tmp_path / "bag", tmp_path / "processed", settings, pipeline=random_pipeline(settings),
+    summary = process_bag(tmp_path / "bag", tmp_path / "processed", small_detector_settings,
+                          pipeline=random_pipeline(small_detector_settings),
                           progress=False, log=lambda text: None)
     assert summary["frames"]["images"] == summary["frames"]["processed"] == 8
     assert summary["topics"]["image"] == "/camera/color/image_raw/compressed"
@@ -140,7 +135,7 @@ def test_bag_from_video_round_trips_through_bag_process(tmp_path, settings):
 
 @needs_vtest
 def test_bag_from_video_raw_images_carry_the_video_frames_exactly(tmp_path):
-    exit_code = main(["bag", "from-video", str(VTEST), "-o", str(tmp_path / "bag"), "--raw", "--encoding", "bgr8",
+    exit_code = main(["bag", "from-video", str(VTEST_VIDEO), "-o", str(tmp_path / "bag"), "--raw", "--encoding", "bgr8",
                       "--max-frames", "2", "--fps", "4", "--start-time", "12.5", "--intrinsics", "500,510,380,290",
                       "--topic-prefix", "/front", "--no-progress"])
     assert exit_code == 0
@@ -152,7 +147,7 @@ def test_bag_from_video_raw_images_carry_the_video_frames_exactly(tmp_path):
     info = deserialize_message(messages["/front/camera_info", 12_500_000_000], CameraInfo)
     assert (image.encoding, image.width, image.height) == ("bgr8", 768, 576)
     assert list(info.k) == [500.0, 0.0, 380.0, 0.0, 510.0, 290.0, 0.0, 0.0, 1.0]
-    with open_source(VTEST) as source:
+    with open_source(VTEST_VIDEO) as source:
         second = [frame.image for _, frame in zip(range(2), source)][1]
     np.testing.assert_array_equal(image_to_rgb(image), second)
 
@@ -192,16 +187,13 @@ def test_run_without_a_usable_detector_refuses_and_leaves_nothing(tmp_path, caps
 
 
 @pytest.mark.slow
-def test_run_command_with_a_local_detector_weights_file_writes_its_outputs(tmp_path, settings, capsys):
+def test_run_command_with_a_local_detector_weights_file_writes_its_outputs(tmp_path, small_detector_overrides, capsys):
     """The command end to end: a user's weights file instead of the DEFAULT download, a folder, intrinsics."""
-    weights = tmp_path / "keypointrcnn.pth"
-    torch.save(random_detector(settings).model.state_dict(), weights)
     _, frames = render_scene(SceneConfig(people=2, seconds=0.1, seed=5))
     (tmp_path / "images").mkdir()
     for index, frame in enumerate(frames[:3]):
         cv2.imwrite(str(tmp_path / "images" / f"{index}.jpg"), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
-    overrides = [f"{key}={value}" for key, value in {**SMALL_DETECTOR, "detector.weights": weights}.items()]
-    assert main(["run", str(tmp_path / "images"), "-o", str(tmp_path / "out"), "--set", *overrides,
+    assert main(["run", str(tmp_path / "images"), "-o", str(tmp_path / "out"), "--set", *small_detector_overrides,
                  "--hfov", "75", "--fps", "10", "--no-progress"]) == 0
     assert "annotated.mp4" in capsys.readouterr().out
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())

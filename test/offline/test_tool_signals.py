@@ -11,12 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from emotion_perception.runtime.paths import sample_bag_path
-from emotion_perception.settings import Settings
-
-from support.small_detector import SMALL_DETECTOR, random_detector
 
 COMMAND = ["-m", "emotion_perception.cli"]
 """The installed command (started in the test's folder, so that the source tree is not imported instead)."""
@@ -31,14 +27,6 @@ def long_video(tmp_path_factory) -> Path:
     for _ in range(2000):
         writer.write(rng.integers(0, 256, (240, 320, 3), np.uint8))
     writer.release()
-    return path
-
-
-@pytest.fixture(scope="module")
-def detector_weights(tmp_path_factory) -> Path:
-    """The small random-weights Keypoint R-CNN as a local weights file (`run` needs a detector; none downloads)."""
-    path = tmp_path_factory.mktemp("weights") / "keypointrcnn.pth"
-    torch.save(random_detector(Settings().with_values(SMALL_DETECTOR)).model.state_dict(), path)
     return path
 
 
@@ -79,9 +67,8 @@ def test_bag_from_video_stopped_by_sigterm_leaves_nothing(processes, ros_env, tm
 
 
 @pytest.mark.slow
-def test_run_stopped_by_sigterm_leaves_nothing(processes, ros_env, tmp_path, long_video, detector_weights):
+def test_run_stopped_by_sigterm_leaves_nothing(processes, ros_env, tmp_path, long_video, small_detector_overrides):
     out = tmp_path / "out"
-    overrides = [f"{key}={value}" for key, value in {**SMALL_DETECTOR, "detector.weights": detector_weights}.items()]
-    process = processes([*COMMAND, "run", str(long_video), "-o", str(out), "--no-progress", "--set", *overrides],
-                        ros_env, cwd=tmp_path)
+    process = processes([*COMMAND, "run", str(long_video), "-o", str(out), "--no-progress",
+                         "--set", *small_detector_overrides], ros_env, cwd=tmp_path)
     check_stopped(*stop_once_at_work(process, out, signal.SIGTERM), signal.SIGTERM, out)

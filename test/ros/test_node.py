@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
-
-import numpy as np
-from builtin_interfaces.msg import Time
 from rcl_interfaces.srv import ListParameters
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
 
-from emotion_perception.msg import EmotionArray
 from emotion_perception.settings import Settings
 
 from support.installed import NO_DOWNLOADS, NODE, node_command
 
 
-def image(stamp_ns: int, frame_id: str) -> Image:
-    pixels = np.random.default_rng(stamp_ns % 1000).integers(0, 255, (48, 64, 3), dtype=np.uint8)
-    return Image(header=Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id=frame_id),
-                 height=48, width=64, encoding="rgb8", step=64 * 3, data=pixels.tobytes())
-
-
-def test_node_publishes_one_emotion_array_per_image_with_its_header(start_node, rclpy_context, spin):
+def test_node_publishes_one_emotion_array_per_image_with_its_header(start_node, rclpy_context, spin, listen, image):
     import rclpy
 
     node_process = start_node("-r", "image:=/test_cam/image_raw", "-r", "__ns:=/robot")
     node = rclpy.create_node("test_camera", context=rclpy_context)
     publisher = node.create_publisher(Image, "/test_cam/image_raw", 10)
-    received: list[EmotionArray] = []
-    subscription = node.create_subscription(EmotionArray, "/robot/emotions", received.append, 10)
-    assert spin(node, lambda: publisher.get_subscription_count() > 0 and subscription.get_publisher_count() > 0, 60), \
-        f"the node did not come up: {node_process.poll()}"
-    for n in range(30):  # best-effort delivery starts once discovery settles: retry the first frame
-        publisher.publish(image(1_600_000_000_000_000_000 + n * 33_333_333, "warm_up"))
-        if spin(node, lambda: received, 1.0):
-            break
-    assert received, "the node never answered"
+    listener = listen(node, "/robot/emotions", depth=10)
+    received = listener.arrays
+    assert spin(node, lambda: publisher.get_subscription_count() > 0 and listener.subscription.get_publisher_count() > 0,
+                60), f"the node did not come up: {node_process.poll()}"
+    warm_up = (image(1_600_000_000_000_000_000 + n * 33_333_333, "warm_up") for n in range(30))
+    assert listener.first_answer(publisher.publish, warm_up, 1.0), "the node never answered"
     received.clear()
     sent = []
     for n in range(5):
@@ -62,7 +48,7 @@ def test_node_declares_every_setting_as_a_parameter(start_node, rclpy_context, s
     assert set(Settings().flat()) <= names, sorted(set(Settings().flat()) - names)
 
 
-def test_no_image_warning_is_said_once_and_again_only_after_images_came_back(start_node, rclpy_context, spin):
+def test_no_image_warning_is_said_once_and_again_only_after_images_came_back(start_node, rclpy_context, spin, image):
     """It used to repeat every few seconds for as long as the camera was silent."""
     import rclpy
     from rcl_interfaces.msg import Log

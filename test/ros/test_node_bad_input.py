@@ -4,51 +4,26 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from std_msgs.msg import Header
 
-from emotion_perception.msg import EmotionArray
-
-
-def header(second: int, nanosec: int = 0) -> Header:
-    return Header(stamp=Time(sec=second, nanosec=nanosec), frame_id="cam")
+SECOND = 1_000_000_000
 
 
-def good_image(second: int) -> Image:
-    return Image(header=header(second), height=48, width=64, encoding="rgb8", step=192,
-                 data=np.full(48 * 192, 128, dtype=np.uint8).tobytes())
-
-
-def bad_images() -> dict[str, Image]:
+def bad_images(image, header) -> dict[str, Image]:
+    """Images the node cannot use (their stamps are set as they are sent)."""
     return {
-        "wrong encoding": Image(header=header(100), height=4, width=4, encoding="yuv422", step=8, data=bytes(32)),
-        "zero size": Image(header=header(101), height=0, width=0, encoding="rgb8", step=0, data=b""),
-        "step smaller than width": Image(header=header(102), height=48, width=64, encoding="rgb8", step=100, data=bytes(100 * 48)),
-        "truncated data": Image(header=header(103), height=48, width=64, encoding="rgb8", step=192, data=bytes(192 * 10)),
-        "1x1": Image(header=header(104), height=1, width=1, encoding="rgb8", step=3, data=bytes(3)),
-        "8000x8000": Image(header=header(105), height=8000, width=8000, encoding="mono8", step=8000, data=bytes(8000 * 8000)),
-        "out-of-order stamp": good_image(0),  # set to 0.2 s before the last good frame below
+        "wrong encoding": Image(header=header(0), height=4, width=4, encoding="yuv422", step=8, data=bytes(32)),
+        "zero size": Image(header=header(0), height=0, width=0, encoding="rgb8", step=0, data=b""),
+        "step smaller than width": Image(header=header(0), height=48, width=64, encoding="rgb8", step=100, data=bytes(100 * 48)),
+        "truncated data": Image(header=header(0), height=48, width=64, encoding="rgb8", step=192, data=bytes(192 * 10)),
+        "1x1": Image(header=header(0), height=1, width=1, encoding="rgb8", step=3, data=bytes(3)),
+        "8000x8000": Image(header=header(0), height=8000, width=8000, encoding="mono8", step=8000, data=bytes(8000 * 8000)),
+        "out-of-order stamp": image(0),  # set to 0.2 s before the last good frame below
     }
 
 
-class Observer:
-    def __init__(self, node):
-        self.arrays: list[EmotionArray] = []
-        self.drops: dict[str, int] = {}
-        self.subscription = node.create_subscription(EmotionArray, "/emotions", self.arrays.append, 50)
-        node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
-
-    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
-        self.drops = {kv.key.removeprefix("dropped_"): int(kv.value) for kv in msg.status[0].values
-                      if kv.key.startswith(("dropped_", "ignored_"))}
-
-    def stamps(self) -> list[int]:
-        return [a.header.stamp.sec for a in self.arrays]
-
-
-def test_raw_images_that_cannot_be_used_are_counted_and_the_node_goes_on(start_node, rclpy_context, spin):
+def test_raw_images_that_cannot_be_used_are_counted_and_the_node_goes_on(start_node, rclpy_context, spin, listen,
+                                                                         image, header):
     import rclpy
 
     # reliable QoS: a 64 MB frame is reliably lost in fragments under best effort, before the node could see it
@@ -56,35 +31,33 @@ def test_raw_images_that_cannot_be_used_are_counted_and_the_node_goes_on(start_n
                               "-r", "image:=/bad/image")
     node = rclpy.create_node("test_bad_input", context=rclpy_context)
     publisher = node.create_publisher(Image, "/bad/image", 10)
-    observer = Observer(node)
+    observer = listen(node, depth=50)
     assert spin(node, lambda: publisher.get_subscription_count() > 0 and observer.subscription.get_publisher_count() > 0, 60)
-    for second in range(60, 90):  # until the node's output reaches us (discovery takes a moment)
-        publisher.publish(good_image(second))
-        if spin(node, lambda: observer.arrays, 1.0):
-            break
-    assert observer.arrays, "the node never answered a good image"
+    good_images = (image(second * SECOND) for second in range(60, 90))
+    assert observer.first_answer(publisher.publish, good_images, 1.0), "the node never answered a good image"
     answered_before = len(observer.arrays)
     expected_drops = {"bad_image": 5, "too_small": 1, "out_of_order": 1}
     second = 200
-    for name, msg in bad_images().items():
-        counted = sum(observer.drops.values())
+    for name, msg in bad_images(image, header).items():
+        counted = sum(observer.drops().values())
         second += 1
         if name == "out-of-order stamp":  # a little older than the last good frame: a reordered frame
             msg.header.stamp.sec, msg.header.stamp.nanosec = second - 2, 800_000_000
         else:  # newer than the last good frame, so only its own defect counts
             msg.header.stamp.sec = second
         publisher.publish(msg)
-        assert spin(node, lambda: sum(observer.drops.values()) > counted, 30), f"the {name!r} frame was not counted"
+        assert spin(node, lambda: sum(observer.drops().values()) > counted, 30), f"the {name!r} frame was not counted"
         second += 1
-        publisher.publish(good_image(second))  # the next good frame is processed
-        assert spin(node, lambda: observer.stamps()[-1] == second, 30), f"no output after the {name!r} frame"
-    assert spin(node, lambda: all(observer.drops.get(k, 0) >= v for k, v in expected_drops.items()), 10), observer.drops
-    assert observer.drops.get("bad_image") == 5 and observer.drops.get("too_small") == 1, observer.drops
+        publisher.publish(image(second * SECOND))  # the next good frame is processed
+        assert spin(node, lambda: observer.seconds()[-1] == second, 30), f"no output after the {name!r} frame"
+    assert spin(node, lambda: all(observer.drops().get(k, 0) >= v for k, v in expected_drops.items()), 10), \
+        observer.drops()
+    assert observer.drops().get("bad_image") == 5 and observer.drops().get("too_small") == 1, observer.drops()
     assert node_process.poll() is None, "the node died"
-    assert len(observer.arrays) == answered_before + len(bad_images())
+    assert len(observer.arrays) == answered_before + len(bad_images(image, header))
 
 
-def test_corrupt_compressed_images_bombs_nan_depth_and_nan_intrinsics(start_node, rclpy_context, spin):
+def test_corrupt_compressed_images_bombs_nan_depth_and_nan_intrinsics(start_node, rclpy_context, spin, listen, header):
     import rclpy
 
     node_process = start_node("-p", "input.image_transport:=compressed", "-p", "input.use_depth:=true",
@@ -94,31 +67,29 @@ def test_corrupt_compressed_images_bombs_nan_depth_and_nan_intrinsics(start_node
     images = node.create_publisher(CompressedImage, "/bad/compressed", 10)
     depths = node.create_publisher(Image, "/bad/depth", 10)
     infos = node.create_publisher(CameraInfo, "/bad/camera_info", 10)
-    observer = Observer(node)
+    observer = listen(node, depth=50)
     assert spin(node, lambda: images.get_subscription_count() > 0 and depths.get_subscription_count() > 0
                 and observer.subscription.get_publisher_count() > 0, 60)
     ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), 90, dtype=np.uint8))
     nan_depth = np.full((48, 64), np.nan, dtype=np.float32).tobytes()
 
     def send(second: int, data: bytes) -> None:
-        depths.publish(Image(header=header(second), height=48, width=64, encoding="32FC1", step=256, data=nan_depth))
-        images.publish(CompressedImage(header=header(second), format="jpeg", data=data))
+        depths.publish(Image(header=header(second * SECOND), height=48, width=64, encoding="32FC1", step=256,
+                             data=nan_depth))
+        images.publish(CompressedImage(header=header(second * SECOND), format="jpeg", data=data))
 
-    for second in range(10, 40):  # until the node's output reaches us (discovery takes a moment)
-        send(second, jpeg.tobytes())
-        if spin(node, lambda: observer.arrays, 1.0):
-            break
-    assert observer.arrays, "the node never answered a good image with NaN depth"
+    assert observer.first_answer(lambda second: send(second, jpeg.tobytes()), range(10, 40), 1.0), \
+        "the node never answered a good image with NaN depth"
     assert observer.arrays[-1].people == []
     corrupt = jpeg.tobytes()[:20] + bytes(range(256)) * 4
     ok, bomb = cv2.imencode(".png", np.zeros((16000, 16000), np.uint8))  # 260 KB declaring 256 Mpx
     for second, data in ((50, corrupt), (51, b"not an image at all"), (52, bomb.tobytes())):
-        counted = observer.drops.get("bad_image", 0)
+        counted = observer.drops().get("bad_image", 0)
         send(second, data)
-        assert spin(node, lambda: observer.drops.get("bad_image", 0) == counted + 1, 30), observer.drops
+        assert spin(node, lambda: observer.drops().get("bad_image", 0) == counted + 1, 30), observer.drops()
     nan_k = [float("nan"), 0.0, 32.0, 0.0, float("nan"), 24.0, 0.0, 0.0, 1.0]
-    infos.publish(CameraInfo(header=header(53), width=64, height=48, k=nan_k))
-    assert spin(node, lambda: observer.drops.get("ignored_camera_info", 0) >= 1, 30), observer.drops
+    infos.publish(CameraInfo(header=header(53 * SECOND), width=64, height=48, k=nan_k))
+    assert spin(node, lambda: observer.drops().get("ignored_camera_info", 0) >= 1, 30), observer.drops()
     send(54, jpeg.tobytes())
-    assert spin(node, lambda: observer.stamps()[-1] == 54, 30), observer.stamps()
+    assert spin(node, lambda: observer.seconds()[-1] == 54, 30), observer.seconds()
     assert node_process.poll() is None, "the node died"

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.serialization import deserialize_message
 from rosbags.rosbag2 import Reader
 
 from emotion_perception.msg import EmotionArray
 from emotion_perception.runtime.paths import sample_bag_path
-from emotion_perception.ros.bag import SAMPLE_TOPICS, play_bag, process_bag
+from emotion_perception.ros.bags.process import process_bag
+from emotion_perception.ros.bags.sample import SAMPLE_TOPICS
+from emotion_perception.ros.conversions import stamp_to_ns
 from emotion_perception.settings import Settings
 from emotion_perception.offline.synthetic_scene import SAMPLE_SCENE
+
+from support.skeleton_input import SAMPLE_BAG_SETTINGS
 
 
 def bag_image_stamps(bag: Path) -> list[int]:
@@ -21,24 +24,16 @@ def bag_image_stamps(bag: Path) -> list[int]:
         return [timestamp for c, timestamp, _ in reader.messages() if c.topic == SAMPLE_TOPICS["image"]]
 
 
-def test_sample_bag_replayed_twice_into_one_running_node(start_node, rclpy_context, spin):
+def test_sample_bag_replayed_twice_into_one_running_node(start_sample_node, play_sample, rclpy_context, spin, listen):
     """The second replay of a bag used to give 1 output instead of ~60: stamps jumping back stopped the node."""
     import rclpy
 
-    bag = sample_bag_path()
-    start_node("-p", "pipeline.pose_source:=skeletons", "-p", "input.image_transport:=compressed",
-               "-p", "output.diagnostics_period_s:=0.5", "-r", f"image/compressed:={SAMPLE_TOPICS['image']}",
-               "-r", f"camera_info:={SAMPLE_TOPICS['camera_info']}", "-r", f"skeletons:={SAMPLE_TOPICS['skeletons']}")
+    start_sample_node("-p", "output.diagnostics_period_s:=0.5")
     node = rclpy.create_node("test_bag_replay", context=rclpy_context)
-    arrays: list[EmotionArray] = []
-    diagnostics: list[DiagnosticArray] = []
-    subscription = node.create_subscription(EmotionArray, "/emotions", arrays.append, 200)
-    node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
-    assert spin(node, lambda: subscription.get_publisher_count() > 0, 60), "the node did not come up"
-    image_stamps = bag_image_stamps(bag)
-
-    def values() -> dict[str, str]:
-        return {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
+    listener = listen(node, depth=200)
+    arrays, values = listener.arrays, listener.values
+    assert spin(node, lambda: listener.subscription.get_publisher_count() > 0, 60), "the node did not come up"
+    image_stamps = bag_image_stamps(sample_bag_path())
 
     def accounted() -> int:  # answered or counted as dropped (a slow machine supersedes more frames)
         return len(arrays) + int(values().get("frames_dropped", -1))
@@ -46,7 +41,7 @@ def test_sample_bag_replayed_twice_into_one_running_node(start_node, rclpy_conte
     per_replay = []
     for replay in range(2):
         before, dropped_before = len(arrays), int(values().get("frames_dropped", 0))
-        assert play_bag(node, bag, rate=0.5, wait_for_subscribers_s=60) == 3 * len(image_stamps)  # slow CPUs keep up
+        assert play_sample(node) == 3 * len(image_stamps)
         assert spin(node, lambda: accounted() >= (replay + 1) * len(image_stamps) - 2, 60), (len(arrays), values())
         spin(node, lambda: False, 1.0)
         per_replay.append(arrays[before:])
@@ -56,7 +51,7 @@ def test_sample_bag_replayed_twice_into_one_running_node(start_node, rclpy_conte
     assert int(values()["time_jumps"]) >= 1
     walking = image_stamps[round(SAMPLE_SCENE.seconds * SAMPLE_SCENE.fps)]  # the photo's first frame
     for replay in per_replay:
-        stamps = [a.header.stamp.sec * 10**9 + a.header.stamp.nanosec for a in replay]
+        stamps = [stamp_to_ns(a.header.stamp) for a in replay]
         assert set(stamps) <= set(image_stamps), "an EmotionArray carries a stamp no image had"
         assert stamps == sorted(set(stamps)), "one EmotionArray per frame, in order"
         assert {a.header.frame_id for a in replay} == {"camera_color_optical_frame"}
@@ -65,13 +60,13 @@ def test_sample_bag_replayed_twice_into_one_running_node(start_node, rclpy_conte
         assert all(p.gait.valid for p in last_walk.people), "gait results come again after the jump"
         assert all([p.track_id for p in a.people] == [5] for a, stamp in zip(replay, stamps) if stamp >= walking)
     assert all(sorted(p.track_id for p in a.people) == [1, 2, 3, 4]
-               for a in first if stamp_of(a) < walking), "track ids are stable"
+               for a in first if stamp_to_ns(a.header.stamp) < walking), "track ids are stable"
     first_gait = next(a for a in first if all(p.gait.valid for p in a.people))
     gait_person = first_gait.people[0]
     assert gait_person.gait.frames_observed >= Settings().gait.min_frames
     assert sorted(gait_person.gait.labels) == ["angry", "happy", "neutral", "sad"]
     assert abs(sum(gait_person.gait.probabilities) - 1.0) < 1e-4
-    last = [a for a in first if stamp_of(a) < walking][-1].people
+    last = [a for a in first if stamp_to_ns(a.header.stamp) < walking][-1].people
     assert all(p.fused.valid and "gait" in p.fused.cues and p.fused.emotion in p.fused.labels for p in last)
     assert all([c.name for c in p.cues] == ["gait", "face"] and p.cues[0].valid for p in last)
     assert all(len(p.keypoints) == 16 and p.position_source == p.POSITION_SKELETON_INPUT for p in last)
@@ -82,10 +77,6 @@ def test_sample_bag_replayed_twice_into_one_running_node(start_node, rclpy_conte
     assert "latency_total_ms" in values() and float(values()["input_rate_hz"]) >= 0
 
 
-def stamp_of(array: EmotionArray) -> int:
-    return array.header.stamp.sec * 10**9 + array.header.stamp.nanosec
-
-
 def read_messages(bag: Path) -> list[tuple[str, int, EmotionArray]]:
     """Decoded messages (raw CDR bytes are not comparable: serialisers leave padding bytes uninitialised)."""
     with Reader(bag) as reader:
@@ -93,7 +84,7 @@ def read_messages(bag: Path) -> list[tuple[str, int, EmotionArray]]:
 
 
 def test_bag_process_is_deterministic_and_complete(tmp_path: Path):
-    settings = Settings.from_nested({"pipeline": {"pose_source": "skeletons"}, "input": {"image_transport": "compressed"}})
+    settings = Settings.from_nested(SAMPLE_BAG_SETTINGS)
     first = process_bag(sample_bag_path(), tmp_path / "first", settings, progress=False)
     second = process_bag(sample_bag_path(), tmp_path / "second", settings, progress=False)
     messages = read_messages(tmp_path / "first")

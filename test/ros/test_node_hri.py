@@ -16,35 +16,32 @@ from rosbags.rosbag2 import Reader, Writer
 from emotion_perception.labels import GAIT_JOINTS
 from emotion_perception.msg import EmotionArray, TrackedSkeletonArray
 from emotion_perception.runtime.paths import sample_bag_path
-from emotion_perception.ros.bag import SAMPLE_TOPICS, play_bag, typestore
+from emotion_perception.ros.bags.sample import SAMPLE_TOPICS
+from emotion_perception.ros.bags.store import typestore
 from emotion_perception.ros.conversions import stamp_to_ns
 from emotion_perception.ros.hri import FACE_EXPRESSION_NAMES
 
 from support.hri_interfaces import UPSTREAM_HASHES
 
-SAMPLE_REMAPS = ("-r", f"image/compressed:={SAMPLE_TOPICS['image']}",
-                 "-r", f"camera_info:={SAMPLE_TOPICS['camera_info']}", "-r", f"skeletons:={SAMPLE_TOPICS['skeletons']}")
 DEEP = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 ROOT = GAIT_JOINTS.index("root")
 
 
-def play_in_background(rclpy_context, bag: Path, rate: float, topics=None) -> threading.Thread:
+def play_in_background(play_sample, rclpy_context, bag: Path) -> threading.Thread:
     import rclpy
 
     player = rclpy.create_node("test_hri_player", context=rclpy_context)
-    thread = threading.Thread(target=play_bag, args=(player, bag), daemon=True,
-                              kwargs=dict(rate=rate, topics=topics, wait_for_subscribers_s=60))
+    thread = threading.Thread(target=play_sample, args=(player, bag), daemon=True)
     thread.start()
     return thread
 
 
-def test_replayed_sample_on_rep155_topics_and_tf(start_node, rclpy_context, spin):
+def test_replayed_sample_on_rep155_topics_and_tf(start_sample_node, play_sample, rclpy_context, spin):
     import rclpy
     from hri_msgs.msg import Expression, IdsList
     from tf2_msgs.msg import TFMessage
 
-    start_node("-p", "pipeline.pose_source:=skeletons", "-p", "input.image_transport:=compressed",
-               "-p", "output.hri:=true", "-p", "output.tf:=true", *SAMPLE_REMAPS)
+    start_sample_node("-p", "output.hri:=true", "-p", "output.tf:=true")
     node = rclpy.create_node("test_hri_client", context=rclpy_context)
     arrays: dict[int, EmotionArray] = {}
     tracked: dict[str, list[IdsList]] = {"bodies": [], "faces": []}
@@ -75,7 +72,7 @@ def test_replayed_sample_on_rep155_topics_and_tf(start_node, rclpy_context, spin
         (info,) = node.get_publishers_info_by_topic(topic)
         assert str(info.topic_type_hash) == UPSTREAM_HASHES[name], "the middleware announces the real type"
 
-    player = play_in_background(rclpy_context, sample_bag_path(), rate=0.5)
+    player = play_in_background(play_sample, rclpy_context, sample_bag_path())
     assert spin(node, lambda: not player.is_alive() and len(tracked["bodies"]) >= len(arrays) > 40, 240), (
         len(arrays), len(tracked["bodies"]))
     spin(node, lambda: False, 2.0)
@@ -164,18 +161,16 @@ def kinect_bag(sample: Path, out: Path) -> dict[int, TrackedSkeletonArray]:
     return originals
 
 
-def test_azure_kinect_body_markers_as_skeleton_input(start_node, rclpy_context, spin, tmp_path):
+def test_azure_kinect_body_markers_as_skeleton_input(start_sample_node, play_sample, rclpy_context, spin, tmp_path):
     import rclpy
 
     originals = kinect_bag(sample_bag_path(), tmp_path / "kinect")
-    start_node("-p", "pipeline.pose_source:=skeletons", "-p", "input.image_transport:=compressed",
-               "-p", "input.skeleton_format:=azure_kinect_markers", "-r", "skeletons:=/body_tracking_data",
-               *SAMPLE_REMAPS[:4])  # the image and camera_info remaps
+    start_sample_node("-p", "input.skeleton_format:=azure_kinect_markers", skeletons="/body_tracking_data")
     node = rclpy.create_node("test_kinect_client", context=rclpy_context)
     arrays: list[EmotionArray] = []
     emotions = node.create_subscription(EmotionArray, "/emotions", arrays.append, DEEP)
     assert spin(node, lambda: emotions.get_publisher_count() > 0, 60), "the node did not come up"
-    player = play_in_background(rclpy_context, tmp_path / "kinect", rate=0.5)
+    player = play_in_background(play_sample, rclpy_context, tmp_path / "kinect")
     assert spin(node, lambda: not player.is_alive() and len(arrays) > 40, 240), len(arrays)
     slop_ns = 50_000_000  # input.sync_slop_s: a lost best-effort message pairs the image with a neighbour's
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import sys
 
-import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from lifecycle_msgs.msg import State, Transition
@@ -13,14 +12,8 @@ from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import DescribeParameters, SetParameters
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
 
-from emotion_perception.msg import EmotionArray
-
-
-def image(second: int) -> Image:
-    return Image(header=Header(stamp=Time(sec=second), frame_id="cam"), height=48, width=64, encoding="rgb8",
-                 step=192, data=np.full(48 * 192, 80, dtype=np.uint8).tobytes())
+SECOND = 1_000_000_000
 
 
 def call(node, spin, client, request, timeout: float = 30.0):
@@ -42,7 +35,7 @@ def string(name: str, value: str) -> Parameter:
     return Parameter(name=name, value=ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value))
 
 
-def test_lifecycle_transitions_and_runtime_parameters(start_node, rclpy_context, spin):
+def test_lifecycle_transitions_and_runtime_parameters(start_node, rclpy_context, spin, listen, image):
     import rclpy
 
     node_process = start_node("-p", "autostart:=false", "-r", "image:=/managed/image", "-r", "__node:=managed_ep")
@@ -52,8 +45,8 @@ def test_lifecycle_transitions_and_runtime_parameters(start_node, rclpy_context,
     set_parameters = node.create_client(SetParameters, "/managed_ep/set_parameters")
     describe = node.create_client(DescribeParameters, "/managed_ep/describe_parameters")
     images = node.create_publisher(Image, "/managed/image", 10)
-    arrays: list[EmotionArray] = []
-    node.create_subscription(EmotionArray, "/emotions", arrays.append, 10)
+    listener = listen(node, depth=10)
+    arrays = listener.arrays
 
     def state() -> int:
         return call(node, spin, get_state, GetState.Request()).current_state.id
@@ -63,11 +56,8 @@ def test_lifecycle_transitions_and_runtime_parameters(start_node, rclpy_context,
 
     def answers(second: int) -> bool:
         """Whether an image is answered (best effort: a few tries while discovery settles)."""
-        for attempt in range(8):
-            images.publish(image(second * 100 + attempt))
-            if spin(node, lambda: arrays, 0.5):
-                return True
-        return False
+        return listener.first_answer(images.publish, (image((second * 100 + attempt) * SECOND) for attempt in range(8)),
+                                     0.5)
 
     def read_only(name: str) -> bool:
         return call(node, spin, describe, DescribeParameters.Request(names=[name])).descriptors[0].read_only
@@ -111,7 +101,7 @@ def test_lifecycle_transitions_and_runtime_parameters(start_node, rclpy_context,
 
 
 def test_default_detector_weights_offline_and_not_cached_is_an_error_with_the_fix(start_node, ros_env, rclpy_context,
-                                                                                   spin, tmp_path):
+                                                                                   spin, tmp_path, listen, image):
     import rclpy
 
     ros_env["EMOTION_PERCEPTION_WEIGHTS_DIR"] = str(tmp_path / "empty_weights")  # nothing fetched, no internet
@@ -119,33 +109,28 @@ def test_default_detector_weights_offline_and_not_cached_is_an_error_with_the_fi
                               "-p", "output.diagnostics_period_s:=0.3")
     node = rclpy.create_node("test_offline_default", context=rclpy_context)
     images = node.create_publisher(Image, "/offline/image", 10)
-    statuses: list[DiagnosticStatus] = []
-    arrays: list[EmotionArray] = []
-    node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: statuses.append(m.status[0]), 10)
-    node.create_subscription(EmotionArray, "/emotions", arrays.append, 10)
-    assert spin(node, lambda: statuses and statuses[-1].values, 60)
-    status = statuses[-1]
+    listener = listen(node, depth=10)
+    assert spin(node, lambda: listener.status and listener.status.values, 60)
+    status = listener.status
     assert status.level == DiagnosticStatus.ERROR and "nobody can be seen" in status.message
     people = {kv.key: kv.value for kv in status.values}["people"]
     assert "emotion-perception weights fetch movenet_multipose" in people and str(tmp_path) in people
-    for second in range(20):
-        images.publish(image(second))
-        if spin(node, lambda: arrays, 0.5):
-            break
-    assert arrays and arrays[-1].people == [], "the node keeps running and answering, seeing nobody"
+    answered = listener.first_answer(images.publish, (image(second * SECOND) for second in range(20)), 0.5)
+    assert answered and listener.arrays[-1].people == [], "the node keeps running and answering, seeing nobody"
     assert node_process.poll() is None
 
 
-def diagnostics_of(start_node, rclpy_context, spin, name: str, *arguments: str, feed=None) -> DiagnosticStatus:
+def diagnostics_of(start_node, rclpy_context, spin, listen, name: str, *arguments: str,
+                   feed=None) -> DiagnosticStatus:
     """The node's diagnostic status once it has settled (``feed(node, publish_index)`` keeps input flowing)."""
     import rclpy
 
     start_node("-r", f"__node:={name}", "-p", "output.diagnostics_period_s:=0.3", *arguments)
     node = rclpy.create_node(f"watch_{name}", context=rclpy_context)
-    statuses: list[DiagnosticStatus] = []
-    node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: statuses.extend(m.status), 10)
+    listener = listen(node)
+
     def mine() -> list[DiagnosticStatus]:
-        return [s for s in statuses if s.hardware_id == f"/{name}" and s.values]
+        return [s for s in listener.statuses if s.hardware_id == f"/{name}" and s.values]
 
     assert spin(node, mine, 60), f"no diagnostics from /{name}"
     publish = feed(node) if feed else None
@@ -156,52 +141,43 @@ def diagnostics_of(start_node, rclpy_context, spin, name: str, *arguments: str, 
     return mine()[-1]
 
 
-def test_diagnostics_say_ok_warn_or_error_by_what_runs(start_node, rclpy_context, spin):
-    from geometry_msgs.msg import Point
-
-    from emotion_perception.msg import TrackedSkeleton, TrackedSkeletonArray
+def test_diagnostics_say_ok_warn_or_error_by_what_runs(start_node, rclpy_context, spin, listen, image, header,
+                                                        tracked_skeleton):
+    from emotion_perception.msg import TrackedSkeletonArray
 
     def skeleton_stream(node):
         images = node.create_publisher(Image, "/ok/image", 10)
         skeletons = node.create_publisher(TrackedSkeletonArray, "/ok/skeletons", 10)
-        joints = [Point(x=0.1 * (j % 3), y=-0.8 + 0.1 * j, z=3.0) for j in range(16)]
 
         def publish(index: int) -> None:
-            header = Header(stamp=Time(sec=100 + index // 10, nanosec=(index % 10) * 100_000_000), frame_id="cam")
-            skeletons.publish(TrackedSkeletonArray(header=header, skeletons=[
-                TrackedSkeleton(id=1, joints=joints, confidence=np.ones(16, np.float32))]))
-            msg = image(0)
-            msg.header = header
-            images.publish(msg)
+            stamp = 100 * SECOND + index * 100_000_000
+            skeletons.publish(TrackedSkeletonArray(header=header(stamp), skeletons=[tracked_skeleton(1)]))
+            images.publish(image(stamp))
         return publish
 
-    ok = diagnostics_of(start_node, rclpy_context, spin, "ep_ok", "-p", "pipeline.pose_source:=skeletons",
+    ok = diagnostics_of(start_node, rclpy_context, spin, listen, "ep_ok", "-p", "pipeline.pose_source:=skeletons",
                         "-r", "image:=/ok/image", "-r", "skeletons:=/ok/skeletons", feed=skeleton_stream)
     assert ok.level == DiagnosticStatus.OK, (ok.message, [(kv.key, kv.value) for kv in ok.values])
     assert ok.name == "/ep_ok: emotion perception"
     values = {kv.key: kv.value for kv in ok.values}
     assert values["cue_gait"].startswith("active") and values["cue_face"].startswith("active")
     assert values["cue_context"].startswith("off:"), "a cue nobody configured is off by choice: still OK"
-    warn = diagnostics_of(start_node, rclpy_context, spin, "ep_warn", "-p", "pipeline.pose_source:=skeletons",
+    warn = diagnostics_of(start_node, rclpy_context, spin, listen, "ep_warn", "-p", "pipeline.pose_source:=skeletons",
                           "-p", "gait.weights:=/nowhere/gait.pt")
     assert warn.level == DiagnosticStatus.WARN and "configured cues off: gait" in warn.message
-    error = diagnostics_of(start_node, rclpy_context, spin, "ep_error")  # detector source, no detector weights
+    error = diagnostics_of(start_node, rclpy_context, spin, listen, "ep_error")  # detector source, no detector weights
     assert error.level == DiagnosticStatus.ERROR and "nobody can be seen" in error.message
 
 
-def test_markers_follow_people_and_the_debug_image_reaches_a_reliable_subscriber(start_node, rclpy_context, spin):
+def test_markers_follow_people_and_the_debug_image_reaches_a_reliable_subscriber(start_sample_node, play_sample,
+                                                                                  rclpy_context, spin):
     """RViz subscribes reliable: the debug image used to be best effort ("incompatible QoS"); markers of a track
     are deleted when it ends."""
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from visualization_msgs.msg import Marker, MarkerArray
 
-    from emotion_perception.runtime.paths import sample_bag_path
-    from emotion_perception.ros.bag import SAMPLE_TOPICS, play_bag
-
-    start_node("-p", "pipeline.pose_source:=skeletons", "-p", "input.image_transport:=compressed",
-               "-r", f"image/compressed:={SAMPLE_TOPICS['image']}", "-r", f"camera_info:={SAMPLE_TOPICS['camera_info']}",
-               "-r", f"skeletons:={SAMPLE_TOPICS['skeletons']}")
+    start_sample_node()
     node = rclpy.create_node("test_rviz", context=rclpy_context)
     markers: list[MarkerArray] = []
     images: list[Image] = []
@@ -209,7 +185,7 @@ def test_markers_follow_people_and_the_debug_image_reaches_a_reliable_subscriber
     image_sub = node.create_subscription(Image, "/emotion_perception/debug_image", images.append,
                                          QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE))
     assert spin(node, lambda: marker_sub.get_publisher_count() > 0 and image_sub.get_publisher_count() > 0, 60)
-    play_bag(node, sample_bag_path(), rate=0.5, wait_for_subscribers_s=60)
+    play_sample(node)
     spin(node, lambda: False, 2.0)
     assert images and images[-1].encoding == "rgb8" and images[-1].width == 320
     added = [m for array in markers for m in array.markers if m.action == Marker.ADD]

@@ -2,64 +2,24 @@
 
 from __future__ import annotations
 
-import numpy as np
-from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
 
-from emotion_perception.msg import EmotionArray, TrackedSkeletonArray
-
-
-def header(stamp_ns: int) -> Header:
-    return Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id="cam")
+from emotion_perception.msg import TrackedSkeletonArray
 
 
-def image(stamp_ns: int) -> Image:
-    return Image(header=header(stamp_ns), height=48, width=64, encoding="rgb8", step=192,
-                 data=np.full(48 * 192, 100, dtype=np.uint8).tobytes())
-
-
-def depth(stamp_ns: int) -> Image:
-    return Image(header=header(stamp_ns), height=48, width=64, encoding="16UC1", step=128,
-                 data=np.full(48 * 64, 2000, dtype=np.uint16).tobytes())
-
-
-class Observer:
-    """Collects the node's EmotionArrays and its latest diagnostic status."""
-
-    def __init__(self, node):
-        self.arrays: list[EmotionArray] = []
-        self.status: DiagnosticStatus | None = None
-        self.subscription = node.create_subscription(EmotionArray, "/emotions", self.arrays.append, 100)
-        node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
-
-    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
-        self.status = msg.status[0]
-
-    def values(self) -> dict[str, str]:
-        return {kv.key: kv.value for kv in self.status.values} if self.status else {}
-
-
-def wait_for_output(node, spin, observer: Observer, send, stamps) -> None:
-    """Send frames (discovery takes a moment under best effort) until the node answers."""
-    for stamp in stamps:
-        send(stamp)
-        if spin(node, lambda: observer.arrays, 0.5):
-            return
-    raise AssertionError("the node never answered")
-
-
-def test_stamps_from_the_future_and_jumps_back_never_stop_the_output(start_node, rclpy_context, spin):
+def test_stamps_from_the_future_and_jumps_back_never_stop_the_output(start_node, rclpy_context, spin, listen, image,
+                                                                      header):
     import rclpy
 
     node_process = start_node("-r", "image:=/jump/image", "-p", "output.diagnostics_period_s:=0.3")
     node = rclpy.create_node("test_jumps", context=rclpy_context)
     publisher = node.create_publisher(Image, "/jump/image", 10)
-    observer = Observer(node)
+    observer = listen(node)
     assert spin(node, lambda: publisher.get_subscription_count() > 0 and observer.subscription.get_publisher_count(), 60)
     start = 1_700_000_000 * 10**9
-    wait_for_output(node, spin, observer, lambda s: publisher.publish(image(s)), [start + k * 10**9 for k in range(60)])
+    assert observer.first_answer(publisher.publish, (image(start + k * 10**9) for k in range(60)), 0.5), \
+        "the node never answered"
     sequence = [2_100_000_000 * 10**9] + [start - 50 * 10**9 + k * 33_000_000 for k in range(10)]
     for stamp in sequence:  # one frame from 2036, then a clock far in the past
         publisher.publish(image(stamp))
@@ -68,7 +28,8 @@ def test_stamps_from_the_future_and_jumps_back_never_stop_the_output(start_node,
     assert node_process.poll() is None
 
 
-def test_a_silent_depth_topic_lets_frames_through_without_depth_and_says_so(start_node, rclpy_context, spin):
+def test_a_silent_depth_topic_lets_frames_through_without_depth_and_says_so(start_node, rclpy_context, spin, listen,
+                                                                            image):
     """With use_depth and no depth camera, 353 images used to give 0 outputs and blame the image topic."""
     import rclpy
 
@@ -76,7 +37,7 @@ def test_a_silent_depth_topic_lets_frames_through_without_depth_and_says_so(star
                "-p", "input.depth_timeout_s:=0.5", "-p", "output.diagnostics_period_s:=0.3")
     node = rclpy.create_node("test_silent_depth", context=rclpy_context)
     images = node.create_publisher(Image, "/silent/image", 10)
-    observer = Observer(node)
+    observer = listen(node)
     assert spin(node, lambda: images.get_subscription_count() > 0 and observer.subscription.get_publisher_count(), 60)
     start = 1_700_000_000 * 10**9
     stamps = iter(start + k * 33_333_333 for k in range(10_000))
@@ -88,7 +49,8 @@ def test_a_silent_depth_topic_lets_frames_through_without_depth_and_says_so(star
     assert spin(node, lambda: int(observer.values().get("ignored_depth", 0)) >= 1, 10), observer.values()
 
 
-def test_skeletons_off_by_two_seconds_are_named_in_diagnostics_not_the_image_topic(start_node, rclpy_context, spin):
+def test_skeletons_off_by_two_seconds_are_named_in_diagnostics_not_the_image_topic(start_node, rclpy_context, spin,
+                                                                                   listen, image, header):
     import rclpy
 
     start_node("-r", "image:=/shifted/image", "-r", "skeletons:=/shifted/skeletons", "-p", "pipeline.pose_source:=skeletons",
@@ -96,7 +58,7 @@ def test_skeletons_off_by_two_seconds_are_named_in_diagnostics_not_the_image_top
     node = rclpy.create_node("test_shifted_skeletons", context=rclpy_context)
     images = node.create_publisher(Image, "/shifted/image", 10)
     skeletons = node.create_publisher(TrackedSkeletonArray, "/shifted/skeletons", 10)
-    observer = Observer(node)
+    observer = listen(node)
     assert spin(node, lambda: images.get_subscription_count() > 0 and skeletons.get_subscription_count() > 0, 60)
     start = 1_700_000_000 * 10**9
     for k in range(150):
@@ -125,16 +87,15 @@ def test_invalid_or_unknown_parameters_stop_the_node_with_the_real_reason(start_
         assert "Traceback" not in output
 
 
-def test_depth_with_skeleton_input_is_refused_with_a_warning(start_node, rclpy_context, spin):
+def test_depth_with_skeleton_input_is_refused_with_a_warning(start_node, rclpy_context, spin, listen):
     import rclpy
 
     node_process = start_node("-p", "pipeline.pose_source:=skeletons", "-p", "input.use_depth:=true",
                               "-p", "output.diagnostics_period_s:=0.3", "-r", "__node:=ep_depth")
     node = rclpy.create_node("test_depth_skeletons", context=rclpy_context)
-    statuses: list[DiagnosticStatus] = []
-    node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: statuses.extend(m.status), 10)
-    assert spin(node, lambda: any(s.values for s in statuses), 60)
-    values = {kv.key: kv.value for kv in statuses[-1].values}
+    observer = listen(node)
+    assert spin(node, lambda: any(s.values for s in observer.statuses), 60)
+    values = observer.values()
     assert "depth topic is not subscribed" in values.get("note_0", ""), values
     assert node.count_publishers("/depth") == 0 and node.count_subscribers("/depth") == 0
     node_process.send_signal(2)

