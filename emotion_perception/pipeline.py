@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from .cues.base import Cue, CueFrame
+from .cues.base import Cue, CueStage, PeopleWithHistory, PreparedPeople
 from .cues.registry import cue_classes
 from .detection import PersonDetector, ScoreCalibration, build_detector
 from .runtime.device import apply_precision, inference_context, own_stream, release_memory, resolve_device
@@ -120,6 +120,8 @@ class Pipeline:
                  download_weights: bool = True):
         """Build every stage from ``settings``; tests and benchmarks may pass ready stages instead.
 
+        ``detector``: a ready person detector; None builds the one ``detector.*`` names. Either is used only
+        when ``pipeline.pose_source`` is "detector" (with "skeletons" people come from an external tracker).
         ``cues``: ready cue objects by name, replacing those the settings would build.
         ``download_weights``: whether DEFAULT detector weights may be downloaded (else only the cache).
         """
@@ -145,9 +147,10 @@ class Pipeline:
         self.acceleration: dict[str, str] = {}
         """Per network stage, what pipeline.accelerate made of it (acceleration.py); a fallback is also logged."""
         if config.accelerate != "eager":  # compiled paths, warmed up now rather than on the first frames
-            stages = {"detector": self.detector, **{cue.name: cue.stage for cue in self.cues}}
+            stages: dict[str, PersonDetector | CueStage | None] = {
+                "detector": self.detector, **{cue.name: cue.stage for cue in self.cues}}
             for name, stage in stages.items():
-                if hasattr(stage, "accelerate"):
+                if stage is not None:
                     note = self.acceleration[name] = stage.accelerate(config.accelerate, config.precision)
                     if note.endswith(": eager"):
                         log(f"{name}: {note}")
@@ -267,7 +270,7 @@ class Pipeline:
         # A frame rejected in _people carries no Observation: its jump goes with the next one that gets to judge.
         jump, self._jump_to_judge = self._jump_to_judge, ""
         judged = [person for person in people if not person.issue]
-        inputs = CueFrame(frame, judged, history=self.history)
+        inputs = PeopleWithHistory(frame, judged, self.history)
         prepared = {cue.name: cue.prepare(inputs) for cue in self.running_cues()}
         alive = {person.track_id for person in people}
         if self.detector is not None:  # histories live as long as the tracker keeps their track
@@ -316,7 +319,7 @@ class Pipeline:
                 results.append(None)
                 due.append(index)
         if due:
-            fresh = cue(CueFrame(frame, [people[i] for i in due], prepared=[prepared[i] for i in due]))
+            fresh = cue(PreparedPeople(frame, [people[i] for i in due], [prepared[i] for i in due]))
             for index, result in zip(due, fresh):
                 results[index] = result
                 if result.valid:

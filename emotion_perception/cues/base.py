@@ -1,22 +1,24 @@
 """What a cue is: one source of evidence about how a tracked person feels (gait, context, face, gesture, ...).
 
 A cue lives in its own folder and is one subclass of :class:`Cue` naming its settings group and its result
-type. Every frame the pipeline hands each cue the frame's judged people and their joint histories
-(:class:`CueFrame`) and gets one result per person back. A result (types.CueResult) says whether it is valid and why not, and can express itself as :class:`Evidence` (a distribution over
-labels.EMOTIONS plus valence/arousal) for fusion, as a one-line summary for CSV and the debug image, and as
-a mapping of message fields for its typed message. Pipeline, settings, fusion, messages, debug image, bag
-summaries and diagnostics iterate over the cue list (cues.py) and never name a cue.
+type. Every frame the pipeline hands each cue the frame's judged people twice: with their joint histories
+(:class:`PeopleWithHistory`, to :meth:`Cue.prepare`), then with what was prepared (:class:`PreparedPeople`, to
+the cue's call), and gets one result per person back. A cue's networks live in its stage (:class:`CueStage`).
+A result (types.CueResult) says whether it is valid and why not, and can express itself as :class:`Evidence`
+(a distribution over labels.EMOTIONS plus valence/arousal) for fusion, as a one-line summary for CSV and the
+debug image, and as a mapping of message fields for its typed message. Pipeline, settings, fusion, messages,
+debug image, bag summaries and diagnostics iterate over the cue list (registry.py) and never name a cue.
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 
-from ..configuration import setting, validate_config
+from ..configuration import setting
 from ..pose import JointHistory
 from ..types import CueResult, Frame, JointSequence, TrackedPerson
 
@@ -34,21 +36,54 @@ def interval_setting(default: float) -> Any:
 
 
 @dataclass
-class CueFrame:
-    """Everything a cue may look at in one frame.
-
-    The pipeline asks each cue twice: :meth:`Cue.prepare` on the front end's thread, with ``history``, takes
-    what the cue needs from the state kept over time (it moves on with the next frame); the cue's call, on
-    the cues' thread, gets what was prepared for each person in ``prepared``.
-    """
+class PeopleWithHistory:
+    """What :meth:`Cue.prepare` sees, on the front end's thread: the frame's judged people and every track's
+    joint history, which moves on with the next frame (so what the cue needs from it is taken now)."""
 
     frame: Frame
     people: list[TrackedPerson]
     """The people the cue judges now (people with unusable or duplicated input are left out)."""
-    history: JointHistory | None = None
-    """Every track's joint history, at this frame (given to prepare() only)."""
-    prepared: list[Any] | None = None
-    """What prepare() took for each of ``people`` (given to the call)."""
+    history: JointHistory
+    """Every track's joint history, at this frame."""
+
+
+@dataclass
+class PreparedPeople:
+    """What the cue's call sees, on the cues' thread: the people due for a result and, for each, what
+    :meth:`Cue.prepare` took (people whose result prepare() already decided, or a recent one serves, are
+    left out)."""
+
+    frame: Frame
+    people: list[TrackedPerson]
+    prepared: list[Any]
+    """What prepare() took for each of ``people``, in order."""
+
+
+@runtime_checkable
+class CueStage(Protocol):
+    """What a cue's stage (the part holding its networks, built as ``stage_class(config, device=device)``)
+    offers the cue and the pipeline. Its call is the cue's own business (a batch of windows, or an image
+    and boxes)."""
+
+    config: Any
+    """The cue's settings; replaced when runtime parameters change (:meth:`Cue.update_config`)."""
+    status: str
+    """What it runs, or why it is off (runtime.loading.stage_load_problem says why it could not load)."""
+
+    @property
+    def available(self) -> bool:
+        """Whether its networks are loaded (else every result is invalid, carrying ``status``)."""
+        ...
+
+    def to(self, device: torch.device) -> None:
+        """Move its networks to ``device`` (the node parks them on the CPU while inactive)."""
+        ...
+
+    def accelerate(self, mode: str, precision: str) -> str:
+        """Run its networks on the path ``mode`` names (runtime.acceleration: eager, compile, tensorrt) at
+        ``precision``; a note for the log and /diagnostics (ending ": eager" where it fell back). A stage
+        with nothing to accelerate leaves its networks and says so."""
+        ...
 
 
 class Cue(abc.ABC):
@@ -60,16 +95,21 @@ class Cue(abc.ABC):
     """Dataclass of the cue's settings; it has a ``fusion_weight`` field (:func:`fusion_weight_setting`)."""
     result_class: ClassVar[type]
     """The cue's result dataclass (a :class:`CueResult`)."""
-    stage_class: ClassVar[type | None] = None
-    """The stage holding the cue's networks, built as ``stage_class(config, device=device)``: it has
-    ``available`` and ``status``, and ``to(device)``. None for a cue without networks."""
+    stage_class: ClassVar[type[CueStage] | None] = None
+    """The stage holding the cue's networks (a :class:`CueStage`), built as ``stage_class(config,
+    device=device)``. None for a cue without networks."""
     weights_field: ClassVar[str] = "weights"
     """The config field naming the cue's weights: empty means the cue is off by choice."""
 
     def __init__(self, config: Any, device: torch.device) -> None:
         self.config = config
         self.device = device
-        self.stage = self.stage_class(config, device=device) if self.stage_class is not None else None
+        self.stage: CueStage | None = None
+        if self.stage_class is not None:
+            self.stage = self.stage_class(config, device=device)
+            if not isinstance(self.stage, CueStage):
+                raise TypeError(f"cue {self.name!r}: {self.stage_class.__name__} is not a CueStage (it needs config, "
+                                "status, available, to(device) and accelerate(mode, precision))")
 
     @property
     def configured(self) -> bool:
@@ -86,14 +126,14 @@ class Cue(abc.ABC):
         """Why the cue is off, or what it runs."""
         return self.stage.status
 
-    def prepare(self, inputs: CueFrame) -> list[Any]:
+    def prepare(self, inputs: PeopleWithHistory) -> list[Any]:
         """Per person of ``inputs.people``, what the call will need from state kept over time (read now, from
         ``inputs.history``), or a result already decided (e.g. invalid, with its reason). By default the
         person, as cues that look only at the frame need nothing else."""
         return list(inputs.people)
 
     @abc.abstractmethod
-    def __call__(self, inputs: CueFrame) -> list[CueResult]:
+    def __call__(self, inputs: PreparedPeople) -> list[CueResult]:
         """One result per person of ``inputs.people``, in order; invalid ones say why."""
 
     @property
@@ -120,20 +160,6 @@ class Cue(abc.ABC):
         self.device = device
         if self.stage is not None:
             self.stage.to(device)
-
-
-def stage_load_problem(config: Any, group: str, device: torch.device, get_weights_hint: str) -> str:
-    """Why a cue's stage cannot load its weights ("" when it may try): none configured, settings that do not
-    hold together, or CUDA asked for on a machine without it (a stage built outside the pipeline)."""
-    if not config.weights:
-        return f"no weights configured; {get_weights_hint}"
-    try:
-        validate_config(config, group)
-    except ValueError as exc:
-        return f"bad settings: {exc}"
-    if device.type == "cuda" and not torch.cuda.is_available():
-        return f"device {str(device)!r} asked for, but CUDA is not available"
-    return ""
 
 
 class WindowedStage:
@@ -178,7 +204,7 @@ class SequenceCue(Cue):
         """Why a ready window must not be judged ("" when it may); e.g. gait needs a walk."""
         return ""
 
-    def prepare(self, inputs: CueFrame) -> list[JointSequence | CueResult]:
+    def prepare(self, inputs: PeopleWithHistory) -> list[JointSequence | CueResult]:
         """Each person's window at the cue's rate, or why there is none yet (an invalid result)."""
         history, prepared = inputs.history, []
         for person in inputs.people:
@@ -195,5 +221,5 @@ class SequenceCue(Cue):
             prepared.append(self.invalid(refusal) if refusal else sequence)
         return prepared
 
-    def __call__(self, inputs: CueFrame) -> list[CueResult]:
+    def __call__(self, inputs: PreparedPeople) -> list[CueResult]:
         return self.stage(inputs.prepared)  # the pipeline passes only the windows prepare() made

@@ -73,6 +73,12 @@ class PersonDetector(Protocol):
         """Move the network to ``device`` (the node parks it on the CPU while inactive)."""
         ...
 
+    def accelerate(self, mode: str, precision: str) -> str:
+        """Run the network on the path ``mode`` names (runtime.acceleration: eager, compile, tensorrt) at
+        ``precision``; a note for the log and /diagnostics (ending ": eager" where it fell back). A backend
+        with nothing to compile leaves its network and says so."""
+        ...
+
 
 def check_images(images: list[np.ndarray]) -> None:
     """ValueError naming the index of the first image that is not H x W x 3 uint8 RGB of at least 2 x 2 px."""

@@ -20,6 +20,7 @@ import torch
 from torchvision.models.detection import KeypointRCNN, KeypointRCNN_ResNet50_FPN_Weights, keypointrcnn_resnet50_fpn
 
 from ..runtime.acceleration import accelerate_network
+from ..runtime.loading import stage_load_problem
 from ..types import Detection
 from ..runtime.weights import WeightsError, copy_from_dir, load_checkpoint, load_state_dict
 from .base import IDENTITY, check_images
@@ -181,11 +182,12 @@ def build_detector(config: DetectorConfig, device: torch.device, *, random_weigh
                    download: bool) -> KeypointRCNNDetector:
     """The backend's builder (detection.registry.build_detector documents the arguments); ``download=False``
     reads DEFAULT weights from the torch.hub cache only."""
+    problem = stage_load_problem(config, "detector", device, "no detector weights configured: set detector.weights "
+                                 "to 'DEFAULT' (torchvision COCO Keypoint R-CNN) or to a local state_dict file")
     if random_weights:
         model, status = build_keypoint_rcnn(config), "RANDOM WEIGHTS (tests and benchmarks only)"
-    elif not config.weights:
-        return KeypointRCNNDetector(config, None, "no detector weights configured: set detector.weights to 'DEFAULT' "
-                                            "(torchvision COCO Keypoint R-CNN) or to a local state_dict file", device)
+    elif problem:
+        return KeypointRCNNDetector(config, None, problem, device)
     else:
         try:
             state, description = load_detector_weights(config.weights, download)

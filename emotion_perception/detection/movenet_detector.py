@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..runtime.acceleration import accelerate_network
+from ..runtime.loading import stage_load_problem
 from ..types import Detection
 from ..runtime.weights import WeightsError
 from .base import IDENTITY, ScoreCalibration, check_images
@@ -228,13 +229,14 @@ def build_detector(config: DetectorConfig, device: torch.device, *, random_weigh
                    download: bool) -> MoveNetDetector:
     """The backend's builder (detection.registry.build_detector documents the arguments): DEFAULT is the
     fetched graph model (never downloaded here), else a .json or its folder."""
+    problem = stage_load_problem(config, "detector", device, "no detector weights configured: set detector.weights "
+                                 f"to 'DEFAULT' (run `emotion-perception weights fetch {WEIGHTS_NAME}`) or to the "
+                                 "graph model's .json")
     if random_weights:
         detector = MoveNetDetector(None, "MoveNet has no random weights: fetch the graph model", config.input_size,
                                    config.movenet_score_threshold, device)
-    elif not config.weights:
-        detector = MoveNetDetector(None, "no detector weights configured: set detector.weights to 'DEFAULT' (run "
-                                         f"`emotion-perception weights fetch {WEIGHTS_NAME}`) or to the graph "
-                                         "model's .json", config.input_size, config.movenet_score_threshold, device)
+    elif problem:
+        detector = MoveNetDetector(None, problem, config.input_size, config.movenet_score_threshold, device)
     else:
         path = movenet_weights_dir() if config.weights == "DEFAULT" else Path(config.weights).expanduser()
         detector = build_movenet_detector(path, device, config.input_size, config.movenet_score_threshold,

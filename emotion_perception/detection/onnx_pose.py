@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torchvision.ops import nms
 
+from ..runtime.loading import stage_load_problem
 from ..types import Detection
 from .base import IDENTITY, check_images
 
@@ -91,6 +92,10 @@ class OnnxPoseDetector:
             if self.session is not None:
                 self._open()
 
+    def accelerate(self, mode: str, precision: str) -> str:
+        """Nothing to compile: onnxruntime runs the model as it was exported; a note for the log."""
+        return f"{mode}: detector in onnxruntime, not compiled"
+
     def network_size(self, height: int, width: int) -> tuple[int, int]:
         """The input (H, W) for an image: the model's where fixed, else letterboxed to onnx_input_size."""
         fixed_h, fixed_w = self.input_size
@@ -137,9 +142,11 @@ def build_detector(config: DetectorConfig, device: torch.device, *, random_weigh
     downloaded: the file is the user's."""
     if random_weights:
         return OnnxPoseDetector(config, None, "the onnx backend has no random weights: export a model", device)
-    if not config.weights or config.weights == "DEFAULT":
-        return OnnxPoseDetector(config, None, "detector.model 'onnx' needs detector.weights set to your exported "
-                                              ".onnx file (layout: docs/front_end.md); it has no DEFAULT", device)
+    no_weights = ("detector.model 'onnx' needs detector.weights set to your exported .onnx file (layout: "
+                  "docs/front_end.md); it has no DEFAULT")
+    problem = stage_load_problem(config, "detector", device, no_weights)
+    if problem or config.weights == "DEFAULT":
+        return OnnxPoseDetector(config, None, problem or no_weights, device)
     if importlib.util.find_spec("onnxruntime") is None:
         return OnnxPoseDetector(config, None, "detector.model 'onnx' needs onnxruntime: pip install onnxruntime "
                                               "(onnxruntime-gpu for CUDA)", device)

@@ -126,6 +126,9 @@ class GroundTruthKeypoints:
     def to(self, device) -> None:
         pass
 
+    def accelerate(self, mode: str, precision: str) -> str:
+        return f"{mode}: ground truth, no network"
+
     def detect(self, images):
         detections = []
         for person in self.people:

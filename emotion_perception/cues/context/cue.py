@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Cue, CueFrame
+from ..base import Cue, PreparedPeople
 from ...types import ContextResult
 from .stage import ContextConfig, ContextEmotion
 
@@ -15,7 +15,7 @@ class ContextCue(Cue):
     result_class = ContextResult
     stage_class = ContextEmotion
 
-    def __call__(self, inputs: CueFrame) -> list[ContextResult]:
+    def __call__(self, inputs: PreparedPeople) -> list[ContextResult]:
         if not inputs.people:
             return []
         boxes = np.stack([person.box for person in inputs.people]).astype(np.float32)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ...runtime.acceleration import accelerate_network
+from ...runtime.loading import stage_load_problem
 from ...configuration import setting
 from ..base import fusion_weight_setting, interval_setting
 from ...labels import EMOTIC_CATEGORIES
@@ -52,8 +53,9 @@ class ContextEmotion:
         self.vad_scale = VAD_SCALE
         self.name = ""
         self.status = ""
-        if not self.config.weights:
-            self.status = f"context branch off: no weights configured; {GET_WEIGHTS_HINT}"
+        problem = stage_load_problem(self.config, "context", self.device, f"no weights configured; {GET_WEIGHTS_HINT}")
+        if problem:
+            self.status = f"context branch off: {problem}"
             return
         try:
             self._load(self.config.weights)
@@ -73,8 +75,6 @@ class ContextEmotion:
     def _use(self, model: EmoticNet, thresholds: np.ndarray, preprocessing: EmoticPreprocessing,
              vad_scale: float, name: str) -> None:
         device = self.device
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise WeightsError(f"device {str(device)!r} asked for, but CUDA is not available")
         self.model = model.to(device).eval()
         self.thresholds = np.asarray(thresholds, dtype=np.float32).reshape(len(EMOTIC_CATEGORIES))
         self.preprocessing = preprocessing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Cue, CueFrame
+from ..base import Cue, PreparedPeople
 from .stage import FaceConfig, FaceExpression, FaceResult
 
 
@@ -18,7 +18,7 @@ class FaceCue(Cue):
     def counters(self) -> dict[str, int]:
         return {"dropped_faces": self.stage.dropped_faces}
 
-    def __call__(self, inputs: CueFrame) -> list[FaceResult]:
+    def __call__(self, inputs: PreparedPeople) -> list[FaceResult]:
         if not inputs.people:
             return []
         boxes = np.stack([person.box for person in inputs.people]).astype(np.float32)

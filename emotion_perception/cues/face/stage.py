@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ...runtime.acceleration import accelerate_network
+from ...runtime.loading import stage_load_problem
 from ...configuration import setting
 from ..base import fusion_weight_setting, interval_setting
 from ...labels import EMOTIONS, FACE_EXPRESSION_CIRCUMPLEX, FACE_EXPRESSION_EMOTIONS, FACE_EXPRESSIONS
@@ -107,11 +108,11 @@ class FaceExpression:
 
     def _load(self) -> str:
         cfg = self.config
-        if not cfg.expression_weights:
-            return ("face cue off: no expression weights configured; set expression_weights to "
-                    f"{DEFAULT_EXPRESSION_WEIGHTS} (fetched by `emotion-perception weights fetch`)")
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            return f"face cue off: device {str(self.device)!r} asked for, but CUDA is not available"
+        problem = stage_load_problem(cfg, "face", self.device, "no expression weights configured; set "
+                                     f"expression_weights to {DEFAULT_EXPRESSION_WEIGHTS} (fetched by "
+                                     "`emotion-perception weights fetch`)", weights_field="expression_weights")
+        if problem:
+            return f"face cue off: {problem}"
         try:
             classifier = load_expression_model(cfg.expression_weights, self.device)
             detector = (load_mtcnn(cfg.detector_weights, self.device, min_face_size=cfg.min_face_size)

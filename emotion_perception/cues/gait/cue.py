@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..base import SequenceCue
+from ..base import PreparedPeople, SequenceCue
 from ...types import GaitResult, JointSequence
 from .stage import GaitConfig, GaitEmotion
 
@@ -31,7 +31,7 @@ class GaitCue(SequenceCue):
         self.latest_input_z = (float("nan"), float("nan"))
         """Mean and max |z| of the latest window classified [training std]."""
 
-    def __call__(self, inputs):
+    def __call__(self, inputs: PreparedPeople) -> list[GaitResult]:
         results = super().__call__(inputs)
         judged = [result for result in results if result.valid]
         self.windows += len(judged)

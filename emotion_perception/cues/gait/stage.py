@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..base import WindowedStage, fusion_weight_setting, interval_setting, stage_load_problem
+from ..base import WindowedStage, fusion_weight_setting, interval_setting
 from ...configuration import setting
 from ...labels import GAIT_EMOTIONS
 from ...types import GaitResult, JointSequence, PositionSource
 from ...runtime.weights import PUBLISHED, WeightsError
 from ...runtime.acceleration import accelerate_network
+from ...runtime.loading import stage_load_problem
 from .models import ARCHITECTURES, GaitModel, load_gait_model
 from .preprocessing import GaitInputError, check_sequence
 from .synthetic import generate_gait
@@ -102,8 +103,9 @@ class GaitEmotion(WindowedStage):
 
     def _load(self) -> tuple[bool, str]:
         cfg = self.config
-        problem = stage_load_problem(cfg, "gait", self.device, f"set weights to {' or '.join(PUBLISHED)} or to a "
-                                                               "checkpoint trained with `emotion-perception train-gait`")
+        problem = stage_load_problem(cfg, "gait", self.device, f"no weights configured; set weights to "
+                                     f"{' or '.join(PUBLISHED)} or to a checkpoint trained with `emotion-perception "
+                                     "train-gait`")
         if problem:
             return False, f"gait branch disabled: {problem}"
         try:

@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 from ...runtime.acceleration import accelerate_network
+from ...runtime.loading import stage_load_problem
 from ...configuration import setting
-from ..base import WindowedStage, fusion_weight_setting, interval_setting, stage_load_problem
+from ..base import WindowedStage, fusion_weight_setting, interval_setting
 from ...labels import EMOTIONS
 from ...types import CueResult, Evidence, JointSequence
 from ...runtime.weights import WeightsError
@@ -76,7 +77,7 @@ class GestureEmotion(WindowedStage):
 
     def _load(self) -> tuple[bool, str]:
         cfg = self.config
-        problem = stage_load_problem(cfg, "gesture", self.device, GET_WEIGHTS_HINT)
+        problem = stage_load_problem(cfg, "gesture", self.device, f"no weights configured; {GET_WEIGHTS_HINT}")
         if problem:
             return False, f"gesture branch off: {problem}"
         try:

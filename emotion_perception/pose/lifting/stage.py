@@ -13,6 +13,7 @@ import torch
 
 from ...configuration import setting
 from ...types import CameraIntrinsics, PositionSource, Skeleton
+from ...runtime.loading import stage_load_problem
 from ...runtime.weights import WeightsError
 
 
@@ -35,8 +36,9 @@ class LiftingStage:
 
         self.config = config
         self.lifter = None
-        if not config.weights:
-            self.status = "off (lifter.weights is ''): 2D-only people get the planar gait fallback and no position"
+        problem = stage_load_problem(config, "lifter", device, "lifter.weights is ''")
+        if problem:
+            self.status = f"off ({problem}): 2D-only people get the planar gait fallback and no position"
             return
         path = SHIPPED_WEIGHTS if config.weights == "DEFAULT" else Path(config.weights).expanduser()
         try:
