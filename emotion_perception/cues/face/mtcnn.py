@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import box_area, nms, roi_align
 
-from ...runtime.weights import PUBLISHED, WeightsError, load_state_dict, published_path
+from ...runtime.weights import WeightsError, load_state_dict, published_path
+from .weights import FACE_WEIGHTS
 
 DEFAULT_WEIGHTS = "facenet_mtcnn"
 """Prefix of the released P/R/O-Net weights: facenet_mtcnn_pnet, facenet_mtcnn_rnet, facenet_mtcnn_onet."""
@@ -264,11 +265,12 @@ def load_mtcnn(weights: str = DEFAULT_WEIGHTS, device: str | torch.device = "cpu
     networks = []
     for stage, network in (("pnet", PNet()), ("rnet", RNet()), ("onet", ONet())):
         name = f"{weights}_{stage}"
-        if name not in PUBLISHED or PUBLISHED[name].architecture != f"mtcnn_{stage}":
+        passport = FACE_WEIGHTS.get(name)
+        if passport is None or passport.architecture != f"mtcnn_{stage}":
             raise WeightsError(f"no released MTCNN weights named {name!r}; known: "
-                               f"{', '.join(n for n, p in PUBLISHED.items() if p.architecture.startswith('mtcnn_'))}")
+                               f"{', '.join(n for n, p in FACE_WEIGHTS.items() if p.architecture.startswith('mtcnn_'))}")
         try:
-            network.load_state_dict(load_state_dict(published_path(name), PUBLISHED[name].sha256), strict=True)
+            network.load_state_dict(load_state_dict(published_path(passport), passport.sha256), strict=True)
         except RuntimeError as exc:
             raise WeightsError(f"{name}: does not fit our {stage}: {exc}".splitlines()[0]) from exc
         networks.append(network)

@@ -7,7 +7,9 @@ import torch
 
 from ..base import PreparedPeople, SequenceCue
 from ...types import GaitResult, JointSequence
+from .export import GAIT_NETWORKS
 from .stage import GaitConfig, GaitEmotion
+from .weights import GAIT_WEIGHTS
 
 
 class GaitCue(SequenceCue):
@@ -21,6 +23,8 @@ class GaitCue(SequenceCue):
     config_class = GaitConfig
     result_class = GaitResult
     stage_class = GaitEmotion
+    released_weights = tuple(GAIT_WEIGHTS.values())
+    exportable_networks = GAIT_NETWORKS
 
     def __init__(self, config: GaitConfig, device: torch.device) -> None:
         super().__init__(config, device)

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from ...labels import GAIT_EMOTIONS
-from ...runtime.weights import (PUBLISHED, WeightsError, WeightsPassport, load_checkpoint, load_state_dict, published_path,
-                       verify_sha256)
+from ...runtime.weights import (WeightsError, WeightsPassport, load_checkpoint, load_state_dict, published_path,
+                                verify_sha256)
 from .distribution import InputStatistics, input_distance
 from .features import affective_features
 from .preprocessing import (PROXEMO_VIEW_ANGLES_DEG, proxemo_input, step_online_input, to_our_order, to_stgcn_input,
@@ -24,6 +24,7 @@ from .preprocessing import (PROXEMO_VIEW_ANGLES_DEG, proxemo_input, step_online_
 from .restricted_load import extract_state_dict
 from .stgcn import TEMPORAL_KERNEL, stgcn_affective, stgcn_step
 from .vsgcnn import combine_views, vsgcnn_proxemo
+from .weights import GAIT_WEIGHTS
 
 ARCHITECTURES: tuple[str, ...] = ("stgcn", "stgcn_affective", "vsgcnn")
 STATISTICS_KEY = "input_statistics"
@@ -115,10 +116,10 @@ def training_statistics(network: torch.nn.Module, passport: WeightsPassport) -> 
 
 def _published_passport(weights: str) -> tuple[WeightsPassport, Path] | None:
     """A released weights name, or a path to a released file (recognised by its file name)."""
-    if weights in PUBLISHED:
-        return PUBLISHED[weights], published_path(weights)
+    if weights in GAIT_WEIGHTS:
+        return GAIT_WEIGHTS[weights], published_path(GAIT_WEIGHTS[weights])
     path = Path(weights).expanduser()
-    for passport in PUBLISHED.values():
+    for passport in GAIT_WEIGHTS.values():
         if path.name == passport.file_name:
             return passport, path
     return None

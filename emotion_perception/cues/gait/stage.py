@@ -12,12 +12,13 @@ from ..base import WindowedStage, fusion_weight_setting, interval_setting
 from ...configuration import setting
 from ...labels import GAIT_EMOTIONS
 from ...types import GaitResult, JointSequence, PositionSource
-from ...runtime.weights import PUBLISHED, WeightsError
+from ...runtime.weights import WeightsError
 from ...runtime.acceleration import accelerate_network
 from ...runtime.loading import stage_load_problem
 from .models import ARCHITECTURES, GaitModel, load_gait_model
 from .preprocessing import GaitInputError, check_sequence
 from .synthetic import generate_gait
+from .weights import GAIT_WEIGHTS
 
 
 @dataclass
@@ -104,7 +105,7 @@ class GaitEmotion(WindowedStage):
     def _load(self) -> tuple[bool, str]:
         cfg = self.config
         problem = stage_load_problem(cfg, "gait", self.device, f"no weights configured; set weights to "
-                                     f"{' or '.join(PUBLISHED)} or to a checkpoint trained with `emotion-perception "
+                                     f"{' or '.join(GAIT_WEIGHTS)} or to a checkpoint trained with `emotion-perception "
                                      "train-gait`")
         if problem:
             return False, f"gait branch disabled: {problem}"

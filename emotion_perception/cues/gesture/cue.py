@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..base import SequenceCue
+from .export import ACCM_NETWORK
 from .stage import GestureConfig, GestureEmotion, GestureResult
 
 
@@ -11,6 +12,7 @@ class GestureCue(SequenceCue):
     config_class = GestureConfig
     result_class = GestureResult
     stage_class = GestureEmotion
+    exportable_networks = (ACCM_NETWORK,)
 
     @property
     def labels(self) -> tuple[str, ...]:
