@@ -27,6 +27,7 @@ import torch
 from emotion_perception.runtime.acceleration import largest_difference
 from emotion_perception.runtime.device import apply_precision, inference_context
 from emotion_perception.cues.registry import exportable_networks
+from timing import time_interleaved
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,11 @@ def _face(device: torch.device, _: Path):
 def _gesture(device: torch.device, folder: Path):
     from emotion_perception.cues.gesture.model import accm, accm_passport
     from emotion_perception.cues.gesture.stage import GestureConfig, GestureEmotion
-    from emotion_perception.labels import GAIT_EMOTIONS
+    from emotion_perception.cues.gesture.labels import GESTURE_EMOTIONS
     from emotion_perception.runtime.weights import save_checkpoint
 
     config = GestureConfig()
-    path = save_checkpoint(accm().state_dict(), accm_passport(GAIT_EMOTIONS, {}, 30.0, config.window_frames,
+    path = save_checkpoint(accm().state_dict(), accm_passport(GESTURE_EMOTIONS, {}, 30.0, config.window_frames,
                                                               name="random ACCM"), folder / "accm")
     return GestureEmotion(GestureConfig(weights=str(path)), device)
 
@@ -113,16 +114,6 @@ def _on(device: torch.device, inputs: tuple) -> tuple:
     return tuple(x.to(device) if isinstance(x, torch.Tensor) else x for x in inputs)
 
 
-def _time(call: Callable[[], object], device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    call()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start
-
-
 def bench(name: str, args: argparse.Namespace, folder: Path) -> list[str]:
     """Markdown rows for one network: per batch, eager and compiled p50/p95 [ms], the ratio, the difference."""
     device, spec = torch.device(args.device), BENCHES[name]
@@ -137,15 +128,16 @@ def bench(name: str, args: argparse.Namespace, folder: Path) -> list[str]:
     for people in ((1,) if spec.per_frame else args.batches):
         with inference_context(device, args.precision):  # inputs made in it too, as in the pipeline
             inputs = _on(device, spec.inputs(people))
-            eager(*inputs), compiled(*inputs)  # first calls (allocations, a CUDA graph's recording) not timed
-            times = np.array([[_time(lambda: eager(*inputs), device), _time(lambda: compiled(*inputs), device)]
-                              for _ in range(args.repeats)]) * 1e3
+            # after one untimed call of each (allocations, a CUDA graph's recording)
+            timed = time_interleaved({"eager": lambda: eager(*inputs), "compiled": lambda: compiled(*inputs)},
+                                     args.repeats, device)
             difference = ""
             if not spec.per_frame:  # the detector's outputs are lists of dicts: checked in the tests, not here
                 change, scale = largest_difference(compiled(*inputs), eager(*inputs))
                 difference = f"{change / max(1.0, scale):.1e}"
-        (e50, c50), (e95, c95) = np.percentile(times, 50, axis=0), np.percentile(times, 95, axis=0)
-        rows.append(f"| {name} | {people} | {e50:.1f} | {e95:.1f} | {c50:.1f} | {c95:.1f} | {e50 / c50:.2f} | "
+        eager_ms, compiled_ms = timed["eager"], timed["compiled"]
+        rows.append(f"| {name} | {people} | {eager_ms.cells((50, 95), sep=' | ')} | "
+                    f"{compiled_ms.cells((50, 95), sep=' | ')} | {eager_ms.p50 / compiled_ms.p50:.2f} | "
                     f"{difference} | {compile_s:.0f} |")
         print(rows[-1], flush=True)
     return rows

@@ -19,8 +19,6 @@ Usage: bench/bench_context.py [--device cpu|cuda] [--frames 30] [--threads 1] [-
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -29,7 +27,8 @@ import torch
 from emotion_perception.cues.context import ContextEmotion, EmoticPreprocessing, emotic_resnet18
 from emotion_perception.cues.context.model import VAD_SCALE
 from emotion_perception.cues.context.preprocessing import clip_box, crop
-from emotion_perception.labels import EMOTIC_CATEGORIES
+from emotion_perception.cues.context.labels import EMOTIC_CATEGORIES
+from timing import time_interleaved
 
 
 class OpenCVPathStage(ContextEmotion):
@@ -41,25 +40,6 @@ class OpenCVPathStage(ContextEmotion):
             scores, scaled_vad = self.model(scene.to(self.device), bodies.to(self.device),
                                             torch.zeros(len(pixel_boxes), dtype=torch.long, device=self.device))
         return scores.float().cpu().numpy(), scaled_vad.float().cpu().numpy() * np.float32(self.vad_scale)
-
-
-def _percentiles(seconds: list[float]) -> np.ndarray:
-    return np.percentile(np.array(seconds) * 1000.0, [50, 95, 99])
-
-
-def _time(runs: dict[str, Callable[[], object]], frames: int, device: torch.device) -> dict[str, np.ndarray]:
-    """p50/p95/p99 [ms] of each run, the runs interleaved frame by frame so that load from other processes
-    falls on all of them alike."""
-    samples: dict[str, list[float]] = {name: [] for name in runs}
-    for frame in range(frames + 1):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            if frame:  # frame 0 warms up
-                samples[name].append(time.perf_counter() - start)
-    return {name: _percentiles(values) for name, values in samples.items()}
 
 
 def _random_model(seed: int = 0) -> torch.nn.Module:
@@ -101,13 +81,14 @@ def latency(args: argparse.Namespace, device: torch.device) -> None:
             return pre.device_inputs(frame, torch.from_numpy(np.stack(pixel_boxes)).to(device))
 
         with torch.inference_mode():
-            crops = _time({"opencv": opencv_crops, "device": device_crops}, args.frames, device)
-        stages = _time({"device": lambda: stage(image, boxes), "opencv": lambda: old_stage(image, boxes),
+            crops = time_interleaved({"opencv": opencv_crops, "device": device_crops}, args.frames, device)
+        stages = time_interleaved({"device": lambda: stage(image, boxes), "opencv": lambda: old_stage(image, boxes),
                         "loop": lambda: [stage(image, box[None]) for box in boxes]}, args.frames, device)
-        cells = " ".join(f"{' / '.join(f'{v:.1f}' for v in p):>20}"
-                         for p in (crops["opencv"], crops["device"], stages["device"], stages["opencv"], stages["loop"]))
-        print(f"{count:>6} | {cells} | {stages['opencv'][0] / stages['device'][0]:>12.3f}x "
-              f"{stages['loop'][0] / stages['device'][0]:>11.2f}x")
+        cells = " ".join(f"{timing.cells():>20}"
+                         for timing in (crops["opencv"], crops["device"], stages["device"], stages["opencv"],
+                                        stages["loop"]))
+        print(f"{count:>6} | {cells} | {stages['opencv'].p50 / stages['device'].p50:>12.3f}x "
+              f"{stages['loop'].p50 / stages['device'].p50:>11.2f}x")
 
 
 def _exact_opencv_inputs(pre, image: np.ndarray, pixel_boxes: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:

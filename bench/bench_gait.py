@@ -19,7 +19,6 @@ all windows) against the training mean; and by how often the network's label equ
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
@@ -28,15 +27,11 @@ from emotion_perception.cues.gait import GaitConfig, GaitEmotion
 from emotion_perception.cues.gait.distribution import align_windows, input_distance, umeyama
 from emotion_perception.cues.gait.preprocessing import newest_windows, to_stgcn_input
 from emotion_perception.cues.gait.synthetic import camera_walks, generate_gait, live_sequences, synthetic_dataset
-from emotion_perception.labels import GAIT_EMOTIONS
+from emotion_perception.cues.gait.labels import GAIT_EMOTIONS
 from emotion_perception.types import JointSequence
+from timing import time_interleaved
 
 MODELS = {"stgcn": "step_stgcn_epoch395", "vsgcnn": "proxemo_vsgcnn_epoch134"}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def latency(args: argparse.Namespace) -> None:
@@ -55,21 +50,11 @@ def latency(args: argparse.Namespace) -> None:
             continue
         for count in args.tracks:
             batch = tracks[:count]
-            calls = {"batched": lambda: stage(batch), "loop": lambda: [stage([t]) for t in batch]}
-            samples: dict[str, list[float]] = {name: [] for name in calls}
-            for name, call in calls.items():  # warm-up
-                call()
-            for _ in range(args.repeats):
-                for name, call in calls.items():
-                    _sync(device)
-                    start = time.perf_counter()
-                    call()
-                    _sync(device)
-                    samples[name].append((time.perf_counter() - start) * 1000)
-            p50 = {name: float(np.percentile(v, 50)) for name, v in samples.items()}
-            p95 = {name: float(np.percentile(v, 95)) for name, v in samples.items()}
-            print(f"| {model} | {count} | {p50['batched']:.1f} / {p95['batched']:.1f} | {p50['loop']:.1f} / {p95['loop']:.1f} "
-                  f"| {p50['batched'] / count:.1f} | {p50['loop'] / count:.1f} | {p50['loop'] / p50['batched']:.2f} |")
+            timed = time_interleaved({"batched": lambda: stage(batch), "loop": lambda: [stage([t]) for t in batch]},
+                                     args.repeats, device)
+            batched, loop = timed["batched"], timed["loop"]
+            print(f"| {model} | {count} | {batched.cells((50, 95))} | {loop.cells((50, 95))} "
+                  f"| {batched.p50 / count:.1f} | {loop.p50 / count:.1f} | {loop.p50 / batched.p50:.2f} |")
 
 
 def plain_alignment(windows: np.ndarray, target: np.ndarray, frame0: bool) -> np.ndarray:

@@ -72,7 +72,9 @@ from emotion_perception.runtime.device import PRECISIONS, resolve_device
 from emotion_perception.cues.face.boxes import face_crop_square, grey_face_crop, grey_face_crops
 from emotion_perception.cues.gesture.model import accm, accm_passport
 from emotion_perception.runtime.image_codec import decode_compressed, decode_jpeg_torchvision
-from emotion_perception.labels import COCO_KEYPOINTS, EMOTIC_CATEGORIES, GAIT_EMOTIONS, GAIT_JOINTS
+from emotion_perception.labels import COCO_KEYPOINTS, GAIT_JOINTS
+from emotion_perception.cues.context.labels import EMOTIC_CATEGORIES
+from emotion_perception.cues.gait.labels import GAIT_EMOTIONS
 from emotion_perception.pipeline import Observation, Pipeline, person_from_external
 from emotion_perception.pose.skeleton import COCO_FOR_GAIT_JOINT
 from emotion_perception.settings import Settings
@@ -80,6 +82,7 @@ from emotion_perception.offline.sources import VideoFileSource
 from emotion_perception.offline.synthetic_scene import SceneConfig, SceneFrame, render_scene
 from emotion_perception.types import CameraIntrinsics, Detection, Frame, FrameResult
 from emotion_perception.runtime.weights import WeightsPassport, save_checkpoint
+from timing import Timing, synchronize, time_calls
 
 FRONT_STAGES = ("detection", "tracking", "pose")
 CUE_STAGES = ("gait", "context", "face", "gesture")
@@ -245,14 +248,14 @@ class Driver:
             self.detector.run_network = True
             self.detector.reported.clear()
         frames = self.frames[self.warmup:self.warmup + timed]
-        _synchronize(self.pipeline.device)
+        synchronize(self.pipeline.device)
         start = time.perf_counter()
         if mode == "overlapped":
             results = self._overlapped(frames)
         else:
             judge = self.judge_per_person if mode == "per-person" else self.pipeline.judge
             results = [judge(self.observe(scene_frame)) for scene_frame in frames]
-        _synchronize(self.pipeline.device)
+        synchronize(self.pipeline.device)
         return results, time.perf_counter() - start
 
     def _overlapped(self, frames: list[SceneFrame]) -> list[FrameResult]:
@@ -316,19 +319,14 @@ def real_footage(video: Path, frames: int, device: torch.device, overrides: list
             results = [pipeline.judge(pipeline.observe(frame)) for frame in images]
         fps = len(results) / (time.perf_counter() - start)
         cpu_ms = (time.process_time() - cpu_start) / len(results) * 1e3
-        total = np.percentile([r.stage_seconds["total"] * 1e3 for r in results], [50, 95])
-        detection = np.percentile([r.stage_seconds["detection"] * 1e3 for r in results], 50)
+        total = Timing.from_seconds([r.stage_seconds["total"] for r in results])
+        detection = Timing.from_seconds([r.stage_seconds["detection"] for r in results])
         people = np.mean([len(r.people) for r in results])
-        lines.append(f"| {mode} | {fps:.1f} | {total[0]:.0f} / {total[1]:.0f} | {detection:.0f} | {cpu_ms:.0f} | "
+        lines.append(f"| {mode} | {fps:.1f} | {total.cells((50, 95), '.0f')} | {detection.p50:.0f} | {cpu_ms:.0f} | "
                      f"{people:.1f} | "
                      f"{'yes' if fps >= video_fps else 'no'} |")
         print(lines[-1], flush=True)
     return lines
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def warmup_frames(pipeline: Pipeline, scene_fps: float) -> int:
@@ -373,7 +371,7 @@ def summarize(spec: RunSpec, results: list[FrameResult], wall: float, peak_mb: f
     for stage in STAGES:
         values = [result.stage_seconds[stage] * 1e3 for result in results if stage in result.stage_seconds]
         if values:
-            stages[stage] = [float(v) for v in np.percentile(values, QUANTILES)]
+            stages[stage] = Timing(np.asarray(values)).percentiles(QUANTILES)
     valid = {name: float(np.mean([sum(1 for person in result.people if name in person.cues and person.cues[name].valid)
                                   for result in results])) for name in CUE_STAGES}
     reported = float(np.mean(detector.reported)) if detector is not None and detector.reported else None
@@ -382,27 +380,14 @@ def summarize(spec: RunSpec, results: list[FrameResult], wall: float, peak_mb: f
 
 # --- the parts measured alone --------------------------------------------------------------------------------
 
-def time_ms(call: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """p50 [ms] of ``call`` after one warm-up call."""
-    call()
-    samples = []
-    for _ in range(repeats):
-        _synchronize(device)
-        start = time.perf_counter()
-        call()
-        _synchronize(device)
-        samples.append(time.perf_counter() - start)
-    return float(np.percentile(samples, 50) * 1e3)
-
-
 def jpeg_rows(image: np.ndarray, device: torch.device, repeats: int) -> list[str]:
     """Decoding the scene's 640x480 frame as a JPEG (quality 90): OpenCV, and torchvision on the device."""
     data = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].ravel()
     reference = decode_compressed(data)
     torchvision_image = decode_jpeg_torchvision(data, device)
     difference = np.abs(torchvision_image.astype(np.int16) - reference.astype(np.int16))
-    opencv_ms = time_ms(lambda: decode_compressed(data), repeats, device)
-    torchvision_ms = time_ms(lambda: decode_jpeg_torchvision(data, device), repeats, device)
+    opencv_ms = time_calls(lambda: decode_compressed(data), repeats, device).p50
+    torchvision_ms = time_calls(lambda: decode_jpeg_torchvision(data, device), repeats, device).p50
     name = "nvJPEG" if device.type == "cuda" else "libjpeg-turbo"
     return [f"| JPEG 640x480 q90 ({data.size // 1024} kB) | OpenCV on the CPU | {opencv_ms:.2f} | |",
             f"| | torchvision ({name}) on {device}, image back on the host | {torchvision_ms:.2f} | "
@@ -424,8 +409,8 @@ def crop_rows(image: np.ndarray, device: torch.device, repeats: int, counts: lis
             frame = torch.from_numpy(image).to(device)
             return grey_face_crops(frame, squares.to(device), 64).cpu().numpy()
 
-        opencv_ms = time_ms(lambda: [grey_face_crop(image, box, 0.1, 64) for box in boxes], repeats, device)
-        batched_ms = time_ms(batched, repeats, device)
+        opencv_ms = time_calls(lambda: [grey_face_crop(image, box, 0.1, 64) for box in boxes], repeats, device).p50
+        batched_ms = time_calls(batched, repeats, device).p50
         rows.append(f"| face crops, {count} faces | OpenCV per face / one batched op on {device} | "
                     f"{opencv_ms:.2f} / {batched_ms:.2f} | |")
     return rows

@@ -1,7 +1,8 @@
 """The `emotion-perception` command: training, evaluation, prediction, weights, bags and the demo.
 
-Each area contributes its sub-commands through a module with ``add_commands(subparsers)``; a command's
-handler is stored as ``func`` on its parser and receives the parsed arguments, returning an exit code.
+Each area contributes its sub-commands through a module with ``add_commands(subparsers)``: this module's own,
+each registered cue's (cues.registry, plug-ins included), then the tools' (``TOOL_COMMAND_MODULES``). A
+command's handler is stored as ``func`` on its parser and receives the parsed arguments, returning an exit code.
 """
 
 from __future__ import annotations
@@ -14,19 +15,15 @@ from pathlib import Path
 
 from . import __version__
 
-COMMAND_MODULES: tuple[str, ...] = (
-    "emotion_perception.cli",
-    "emotion_perception.cues.gait.cli",
-    "emotion_perception.cues.context.cli",
-    "emotion_perception.cues.gesture.cli",
-    "emotion_perception.cues.face.cli",
+TOOL_COMMAND_MODULES: tuple[str, ...] = (
     "emotion_perception.pose.lifting.cli",
     "emotion_perception.offline.export",
     "emotion_perception.offline.run_cli",
     "emotion_perception.offline.cli",
     "emotion_perception.ros.cli",
 )
-"""Modules whose ``add_commands`` register sub-commands (imported lazily, in this order)."""
+"""The package-wide tools' modules whose ``add_commands`` register sub-commands (imported lazily, in this
+order, after this module's own commands and every registered cue's, cues.base.Cue.add_commands)."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -92,7 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emotion-perception", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module_name in COMMAND_MODULES:
+    add_commands(subparsers)
+    from .cues.registry import cue_classes
+
+    for cue in cue_classes():
+        cue.add_commands(subparsers)
+    for module_name in TOOL_COMMAND_MODULES:
         importlib.import_module(module_name).add_commands(subparsers)
     return parser
 

@@ -1,8 +1,9 @@
-"""The one label vocabulary of the package.
+"""The core's vocabulary: the fused emotions, their colours and circumplex places, and the skeletons.
 
-Every list of names a model or a message uses lives here. Models keep their own index orders in their
-weight passports and map to these tuples explicitly; messages carry these names as strings, so that
-no subscriber ever needs an index table.
+Each cue's own label vocabulary (and how it maps onto the fused emotions) lives in its folder
+(``cues/<cue>/labels.py``) and reaches everything else through the cue registry (a cue's ``labels``).
+Models keep their own index orders in their weight passports and map to these tuples explicitly; messages
+carry the names as strings, so that no subscriber ever needs an index table.
 """
 
 EMOTIONS: tuple[str, ...] = ("happy", "sad", "angry", "neutral")
@@ -36,27 +37,6 @@ EMOTION_CIRCUMPLEX: dict[str, tuple[float, float]] = {
 }
 """(valence, arousal) of each emotion on Russell's circumplex, both in [-1, 1]."""
 
-GAIT_EMOTIONS: tuple[str, ...] = EMOTIONS
-"""Gait emotion labels (the gait networks' four classes are the fused vocabulary itself)."""
-
-EMOTIC_CATEGORIES: tuple[str, ...] = (
-    "Affection", "Anger", "Annoyance", "Anticipation", "Aversion", "Confidence", "Disapproval",
-    "Disconnection", "Disquietment", "Doubt/Confusion", "Embarrassment", "Engagement", "Esteem",
-    "Excitement", "Fatigue", "Fear", "Happiness", "Pain", "Peace", "Pleasure", "Sadness",
-    "Sensitivity", "Suffering", "Surprise", "Sympathy", "Yearning",
-)
-"""The 26 discrete EMOTIC categories, in the data set's (and our messages') order."""
-
-CONTEXT_EMOTION_GROUPS: dict[str, tuple[str, ...]] = {
-    "happy": ("Happiness", "Pleasure", "Excitement", "Affection", "Esteem", "Confidence"),
-    "sad": ("Sadness", "Suffering", "Pain", "Fatigue", "Disconnection", "Yearning", "Embarrassment"),
-    "angry": ("Anger", "Annoyance", "Disapproval", "Aversion"),
-}
-"""EMOTIC categories that speak for each emotion; the rest count towards "neutral"."""
-
-VAD_DIMENSIONS: tuple[str, ...] = ("valence", "arousal", "dominance")
-"""EMOTIC's continuous dimensions, each on a 1-10 scale."""
-
 GAIT_JOINTS: tuple[str, ...] = (
     "root", "spine", "neck", "head",
     "right_shoulder", "right_elbow", "right_hand",
@@ -78,25 +58,3 @@ COCO_KEYPOINTS: tuple[str, ...] = (
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
 """The 17 COCO person keypoints, in the order COCO-trained detectors (Keypoint R-CNN) output them."""
-
-FACE_EXPRESSIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-"""The 7 facial expressions (the basic emotions of FER2013 and most face data sets), in our messages' order."""
-
-FACE_EXPRESSION_EMOTIONS: dict[str, dict[str, float]] = {
-    "angry": {"angry": 1.0},
-    "disgust": {"angry": 0.6, "sad": 0.4},
-    "fear": {"sad": 0.6, "angry": 0.4},
-    "happy": {"happy": 1.0},
-    "sad": {"sad": 1.0},
-    "surprise": {"happy": 0.5, "neutral": 0.5},
-    "neutral": {"neutral": 1.0},
-}
-"""How each facial expression speaks for the four emotions (rows sum to 1). Disgust and fear, negative
-expressions the four-label vocabulary lacks, are split between angry and sad (aversion leaning angry, fear
-leaning sad); surprise, of uncertain valence, between happy and neutral."""
-
-FACE_EXPRESSION_CIRCUMPLEX: dict[str, tuple[float, float]] = {
-    "angry": (-0.6, 0.8), "disgust": (-0.7, 0.3), "fear": (-0.6, 0.7), "happy": (0.8, 0.5),
-    "sad": (-0.7, -0.5), "surprise": (0.2, 0.8), "neutral": (0.0, 0.0),
-}
-"""(valence, arousal) of each facial expression on Russell's circumplex, both in [-1, 1]."""

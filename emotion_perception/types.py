@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .labels import CONTEXT_EMOTION_GROUPS, EMOTIC_CATEGORIES, EMOTION_CIRCUMPLEX, EMOTIONS, GAIT_EMOTIONS, UNKNOWN
+from .labels import EMOTION_CIRCUMPLEX, EMOTIONS, UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -213,115 +213,6 @@ class CueResult:
         """Values for the cue's typed message, by field name (fields the message lacks are ignored)."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return {**values, "labels": list(self.labels), "label": self.label, "confidence": self.confidence}
-
-
-@dataclass
-class GaitResult(CueResult):
-    """The gait branch's verdict on one track in one frame."""
-
-    labels: ClassVar[tuple[str, ...]] = GAIT_EMOTIONS
-    csv_fields: ClassVar[tuple[str, ...]] = ("input_z_max", "out_of_distribution")
-    valid: bool
-    status: str
-    probabilities: np.ndarray | None = None
-    """(4,) float32 over labels.GAIT_EMOTIONS, summing to 1; None when not valid."""
-    frames_observed: int = 0
-    frames_used: int = 0
-    model: str = ""
-    input_z_mean: float = float("nan")
-    """Mean over the 48 joint coordinates c of |z_c|, z_c = (the window's mean network input c − training mean c)
-    / training std c, from the weights' input statistics [std]; NaN when the model has none (vsgcnn) or not valid."""
-    input_z_max: float = float("nan")
-    """Largest |z_c| over the 48 joint coordinates [std]; NaN as input_z_mean."""
-    out_of_distribution: bool = False
-    """input_z_max exceeded gait.max_input_z: valid, but the input is unlike the training data."""
-    measured_3d: bool = False
-    """The window came from measured 3D joints; False for the planar no-depth fallback (PositionSource.NONE)."""
-
-    def evidence(self) -> Evidence | None:
-        """Its probabilities; a window out of the training distribution counts OUT_OF_DISTRIBUTION_RELIABILITY."""
-        probabilities = self._probabilities()
-        if probabilities is None:
-            return None
-        reliability = OUT_OF_DISTRIBUTION_RELIABILITY if self.out_of_distribution else 1.0
-        return Evidence.from_distribution(np.asarray(probabilities)[[GAIT_EMOTIONS.index(e) for e in EMOTIONS]],
-                                          reliability)
-
-
-OUT_OF_DISTRIBUTION_RELIABILITY = 0.3
-"""Share of its fusion weight a gait result keeps when its input lies beyond gait.max_input_z (docs/gait.md)."""
-
-
-_EMOTION_OF_CATEGORY = np.array(
-    [next((EMOTIONS.index(emotion) for emotion, names in CONTEXT_EMOTION_GROUPS.items() if name in names),
-          EMOTIONS.index("neutral")) for name in EMOTIC_CATEGORIES])
-
-
-def context_distribution(scores: np.ndarray) -> np.ndarray:
-    """Positive category scores pooled per emotion group and normalised; uniform when none is positive."""
-    pooled = np.zeros(len(EMOTIONS))
-    np.add.at(pooled, _EMOTION_OF_CATEGORY, np.clip(np.asarray(scores, dtype=np.float64), 0.0, None))
-    total = pooled.sum()
-    return pooled / total if total > 0 else np.full(len(EMOTIONS), 1.0 / len(EMOTIONS))
-
-
-@dataclass
-class ContextResult(CueResult):
-    """The context branch's verdict on one person in one frame."""
-
-    labels: ClassVar[tuple[str, ...]] = EMOTIC_CATEGORIES
-    valid: bool
-    status: str
-    scores: np.ndarray | None = None
-    """(26,) float32 over labels.EMOTIC_CATEGORIES."""
-    thresholds: np.ndarray | None = None
-    """(26,) float32 per-category thresholds."""
-    vad: np.ndarray | None = None
-    """(3,) float32 valence, arousal, dominance on the 1-10 scale."""
-    model: str = ""
-
-    @property
-    def active(self) -> np.ndarray:
-        if not self.valid or self.scores is None or self.thresholds is None:
-            return np.zeros(0, dtype=bool)
-        return self.scores >= self.thresholds
-
-    @property
-    def active_categories(self) -> list[str]:
-        """Names of the active categories, highest score first."""
-        active = self.active
-        if active.size == 0:
-            return []
-        order = np.argsort(-self.scores, kind="stable")
-        return [EMOTIC_CATEGORIES[i] for i in order if active[i]]
-
-    @property
-    def label(self) -> str:
-        """The highest-scoring active category ("" when none is active)."""
-        active = self.active_categories
-        return active[0] if active else ""
-
-    @property
-    def confidence(self) -> float:
-        return float(self.scores[EMOTIC_CATEGORIES.index(self.label)]) if self.label else 0.0
-
-    def evidence(self) -> Evidence | None:
-        """Category scores pooled into the four emotions; valence/arousal from EMOTIC's 1-10 VAD."""
-        if not self.valid or self.scores is None or self.vad is None:
-            return None
-        valence, arousal = np.clip((np.asarray(self.vad[:2], dtype=np.float64) - 5.5) / 4.5, -1.0, 1.0)
-        return Evidence(context_distribution(self.scores), float(valence), float(arousal))
-
-    def summary(self) -> str:
-        return ",".join(self.active_categories[:3]) if self.valid else self.status
-
-    def message_fields(self) -> dict[str, Any]:
-        fields = {"valid": self.valid, "status": self.status, "model": self.model, "categories": list(EMOTIC_CATEGORIES)}
-        if self.valid and self.scores is not None:
-            fields.update(scores=self.scores, thresholds=self.thresholds, active=self.active,
-                          active_categories=self.active_categories)
-            fields["valence"], fields["arousal"], fields["dominance"] = (float(v) for v in self.vad)
-        return fields
 
 
 @dataclass

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from emotion_perception.fusion import FusionConfig, TemporalFusion
-from emotion_perception.labels import EMOTIC_CATEGORIES
+from emotion_perception.cues.context.labels import EMOTIC_CATEGORIES
 from emotion_perception.ros.sync import ApproximateTimeSync
-from emotion_perception.types import ContextResult, Evidence, GaitResult, context_distribution
+from emotion_perception.types import Evidence
+from emotion_perception.cues.context.results import ContextResult, context_distribution
+from emotion_perception.cues.gait.results import GaitResult
 
 MS = 1_000_000
 

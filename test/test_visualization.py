@@ -10,7 +10,8 @@ from std_msgs.msg import Header
 from emotion_perception.labels import EMOTIONS, UNKNOWN, label_colour
 from emotion_perception.ros.markers import MarkerWriter
 from emotion_perception.offline.scoring import LABEL_COLOURS as PLOT_COLOURS
-from emotion_perception.types import FrameResult, FusedEstimate, GaitResult, PersonEmotion, PersonPosition, Skeleton
+from emotion_perception.types import FrameResult, FusedEstimate, PersonEmotion, PersonPosition, Skeleton
+from emotion_perception.cues.gait.results import GaitResult
 from emotion_perception.visualization import BLOCK_SHADE, draw_people
 
 WHITE = 255

@@ -13,6 +13,8 @@ debug image, bag summaries and diagnostics iterate over the cue list (registry.p
 from __future__ import annotations
 
 import abc
+import argparse
+import importlib
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -108,6 +110,16 @@ class Cue(abc.ABC):
     exportable_networks: ClassVar[tuple[ExportableNetwork, ...]] = ()
     """Its networks' ONNX export entries, defined beside their builders (e.g. gait/export.py): `emotion-perception
     export NAME` exports them (cues.registry.exportable_networks). Names are unique over every cue and detector."""
+    commands_module: ClassVar[str] = ""
+    """Module (absolute, or relative to the cue class's package, e.g. ".cli") whose ``add_commands(subparsers)``
+    adds the cue's `emotion-perception` sub-commands (training, evaluation, ...); empty: the cue has none."""
+
+    @classmethod
+    def add_commands(cls, subparsers: argparse._SubParsersAction) -> None:
+        """Add the cue's sub-commands to the `emotion-perception` command (cli.py asks every registered cue).
+        Imported only when the command line is built, so running a pipeline never loads a training module."""
+        if cls.commands_module:
+            importlib.import_module(cls.commands_module, cls.__module__.rpartition(".")[0]).add_commands(subparsers)
 
     def __init__(self, config: Any, device: torch.device) -> None:
         self.config = config

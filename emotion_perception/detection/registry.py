@@ -4,19 +4,23 @@ A backend is one module of this package with a ``build_detector(config, device, 
 function returning a :class:`~emotion_perception.detection.base.PersonDetector`; the module also holds its score
 calibration and, where it has them, its released weights (``RELEASED_WEIGHTS``, a tuple of
 :class:`~emotion_perception.detection.base.DetectorWeights`: `emotion-perception weights list|fetch` show and fetch
-them) and its networks' ONNX export entries (``EXPORTABLE_NETWORKS``: `emotion-perception export`). Adding a backend is its module and one line in ``BACKENDS``.
-Backends are looked up by name when built (``backend_module``), so an optional dependency of one (onnxruntime
-for ``onnx``) is needed only by those who choose it.
+them) and its networks' ONNX export entries (``EXPORTABLE_NETWORKS``: `emotion-perception export`). Adding a backend is its module and one line in ``BACKENDS``; a
+backend of another distribution declares its module in the entry-point group ``emotion_perception.detectors``
+(runtime/plugins.py) and joins the list under that name. Backends are looked up by name when built
+(``backend_module``), so an optional dependency of one (onnxruntime for ``onnx``), or a plug-in's import, is
+needed only by those who choose it.
 """
 
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from dataclasses import dataclass
 
 import torch
 
 from ..configuration import setting, validate_config
+from ..runtime import plugins
 from ..runtime.export import ExportableNetwork
 from .base import DetectorWeights, PersonDetector
 from .movenet_detector import RUNTIMES as MOVENET_RUNTIMES
@@ -25,24 +29,43 @@ from .movenet_detector import RUNTIMES as MOVENET_RUNTIMES
 @dataclass(frozen=True)
 class DetectorBackend:
     module: str
-    """Module of emotion_perception.detection that holds the backend."""
+    """Module that holds the backend: relative to emotion_perception.detection (".movenet_detector") or, for a
+    plug-in, absolute."""
     summary: str
     weights_hint: str
     """How a user gets its weights (said when a detector without them is refused)."""
 
 
 BACKENDS: dict[str, DetectorBackend] = {
-    "movenet_multipose": DetectorBackend("movenet_detector", "Google's MoveNet MultiPose Lightning (Apache-2.0): "
+    "movenet_multipose": DetectorBackend(".movenet_detector", "Google's MoveNet MultiPose Lightning (Apache-2.0): "
                                                              "at most 6 people, ~0.1 s CPU per frame at 512 (onnxruntime)",
                                          "`emotion-perception weights fetch movenet_multipose`"),
-    "keypointrcnn": DetectorBackend("keypoint_rcnn", "torchvision's Keypoint R-CNN (ResNet-50 FPN): crowds and "
+    "keypointrcnn": DetectorBackend(".keypoint_rcnn", "torchvision's Keypoint R-CNN (ResNet-50 FPN): crowds and "
                                                      "accuracy, seconds per frame on a CPU; BSD weights via torch.hub",
                                     "`emotion-perception weights fetch keypointrcnn`"),
-    "onnx": DetectorBackend("onnx_pose", "a pose model you export to ONNX yourself (e.g. a YOLO-pose export) in "
+    "onnx": DetectorBackend(".onnx_pose", "a pose model you export to ONNX yourself (e.g. a YOLO-pose export) in "
                                          "the layout of docs/front_end.md; detector.weights names the file",
                             "export a pose model to ONNX (docs/front_end.md)"),
 }
-"""Backend name (the value of ``detector.model``) -> where it lives."""
+"""Backend name (the value of ``detector.model``) -> where it lives: the shipped ones, then the plug-ins'."""
+
+
+def _plugin_backends() -> dict[str, DetectorBackend]:
+    """The backends installed distributions declare (``name = package.module``), found without importing them;
+    one whose name a shipped backend has, or whose value is no module, is logged and left out."""
+    found = {}
+    for entry in plugins.declared(plugins.DETECTOR_GROUP):
+        if entry.name in BACKENDS or entry.attr:
+            plugins.skip(entry, "the name of a shipped backend" if entry.name in BACKENDS
+                         else "its value must name a module (with build_detector), not an attribute")
+            continue
+        distribution = entry.dist.name if entry.dist is not None else "another distribution"
+        found[entry.name] = DetectorBackend(entry.module, f"a plug-in of {distribution} ({entry.module})",
+                                            f"see {distribution}'s documentation")
+    return found
+
+
+BACKENDS.update(_plugin_backends())
 
 
 @dataclass
@@ -99,7 +122,30 @@ def backend_module(name: str):
     """The module of backend ``name``; ValueError listing the backends for an unknown one."""
     if name not in BACKENDS:
         raise ValueError(f"unknown detector backend {name!r}; expected one of {tuple(BACKENDS)}")
-    return importlib.import_module(f"{__package__}.{BACKENDS[name].module}")
+    try:
+        return importlib.import_module(BACKENDS[name].module, __package__)
+    except Exception as exc:  # a plug-in's import may fail in any way: the detector is refused, nothing crashes
+        if BACKENDS[name].module.startswith("."):
+            raise
+        raise ValueError(f"detector backend {name!r} ({BACKENDS[name].module}) cannot be loaded: "
+                         f"{type(exc).__name__}: {exc}") from exc
+
+
+def loadable_backend_modules() -> list[ModuleType]:
+    """Every backend's module, in backend order, but a plug-in's that cannot be imported: that one is logged
+    (once per process) and left out here, and choosing it is refused with the reason (:func:`backend_module`)."""
+    modules = []
+    for name in BACKENDS:
+        try:
+            modules.append(backend_module(name))
+        except ValueError as exc:
+            if name not in _unloadable:
+                _unloadable.add(name)
+                plugins.log.error("emotion_perception: %s; left out", exc)
+    return modules
+
+
+_unloadable: set[str] = set()
 
 
 def build_detector(config: DetectorConfig, device: torch.device | str = "cpu", random_weights: bool = False,
@@ -117,11 +163,11 @@ def build_detector(config: DetectorConfig, device: torch.device | str = "cpu", r
 
 def released_weights() -> dict[str, DetectorWeights]:
     """Every backend's released weights (its module's ``RELEASED_WEIGHTS``) by name, in backend order."""
-    return {entry.passport.name: entry for name in BACKENDS
-            for entry in getattr(backend_module(name), "RELEASED_WEIGHTS", ())}
+    return {entry.passport.name: entry for module in loadable_backend_modules()
+            for entry in getattr(module, "RELEASED_WEIGHTS", ())}
 
 
 def exportable_networks() -> dict[str, ExportableNetwork]:
     """Every backend's ONNX export entries (its module's ``EXPORTABLE_NETWORKS``) by name, in backend order."""
-    return {network.name: network for name in BACKENDS
-            for network in getattr(backend_module(name), "EXPORTABLE_NETWORKS", ())}
+    return {network.name: network for module in loadable_backend_modules()
+            for network in getattr(module, "EXPORTABLE_NETWORKS", ())}

@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from ..cues.gait.synthetic import generate_gait
-from ..labels import GAIT_EMOTIONS, GAIT_JOINTS
+from ..labels import GAIT_JOINTS
+from ..cues.gait.labels import GAIT_EMOTIONS
 from ..types import CameraIntrinsics, ExternalSkeleton
 
 _J = {name: index for index, name in enumerate(GAIT_JOINTS)}

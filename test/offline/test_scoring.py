@@ -19,10 +19,10 @@ from emotion_perception.msg import TrackedSkeletonArray
 from emotion_perception.pipeline import person_from_external
 from emotion_perception.offline.report import csv_columns, write_csv
 from emotion_perception.runtime.paths import sample_bag_path
-from emotion_perception.ros.bag import SAMPLE_TOPICS
+from emotion_perception.ros.bags.sample import SAMPLE_TOPICS
 from emotion_perception.ros.conversions import intrinsics_from_camera_info, skeletons_from_msg
 from emotion_perception.offline.scoring import MatchConfig, load_rows, score, write_scoring
-from emotion_perception.types import GaitResult
+from emotion_perception.cues.gait.results import GaitResult
 from emotion_perception.offline.synthetic_scene import SceneConfig, render_scene
 
 

@@ -14,7 +14,7 @@ import pytest
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from emotion_perception.ros import human_ids
-from emotion_perception.cues.face.stage import FaceResult
+from emotion_perception.cues.face.results import FaceResult
 from emotion_perception.ros.human_ids import HumanIds
 from emotion_perception.labels import GAIT_JOINTS
 from support.hri_interfaces import UPSTREAM_HASHES

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...labels import EMOTIC_CATEGORIES
+from .labels import EMOTIC_CATEGORIES
 from ...runtime.weights import WeightsError, WeightsPassport, save_checkpoint
 from .model import ARCHITECTURE, VAD_SCALE, emotic_resnet18
 from .preprocessing import EmoticPreprocessing

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import Cue, PreparedPeople
-from ...types import ContextResult
 from .export import EMOTIC_NETWORK
+from .results import ContextResult
 from .stage import ContextConfig, ContextEmotion
 
 
@@ -14,6 +14,7 @@ class ContextCue(Cue):
     name = "context"
     config_class = ContextConfig
     result_class = ContextResult
+    commands_module = ".cli"
     stage_class = ContextEmotion
     exportable_networks = (EMOTIC_NETWORK,)
 

@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from ...labels import EMOTIC_CATEGORIES
+from .labels import EMOTIC_CATEGORIES
 from .preprocessing import EmoticPreprocessing, clip_box, crop, resize_square
 
 SPLITS = ("train", "val", "test")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...labels import EMOTIC_CATEGORIES
+from .labels import EMOTIC_CATEGORIES
 
 STATIC_CATEGORY_WEIGHTS: tuple[float, ...] = (
     0.1435, 0.1870, 0.1692, 0.1165, 0.1949, 0.1204, 0.1728, 0.1372, 0.1620, 0.1540, 0.1987, 0.1057, 0.1482,

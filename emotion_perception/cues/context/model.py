@@ -13,7 +13,7 @@ import torch
 import torchvision
 from torch import nn
 
-from ...labels import EMOTIC_CATEGORIES, VAD_DIMENSIONS
+from .labels import EMOTIC_CATEGORIES, VAD_DIMENSIONS
 from ...runtime.weights import WeightsError, WeightsPassport, load_checkpoint
 
 ARCHITECTURE = "emotic"

@@ -15,11 +15,12 @@ from ...runtime.acceleration import accelerate_network
 from ...runtime.loading import stage_load_problem
 from ...configuration import setting
 from ..base import fusion_weight_setting, interval_setting
-from ...labels import EMOTIC_CATEGORIES
-from ...types import ContextResult, checked_boxes
+from ...types import checked_boxes
 from ...runtime.weights import WeightsError
 from .model import VAD_SCALE, EmoticNet, load_emotic
+from .labels import EMOTIC_CATEGORIES
 from .preprocessing import EmoticPreprocessing, clip_box
+from .results import ContextResult
 
 GET_WEIGHTS_HINT = ("train with `emotion-perception train-context`, or convert the reference EMOTIC models with "
                     "`emotion-perception import-context` (docs/context.md), and set context.weights to the .pt")

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from ...labels import EMOTIC_CATEGORIES, VAD_DIMENSIONS
+from .labels import EMOTIC_CATEGORIES, VAD_DIMENSIONS
 from ...runtime.training import distributed_run, training_objective
 from ...runtime.weights import WeightsPassport, save_checkpoint
 from .data import open_split

@@ -6,7 +6,8 @@
 
 from .expression import ExpressionClassifier, MiniXception, load_expression_model, load_keras_mini_xception, mini_xception
 from .mtcnn import MTCNN, FaceDetections, load_mtcnn
-from .stage import FaceConfig, FaceExpression, FaceResult
+from .results import FaceResult
+from .stage import FaceConfig, FaceExpression
 
 __all__ = [
     "MTCNN", "ExpressionClassifier", "FaceConfig", "FaceDetections", "FaceExpression", "FaceResult", "MiniXception",

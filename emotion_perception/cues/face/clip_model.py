@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...labels import FACE_EXPRESSIONS
+from .labels import FACE_EXPRESSIONS
 from ...runtime.weights import WeightsError, WeightsPassport, load_checkpoint
 
 MODEL_DEFAULTS: dict[str, dict] = {

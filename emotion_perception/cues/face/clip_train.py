@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...labels import FACE_EXPRESSIONS
+from .labels import FACE_EXPRESSIONS
 from ...runtime.training import (FitResult, FitSettings, classification_report, fit_classifier, known_labels,
                         predict_probabilities, read_labelled_npz, stratified_split, write_labelled_npz)
 from ...runtime.weights import WeightsPassport

@@ -6,7 +6,8 @@ import numpy as np
 
 from ..base import Cue, PreparedPeople
 from .export import FACE_NETWORKS
-from .stage import FaceConfig, FaceExpression, FaceResult
+from .results import FaceResult
+from .stage import FaceConfig, FaceExpression
 from .weights import FACE_WEIGHTS
 
 
@@ -14,6 +15,7 @@ class FaceCue(Cue):
     name = "face"
     config_class = FaceConfig
     result_class = FaceResult
+    commands_module = ".cli"
     stage_class = FaceExpression
     weights_field = "expression_weights"
     released_weights = tuple(FACE_WEIGHTS.values())

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...labels import FACE_EXPRESSIONS
+from .labels import FACE_EXPRESSIONS
 from ...runtime.weights import (WeightsError, WeightsPassport, load_checkpoint, published_path, sha256_of,
                                 verify_sha256)
 from .weights import FACE_WEIGHTS

@@ -129,7 +129,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ...labels import GAIT_EMOTIONS
+    from .labels import GAIT_EMOTIONS
     from ...runtime.training import classification_report, finish_training
     from .train import TrainConfig, predict, train_classifier, trained_passport
 
@@ -151,7 +151,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from ...labels import GAIT_EMOTIONS
+    from .labels import GAIT_EMOTIONS
     from ...runtime.training import classification_report, finish_evaluation
     from .models import load_gait_model
     from .train import predict

@@ -6,8 +6,9 @@ import numpy as np
 import torch
 
 from ..base import PreparedPeople, SequenceCue
-from ...types import GaitResult, JointSequence
+from ...types import JointSequence
 from .export import GAIT_NETWORKS
+from .results import GaitResult
 from .stage import GaitConfig, GaitEmotion
 from .weights import GAIT_WEIGHTS
 
@@ -22,6 +23,7 @@ class GaitCue(SequenceCue):
     name = "gait"
     config_class = GaitConfig
     result_class = GaitResult
+    commands_module = ".cli"
     stage_class = GaitEmotion
     released_weights = tuple(GAIT_WEIGHTS.values())
     exportable_networks = GAIT_NETWORKS

@@ -14,7 +14,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ...labels import GAIT_EMOTIONS, GAIT_JOINTS
+from ...labels import GAIT_JOINTS
+from .labels import GAIT_EMOTIONS
 
 STEP_LABEL_ORDER: tuple[str, ...] = ("angry", "neutral", "happy", "sad")
 

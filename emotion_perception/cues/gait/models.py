@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...labels import GAIT_EMOTIONS
+from .labels import GAIT_EMOTIONS
 from ...runtime.weights import (WeightsError, WeightsPassport, load_checkpoint, load_state_dict, published_path,
                                 verify_sha256)
 from .distribution import InputStatistics, input_distance

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...labels import GAIT_EMOTIONS, GAIT_JOINTS
+from ...labels import GAIT_JOINTS
+from .labels import GAIT_EMOTIONS
 from .distribution import InputStatistics, align_windows, umeyama
 
 NUM_JOINTS = len(GAIT_JOINTS)

@@ -10,13 +10,14 @@ import torch
 
 from ..base import WindowedStage, fusion_weight_setting, interval_setting
 from ...configuration import setting
-from ...labels import GAIT_EMOTIONS
-from ...types import GaitResult, JointSequence, PositionSource
+from ...types import JointSequence, PositionSource
 from ...runtime.weights import WeightsError
 from ...runtime.acceleration import accelerate_network
 from ...runtime.loading import stage_load_problem
 from .models import ARCHITECTURES, GaitModel, load_gait_model
 from .preprocessing import GaitInputError, check_sequence
+from .labels import GAIT_EMOTIONS
+from .results import GaitResult
 from .synthetic import generate_gait
 from .weights import GAIT_WEIGHTS
 

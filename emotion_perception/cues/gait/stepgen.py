@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ...labels import GAIT_EDGES, GAIT_EMOTIONS
+from ...labels import GAIT_EDGES
+from .labels import GAIT_EMOTIONS
 from ...runtime.weights import WeightsError, WeightsPassport, load_checkpoint, save_checkpoint
 from .features import FEATURE_NAMES, affective_features, affective_features_batch
 from .preprocessing import check_sequence

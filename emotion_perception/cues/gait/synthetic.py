@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...labels import GAIT_EMOTIONS
+from .labels import GAIT_EMOTIONS
 from ...pose import JointHistory
 from ...types import JointSequence, PositionSource, Skeleton
 

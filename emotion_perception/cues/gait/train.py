@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ...labels import GAIT_EMOTIONS
+from .labels import GAIT_EMOTIONS
 from ...runtime.training import distributed_run, epoch_order, training_objective
 from ...runtime.weights import WeightsPassport
 from .distribution import estimate_statistics

@@ -6,6 +6,7 @@ synth-gesture` (see docs/gesture.md).
 """
 
 from .model import ACCM, accm, load_accm
-from .stage import GestureConfig, GestureEmotion, GestureResult
+from .results import GestureResult
+from .stage import GestureConfig, GestureEmotion
 
 __all__ = ["ACCM", "GestureConfig", "GestureEmotion", "GestureResult", "accm", "load_accm"]

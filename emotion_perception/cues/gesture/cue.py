@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from ..base import SequenceCue
 from .export import ACCM_NETWORK
-from .stage import GestureConfig, GestureEmotion, GestureResult
+from .results import GestureResult
+from .stage import GestureConfig, GestureEmotion
 
 
 class GestureCue(SequenceCue):
     name = "gesture"
     config_class = GestureConfig
     result_class = GestureResult
+    commands_module = ".cli"
     stage_class = GestureEmotion
     exportable_networks = (ACCM_NETWORK,)
 

@@ -6,7 +6,7 @@ Layout (numpy ``.npz``, read with ``allow_pickle=False``, so no object arrays):
 |---------------|--------------------------|---------------------------------------------------------------------|
 | `sequences`   | (N, T, 16, 3) float32    | joints in the gait frame (metres, x right, y up, z towards the camera), labels.GAIT_JOINTS order, oldest frame first; NaN marks a missing joint/frame |
 | `labels`      | (N,) int64               | index into `label_names`; −1 = unlabelled                            |
-| `label_names` | (L,) unicode             | the class names, e.g. labels.GAIT_EMOTIONS                           |
+| `label_names` | (L,) unicode             | the class names, e.g. labels.GESTURE_EMOTIONS                        |
 | `fps`         | () float64, optional     | frame rate of the sequences [Hz]; 30 when absent                     |
 | `lengths`     | (N,) int64, optional     | real frames of each sequence; frames after it are padding (ignored)  |
 
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...labels import GAIT_EMOTIONS, GAIT_JOINTS
+from ...labels import GAIT_JOINTS
+from .labels import GESTURE_EMOTIONS
 from ...runtime.training import read_labelled_npz, write_labelled_npz
 
 DEFAULT_FPS = 30.0
@@ -33,12 +34,12 @@ class GestureSet:
     sequences: list[np.ndarray]
     labels: np.ndarray
     """(N,) int64 index into ``label_names``; −1 unlabelled."""
-    label_names: tuple[str, ...] = GAIT_EMOTIONS
+    label_names: tuple[str, ...] = GESTURE_EMOTIONS
     fps: float = DEFAULT_FPS
 
 
 def save_gesture_set(path: str | Path, sequences: np.ndarray | list[np.ndarray], labels: np.ndarray,
-                     label_names: tuple[str, ...] = GAIT_EMOTIONS, fps: float = DEFAULT_FPS) -> Path:
+                     label_names: tuple[str, ...] = GESTURE_EMOTIONS, fps: float = DEFAULT_FPS) -> Path:
     """Write sequences and labels in the layout above; returns the path (``.npz`` added if missing)."""
     arrays = [np.asarray(s, dtype=np.float32) for s in sequences]
     for i, array in enumerate(arrays):

@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ...labels import GAIT_EMOTIONS, GAIT_JOINTS
+from ...labels import GAIT_JOINTS
+from .labels import GESTURE_EMOTIONS
 from ...runtime.weights import WeightsError, WeightsPassport, load_checkpoint
 from .representation import FEATURES_PER_JOINT
 
@@ -95,7 +96,7 @@ class ACCM(nn.Module):
         return self.attention.weights(self.joint_convs(self.input_norm(x)))
 
 
-def accm(num_classes: int = len(GAIT_EMOTIONS), **config: int | float) -> ACCM:
+def accm(num_classes: int = len(GESTURE_EMOTIONS), **config: int | float) -> ACCM:
     """An untrained ACCM; ``config`` overrides MODEL_DEFAULTS (unknown keys are refused)."""
     unknown = set(config) - set(MODEL_DEFAULTS)
     if unknown:

@@ -11,11 +11,11 @@ from ...runtime.acceleration import accelerate_network
 from ...runtime.loading import stage_load_problem
 from ...configuration import setting
 from ..base import WindowedStage, fusion_weight_setting, interval_setting
-from ...labels import EMOTIONS
-from ...types import CueResult, Evidence, JointSequence
+from ...types import JointSequence
 from ...runtime.weights import WeightsError
 from .model import ACCM, load_accm
 from .representation import NUM_JOINTS, GestureInputError, motion_channels, prepare_window
+from .results import GestureResult
 from .synthetic import generate_gesture
 
 GET_WEIGHTS_HINT = ("train ACCM weights with `emotion-perception train-gesture` (docs/gesture.md) and set "
@@ -38,27 +38,6 @@ class GestureConfig:
     def check(self) -> None:
         if self.min_frames > self.window_frames:
             raise ValueError(f"min_frames ({self.min_frames}) must not exceed window_frames ({self.window_frames})")
-
-
-@dataclass
-class GestureResult(CueResult):
-    """The gesture branch's verdict on one track in one frame."""
-
-    valid: bool
-    status: str
-    probabilities: np.ndarray | None = None
-    """(len(labels),) float32 summing to 1; None when not valid."""
-    labels: tuple[str, ...] = ()
-    """Names of the probabilities, in order (the checkpoint's label order)."""
-    frames_used: int = 0
-    model: str = ""
-
-    def evidence(self) -> Evidence | None:
-        """The probabilities of the fused emotions, when the checkpoint's labels are those four."""
-        probabilities = self._probabilities()
-        if probabilities is None or sorted(self.labels) != sorted(EMOTIONS):
-            return None
-        return Evidence.from_distribution(np.asarray(probabilities)[[self.labels.index(e) for e in EMOTIONS]])
 
 
 class GestureEmotion(WindowedStage):

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...labels import GAIT_EMOTIONS, GAIT_JOINTS
+from ...labels import GAIT_JOINTS
+from .labels import GESTURE_EMOTIONS
 
 GESTURE_CLASSES: dict[str, str] = {
     "happy": "arms raised and waving",
@@ -156,11 +157,11 @@ def generate_gesture(emotion: str, n_frames: int, fps: float = 30.0, rng: np.ran
 def synthetic_gestures(per_class: int, n_frames: int, fps: float = 30.0, seed: int = 0,
                        missing_rate: float = TRACKING_GAP_RATE,
                        repeat_rate: float = TRACKING_GAP_RATE) -> tuple[np.ndarray, np.ndarray]:
-    """Balanced labelled set: (N, T, 16, 3) float32 sequences and (N,) int64 labels (labels.GAIT_EMOTIONS index)."""
+    """Balanced labelled set: (N, T, 16, 3) float32 sequences and (N,) int64 labels (labels.GESTURE_EMOTIONS index)."""
     rng = np.random.default_rng(seed)
     sequences, labels = [], []
     for _ in range(per_class):
-        for label, emotion in enumerate(GAIT_EMOTIONS):
+        for label, emotion in enumerate(GESTURE_EMOTIONS):
             sequences.append(generate_gesture(emotion, n_frames, fps, rng, missing_rate, repeat_rate))
             labels.append(label)
     return np.stack(sequences), np.asarray(labels, dtype=np.int64)

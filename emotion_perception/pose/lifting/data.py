@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...labels import GAIT_EMOTIONS, GAIT_JOINTS
+from ...labels import GAIT_JOINTS
+from ...cues.gait.labels import GAIT_EMOTIONS
 from ...cues.gait.synthetic import camera_view, generate_gait
 
 MIRROR = np.array([GAIT_JOINTS.index(name.replace("right", "LEFT").replace("left", "right").replace("LEFT", "left"))

@@ -9,7 +9,7 @@ import torch
 
 from emotion_perception.cues.context.data import EmoticAnnotations, EmoticArrays, open_split
 from emotion_perception.cues.context.preprocessing import EmoticPreprocessing
-from emotion_perception.labels import EMOTIC_CATEGORIES
+from emotion_perception.cues.context.labels import EMOTIC_CATEGORIES
 
 SMALL = EmoticPreprocessing(context_size=40, body_size=24)
 

@@ -6,7 +6,7 @@ import torch
 
 from emotion_perception.cues.context import ContextConfig, ContextEmotion, EmoticPreprocessing, emotic_resnet18
 from emotion_perception.cues.context.preprocessing import clip_box
-from emotion_perception.labels import EMOTIC_CATEGORIES
+from emotion_perception.cues.context.labels import EMOTIC_CATEGORIES
 from emotion_perception.runtime.weights import WeightsPassport, save_checkpoint
 
 SMALL = EmoticPreprocessing(context_size=64, body_size=48)

@@ -10,7 +10,7 @@ from emotion_perception.cli import main
 from emotion_perception.cues.context import ContextConfig, ContextEmotion, EmoticPreprocessing, load_emotic
 from emotion_perception.cues.context.data import open_split
 from emotion_perception.cues.context.train import TrainConfig, evaluate, train
-from emotion_perception.labels import EMOTIC_CATEGORIES
+from emotion_perception.cues.context.labels import EMOTIC_CATEGORIES
 
 HAPPINESS = EMOTIC_CATEGORIES.index("Happiness")
 SADNESS = EMOTIC_CATEGORIES.index("Sadness")

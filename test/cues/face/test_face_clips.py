@@ -10,7 +10,7 @@ from emotion_perception.cues.face.clip_model import (
     VideoInputError, build_clip_network, frame_bag, load_clip_model, sistcm_tlstm, video_clips)
 from emotion_perception.cues.face.clip_train import (
     SYNTHETIC_CLASSES, ClipTrainConfig, load_face_clips, save_face_clips, synthetic_face_videos)
-from emotion_perception.labels import FACE_EXPRESSIONS
+from emotion_perception.cues.face.labels import FACE_EXPRESSIONS
 from emotion_perception.runtime.weights import WeightsError
 
 

@@ -11,7 +11,7 @@ from emotion_perception.cli import main as cli_main
 from emotion_perception.cues.face.clip_model import load_clip_model, video_clips
 from emotion_perception.cues.face.clip_train import (
     ClipTrainConfig, FaceClipSet, evaluate_face_clips, load_face_clips, synthetic_face_videos, train_face_clips)
-from emotion_perception.labels import FACE_EXPRESSIONS
+from emotion_perception.cues.face.labels import FACE_EXPRESSIONS
 from emotion_perception.runtime.training import FitSettings, predict_probabilities, save_model
 
 FRAMES, SIZE = 16, 16

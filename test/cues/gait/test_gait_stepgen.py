@@ -14,7 +14,8 @@ from emotion_perception.cues.gait.features import affective_features_batch
 from emotion_perception.cues.gait.stepgen import (StepGenConfig, canonical_walk, load_step_gen,
                                              sample_gaits, save_step_gen, train_step_gen)
 from emotion_perception.cues.gait.synthetic import generate_gait, synthetic_dataset
-from emotion_perception.labels import GAIT_EDGES, GAIT_EMOTIONS
+from emotion_perception.labels import GAIT_EDGES
+from emotion_perception.cues.gait.labels import GAIT_EMOTIONS
 from emotion_perception.runtime.weights import WeightsError
 
 WINDOW = 16

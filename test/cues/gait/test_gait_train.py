@@ -15,7 +15,8 @@ from emotion_perception.cues.gait.distribution import InputStatistics
 from emotion_perception.cues.gait.models import STATISTICS_KEY, load_gait_model
 from emotion_perception.cues.gait.synthetic import generate_gait, synthetic_dataset
 from emotion_perception.cues.gait.train import TrainConfig, predict, train_classifier, trained_passport
-from emotion_perception.labels import GAIT_EDGES, GAIT_EMOTIONS
+from emotion_perception.labels import GAIT_EDGES
+from emotion_perception.cues.gait.labels import GAIT_EMOTIONS
 from emotion_perception.runtime.training import classification_report, save_model
 from emotion_perception.types import JointSequence
 

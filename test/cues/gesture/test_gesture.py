@@ -11,7 +11,8 @@ from emotion_perception.cues.gesture.data import load_gesture_set, save_gesture_
 from emotion_perception.cues.gesture.representation import (
     FEATURES_PER_JOINT, GestureInputError, NUM_JOINTS, clean_sequence, joint_motion)
 from emotion_perception.cues.gesture.synthetic import GESTURE_CLASSES, generate_gesture, synthetic_gestures
-from emotion_perception.labels import GAIT_EDGES, GAIT_EMOTIONS, GAIT_JOINTS
+from emotion_perception.labels import GAIT_EDGES, GAIT_JOINTS
+from emotion_perception.cues.gesture.labels import GESTURE_EMOTIONS
 from emotion_perception.runtime.training import labels_in
 from emotion_perception.types import JointSequence
 
@@ -96,7 +97,7 @@ def test_accm_is_channel_wise_with_one_attention_weight_per_joint():
     assert conv.groups == NUM_JOINTS and conv.in_channels == NUM_JOINTS * FEATURES_PER_JOINT
     for window in (2, 37, 90):
         x = torch.randn(3, NUM_JOINTS * FEATURES_PER_JOINT, window)
-        assert network(x).shape == (3, len(GAIT_EMOTIONS))
+        assert network(x).shape == (3, len(GESTURE_EMOTIONS))
         weights = network.joint_weights(x)
         assert weights.shape == (3, NUM_JOINTS) and bool(((weights > 0) & (weights < 1)).all())
     # a joint's channels only reach its own group before the attention: zeroing joint 5 leaves group 2 unchanged
@@ -164,5 +165,5 @@ def test_stage_without_weights_is_off_and_says_why():
 
 
 def test_labels_map_onto_a_models_order_by_name():
-    assert labels_in(GAIT_EMOTIONS, np.array([2, -1, 0, 1]), ("calm", "happy", "sad")).tolist() == [
-        GAIT_EMOTIONS.index("sad"), -1, -1, GAIT_EMOTIONS.index("happy")]
+    assert labels_in(GESTURE_EMOTIONS, np.array([2, -1, 0, 1]), ("calm", "happy", "sad")).tolist() == [
+        GESTURE_EMOTIONS.index("sad"), -1, -1, GESTURE_EMOTIONS.index("happy")]

@@ -15,7 +15,7 @@ from emotion_perception.cues.gesture.data import GestureSet, load_gesture_set
 from emotion_perception.cues.gesture.representation import joint_motion
 from emotion_perception.cues.gesture.synthetic import synthetic_gestures
 from emotion_perception.cues.gesture.train import GestureTrainConfig, evaluate_gesture, train_gesture
-from emotion_perception.labels import GAIT_EMOTIONS
+from emotion_perception.cues.gesture.labels import GESTURE_EMOTIONS
 from emotion_perception.runtime.training import FitSettings, predict_probabilities, save_model
 from emotion_perception.types import JointSequence
 from emotion_perception.runtime.weights import WeightsError
@@ -59,7 +59,7 @@ def test_accm_learns_the_generated_task_on_held_out_people(trained, held_out):
 def test_checkpoint_round_trips_with_its_passport(trained, held_out, tmp_path):
     network, passport, _, path = trained
     reloaded, loaded_passport = load_accm(path)
-    assert loaded_passport.labels == GAIT_EMOTIONS and loaded_passport.name == "accm_test"
+    assert loaded_passport.labels == GESTURE_EMOTIONS and loaded_passport.name == "accm_test"
     assert loaded_passport.config["representation"] == {"fps": 30.0, "window_frames": WINDOW}
     inputs = torch.from_numpy(np.stack([joint_motion(s, 30.0, 30.0, WINDOW) for s in held_out.sequences[:8]]))
     assert np.allclose(predict_probabilities(network, inputs), predict_probabilities(reloaded, inputs), atol=1e-6)
@@ -76,12 +76,12 @@ def test_stage_with_trained_weights_classifies_tracks_in_one_batch(trained, held
     assert stage.available and stage.status.startswith("ok")
     sequences = [JointSequence(i, s, 30.0, len(s)) for i, s in enumerate(held_out.sequences[:8])]
     results = stage(sequences)
-    assert all(r.valid and r.labels == GAIT_EMOTIONS for r in results)
+    assert all(r.valid and r.labels == GESTURE_EMOTIONS for r in results)
     probabilities = np.stack([r.probabilities for r in results])
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     inputs = torch.from_numpy(np.stack([joint_motion(s, 30.0, 30.0, WINDOW) for s in held_out.sequences[:8]]))
     assert np.allclose(probabilities, predict_probabilities(network, inputs), atol=1e-5)
-    assert [r.label for r in results] == [GAIT_EMOTIONS[i] for i in probabilities.argmax(axis=1)]
+    assert [r.label for r in results] == [GESTURE_EMOTIONS[i] for i in probabilities.argmax(axis=1)]
     assert all(r.status == f"ok: {r.label}" for r in results)
 
 
@@ -115,12 +115,12 @@ def test_cli_synth_train_eval(tmp_path):
     data = tmp_path / "gestures.npz"
     assert cli_main(["synth-gesture", "--out", str(data), "--per-class", "6", "--frames", "30"]) == 0
     loaded = load_gesture_set(data)
-    assert len(loaded.sequences) == 24 and loaded.label_names == GAIT_EMOTIONS
+    assert len(loaded.sequences) == 24 and loaded.label_names == GESTURE_EMOTIONS
     out = tmp_path / "run"
     assert cli_main(["train-gesture", "--data", str(data), "--out", str(out), "--epochs", "2",
                      "--window-frames", "30", "--width", "16", "--name", "tiny"]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["split"] == "validation" and set(report["per_class"]) == set(GAIT_EMOTIONS)
+    assert report["split"] == "validation" and set(report["per_class"]) == set(GESTURE_EMOTIONS)
     assert (out / "tiny.pt").is_file() and (out / "confusion.png").stat().st_size > 0
     passport = json.loads((out / "tiny.json").read_text())
     assert passport["config"]["model"]["width"] == 16 and passport["config"]["training"]["epochs"] == 2

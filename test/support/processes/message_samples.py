@@ -10,7 +10,9 @@ from std_msgs.msg import Header
 
 from emotion_perception.msg import (ContextEmotion, EmotionArray, FaceEmotion, FusedEmotion, GaitEmotion, Keypoint,
                                     PersonEmotion)
-from emotion_perception.labels import EMOTIC_CATEGORIES, GAIT_EMOTIONS, GAIT_JOINTS
+from emotion_perception.labels import GAIT_JOINTS
+from emotion_perception.cues.context.labels import EMOTIC_CATEGORIES
+from emotion_perception.cues.gait.labels import GAIT_EMOTIONS
 
 
 def full_emotion_array(people: int = 3) -> EmotionArray:
