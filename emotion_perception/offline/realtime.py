@@ -1,11 +1,12 @@
 """Which frames a live node would have processed: an emulation of its newest-frame-wins worker on a recording.
 
-Offline processing handles every frame, while the node (ros/node.py) drops frames under load: its callbacks
-only queue, a frame that arrives while the worker is busy waits in a single slot, a newer arrival supersedes
-it (counted as ``superseded``), and the worker takes the waiting frame as soon as it is free. Replaying that
-rule on a recording's stamps, with per-frame processing costs measured as the replay goes (or a fixed
-cost), tells what the node's output would have looked like on a machine of a given speed. Time is an
-integer count of nanoseconds, so the result depends only on the stamps, the costs and the speed.
+Offline processing handles every frame, while the node (ros/node.py) drops frames under load by the policy of
+:class:`~emotion_perception.runtime.handoff.FrameHandoff`: a frame that arrives while the worker is busy waits in
+a single slot, a newer arrival supersedes it (counted as ``superseded``), and the worker takes the waiting frame
+as soon as it is free. Here the same hand-off runs on an emulated clock, with per-frame processing costs measured
+as the replay goes (or a fixed cost): that tells what the node's output would have looked like on a machine of a
+given speed. Time is an integer count of nanoseconds, so the result depends only on the stamps, the costs and
+the speed.
 
 Frames arrive at their stamps' offsets from the first one (a stamp that goes backwards arrives together
 with its predecessor; recordings whose clock jumps back arrive no later than the frame before). The
@@ -21,6 +22,8 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from ..runtime.handoff import FrameHandoff, TakenFrame
+
 Item = TypeVar("Item")
 
 
@@ -31,8 +34,7 @@ class Handoff(Generic[Item]):
     item: Item
     stamp_ns: int
     input_gap_s: float
-    """Largest stamp gap between frames received since the previous hand-off, as the node measures it: set
-    it as the frame's ``types.Frame.input_gap_s`` so joint histories see the gaps of the input stream [s]."""
+    """As :attr:`~emotion_perception.runtime.handoff.TakenFrame.input_gap_s` [s]."""
     waited_s: float
     """Emulated time the frame waited for the worker [s]."""
 
@@ -61,8 +63,6 @@ class RealtimeReplay(Generic[Item]):
         self.speed = float(speed)
         self.cost_s = cost_s
         self.frames_arrived = 0
-        self.frames_dropped = 0
-        """Frames superseded while waiting (the node's ``superseded`` drop counter)."""
         self.processed_stamps_ns: list[int] = []
         self._waits_ns: list[int] = []
         self._costs_ns: list[int] = []
@@ -70,12 +70,10 @@ class RealtimeReplay(Generic[Item]):
         self._clock_ns = 0
         """Arrival time of the latest frame on the emulated clock."""
         self._last_stamp_ns: int | None = None
-        self._gap_ns = 0
-        """Largest stamp gap between frames received since the last hand-off (the node's ``_gap_ns``)."""
         self._free_ns = 0
         """When the worker finishes its current frame."""
-        self._waiting: tuple[Item, int, int] | None = None
-        """(item, stamp, arrival) of the frame in the node's single waiting slot."""
+        self._slot: FrameHandoff[tuple[Item, int], None] = FrameHandoff(overlap=False)
+        """The node's hand-off; a frame waits in it with its arrival on the emulated clock."""
         self._reported: float | None = None
         self._open = False
         """An iterator of hand-offs is not yet consumed: the emulated clock cannot move on."""
@@ -84,6 +82,11 @@ class RealtimeReplay(Generic[Item]):
     @property
     def frames_processed(self) -> int:
         return len(self.processed_stamps_ns)
+
+    @property
+    def frames_dropped(self) -> int:
+        """Frames superseded while waiting (the node's ``superseded`` drop counter)."""
+        return self._slot.superseded
 
     def processed(self, cost_s: float) -> None:
         """The measured cost of the frame just handed off [s] (ignored when a fixed ``cost_s`` was given)."""
@@ -115,29 +118,26 @@ class RealtimeReplay(Generic[Item]):
         self._clock_ns += max(0, step_ns or 0)
         self.frames_arrived += 1
         now = self._clock_ns
-        if self._waiting is not None and self._free_ns <= now:  # the worker took the waiting frame before this one came
-            yield from self._hand_off(*self._waiting, start_ns=self._free_ns)
-        if step_ns is not None:
-            self._gap_ns = max(self._gap_ns, abs(step_ns))
-        if self._waiting is not None:  # the worker is still busy: this frame supersedes the waiting one
-            self.frames_dropped += 1
-            self._waiting = (item, stamp_ns, now)
-        elif self._free_ns <= now:
-            yield from self._hand_off(item, stamp_ns, now, start_ns=now)
-        else:
-            self._waiting = (item, stamp_ns, now)
+        if self._free_ns <= now:  # the worker took the frame waiting (if any) before this one came
+            yield from self._take(start_ns=self._free_ns)
+        self._slot.offer(stamp_ns, (item, now))  # supersedes the frame still waiting, if any
+        if self._free_ns <= now:
+            yield from self._take(start_ns=now)
         self._open = False
 
     def _finish(self) -> Iterator[Handoff[Item]]:
-        if self._waiting is not None:
-            yield from self._hand_off(*self._waiting, start_ns=self._free_ns)
+        yield from self._take(start_ns=self._free_ns)
         self._open = False
 
-    def _hand_off(self, item: Item, stamp_ns: int, arrival_ns: int, start_ns: int) -> Iterator[Handoff[Item]]:
-        self._waiting = None
-        gap_ns, self._gap_ns = self._gap_ns, 0
+    def _take(self, start_ns: int) -> Iterator[Handoff[Item]]:
+        """The worker, free at ``start_ns``, takes the waiting frame (if any) and processes it."""
+        taken: TakenFrame[tuple[Item, int]] | None = self._slot.take(block=False)
+        if taken is None:
+            return
+        (item, arrival_ns), stamp_ns = taken.frame, taken.stamp_ns
         self._reported = None
-        yield Handoff(item=item, stamp_ns=stamp_ns, input_gap_s=gap_ns * 1e-9, waited_s=(start_ns - arrival_ns) * 1e-9)
+        yield Handoff(item=item, stamp_ns=stamp_ns, input_gap_s=taken.input_gap_s,
+                      waited_s=(start_ns - arrival_ns) * 1e-9)
         cost_s = self.cost_s if self.cost_s is not None else self._reported
         if cost_s is None:
             raise RuntimeError("call processed(cost_s) after each hand-off, or give RealtimeReplay a fixed cost_s")

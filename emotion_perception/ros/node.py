@@ -8,20 +8,20 @@ what the launch file passes) the node configures and activates itself.
 Subscription callbacks only queue messages: a worker thread takes the newest frame (older ones waiting are
 dropped and counted), decodes it and finds and tracks its people; with ``pipeline.overlap`` a second worker
 runs the cues, fusion and publishing of that frame while the first goes on with the next one, so inference
-never blocks the executor and the detector and the cue networks work at the same time.
+never blocks the executor and the detector and the cue networks work at the same time. The two workers meet
+in a :class:`~emotion_perception.runtime.handoff.FrameHandoff`, which states that policy; the /diagnostics
+status is built in :mod:`.diagnostics`.
 """
 
 from __future__ import annotations
 
-import collections
-import queue
 import threading
 import time
 import traceback
 from typing import Any
 
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
@@ -35,10 +35,12 @@ from emotion_perception.msg import EmotionArray
 
 from .human_ids import HumanIds
 from ..pipeline import FrameRejected, Pipeline
+from ..runtime.handoff import FrameHandoff, TakenFrame
 from ..settings import NODE_NAME, Settings
 from ..visualization import draw_people
 from .conversions import emotion_array_msg, rgb_to_image_msg, stamp_to_ns
 from .body_trackers import SkeletonInput
+from .diagnostics import RATE_WINDOW_S, NodeCounters, diagnostic_status
 from .frames import FrameAssembler
 from .hri import HumanOutputs
 from .markers import MarkerWriter
@@ -46,25 +48,8 @@ from .parameters import (ParameterError, declare_settings, read_settings, refuse
                          set_configure_time_read_only)
 from .sync import ApproximateTimeSync
 
-RATE_WINDOW_S = 5.0
 EXIT_BAD_SETTINGS = 2
 """Exit status of an autostarting node whose parameters are invalid."""
-
-
-class RateMeter:
-    """Events per second over the last RATE_WINDOW_S seconds of wall time."""
-
-    def __init__(self):
-        self._times: collections.deque[float] = collections.deque()
-
-    def tick(self) -> None:
-        self._times.append(time.monotonic())
-
-    def rate(self) -> float:
-        now = time.monotonic()
-        while self._times and self._times[0] < now - RATE_WINDOW_S:
-            self._times.popleft()
-        return len(self._times) / RATE_WINDOW_S
 
 
 class EmotionPerceptionNode(LifecycleNode):
@@ -84,20 +69,11 @@ class EmotionPerceptionNode(LifecycleNode):
         """Why the last configure failed ("" when it did not)."""
         self.notes: list[str] = []
         """Things a user must know about how the node runs (device fallback, depth not used, ...)."""
-        self.drops: collections.Counter[str] = collections.Counter()
-        """Frames lost, by reason; inputs set aside are counted under ignored_*."""
-        self.time_jumps = 0
-        self.input_rate, self.output_rate = RateMeter(), RateMeter()
-        self._lock = threading.Condition()
-        self._pending: tuple | None = None
-        self._gap_ns = 0
-        self._last_received_ns: int | None = None
+        self.counters = NodeCounters()
+        """Drops by reason, time jumps, input and output rates: what /diagnostics reports."""
+        self._handoff: FrameHandoff | None = None
+        """Frames from the callbacks to the workers, a new one for each activation (see _start_workers)."""
         self._workers: list[threading.Thread] = []
-        self._handoff: queue.Queue = queue.Queue(maxsize=1)
-        self._stopping = False
-        self._generation = 0
-        """Counts worker starts: a front worker that outlived its stop's join timeout (a frame slower than 10 s)
-        sees a newer generation and ends instead of running beside its replacement."""
         self._inputs: list = []
         """Our subscriptions (camera topics), made on activate and destroyed on deactivate."""
         self._sync: ApproximateTimeSync | None = None
@@ -290,21 +266,10 @@ class EmotionPerceptionNode(LifecycleNode):
             self._count("ignored_camera_info", f"{problem}; the last valid camera_info stays in use")
 
     def _on_frame(self, image_msg: Any, *others: Any) -> None:
-        """Queue the newest frame for the worker; a frame still waiting is superseded and counted.
-
-        Also keeps the largest stamp gap between received frames since the last one handed to the worker:
-        joint histories measure gaps on the input stream, not on the frames that could be processed.
-        """
-        self.input_rate.tick()
-        stamp = stamp_to_ns(image_msg.header.stamp)
-        with self._lock:
-            if self._last_received_ns is not None:
-                self._gap_ns = max(self._gap_ns, abs(stamp - self._last_received_ns))
-            self._last_received_ns = stamp
-            if self._pending is not None:
-                self.drops["superseded"] += 1
-            self._pending = (image_msg, *others)
-            self._lock.notify()
+        """Hand the newest frame to the worker; a frame still waiting is superseded and counted."""
+        self.counters.input_rate.tick()
+        if self._handoff.offer(stamp_to_ns(image_msg.header.stamp), (image_msg, *others)):
+            self.counters.drops["superseded"] += 1
 
     def _watch_input(self) -> None:
         """Say when images stop coming or stop pairing, once per change, and when frames flow again (the
@@ -332,7 +297,7 @@ class EmotionPerceptionNode(LifecycleNode):
     def _unpaired_problem(self) -> str:
         """Why images arrive but none pairs with the other stream ("" when frames flow)."""
         sync = self._sync
-        if (sync is None or len(sync.names) < 2 or not sync.received[0] or self.input_rate.rate() > 0
+        if (sync is None or len(sync.names) < 2 or not sync.received[0] or self.counters.input_rate.rate() > 0
                 or time.monotonic() - self._last_image_time > RATE_WINDOW_S):
             return ""
         partners = ", ".join(f"{topic} ({sync.received[index]} messages received, {sync.unmatched[topic]} images "
@@ -342,66 +307,52 @@ class EmotionPerceptionNode(LifecycleNode):
                 f"{self.settings.input.sync_slop_s:g} s of the images'")
 
     # --- work ----------------------------------------------------------------------------------------------
-    def _work(self, generation: int) -> None:
+    def _front_work(self, handoff: FrameHandoff) -> None:
         """The front worker: newest frame -> decoded -> people found and tracked; then the cues (here, or on
         the cue worker when pipeline.overlap, while this one goes on with the next frame)."""
-        while True:
-            with self._lock:
-                while self._pending is None and not self._stopping and generation == self._generation:
-                    self._lock.wait()
-                if self._stopping or generation != self._generation:
-                    return
-                bundle, self._pending = self._pending, None
-                gap_s, self._gap_ns = self._gap_ns * 1e-9, 0
-            self._guarded(self._observe, bundle, gap_s)
+        while (taken := handoff.take()) is not None:
+            self._guarded(self._observe, handoff, taken)
 
-    def _judge_work(self) -> None:
-        """The cue worker (pipeline.overlap): frames in the order the front worker left them."""
-        while True:
-            item = self._handoff.get()
-            if item is None:
-                return
-            self._guarded(self._judge, *item)
+    def _cue_work(self, handoff: FrameHandoff) -> None:
+        """The cue worker (pipeline.overlap): frames in the order the front worker passed them."""
+        while (passed := handoff.take_passed()) is not None:
+            self._guarded(self._judge, *passed)
 
     def _guarded(self, step, *args) -> None:
         try:
             step(*args)
         except Exception:  # a worker must outlive any single bad frame
-            self.drops["internal_error"] += 1
+            self.counters.drops["internal_error"] += 1
             self.get_logger().error(f"frame dropped after an internal error:\n{traceback.format_exc()}",
                                     throttle_duration_sec=5.0)
 
     def _start_workers(self) -> None:
-        with self._lock:
-            self._stopping = False
-            self._generation += 1
-        self._handoff = queue.Queue(maxsize=1)
-        self._workers = [threading.Thread(target=self._work, args=(self._generation,), name="emotion_perception_front",
+        """A new hand-off for each activation: a front worker that outlived its stop's join timeout (a frame
+        slower than 10 s) holds the closed one and ends instead of running beside its replacement."""
+        handoff = self._handoff = FrameHandoff(overlap=self.settings.pipeline.overlap, follows=self._handoff)
+        self._workers = [threading.Thread(target=self._front_work, args=(handoff,), name="emotion_perception_front",
                                           daemon=True)]
-        if self.settings.pipeline.overlap:
-            self._workers.append(threading.Thread(target=self._judge_work, name="emotion_perception_cues", daemon=True))
+        if handoff.overlap:
+            self._workers.append(threading.Thread(target=self._cue_work, args=(handoff,),
+                                                  name="emotion_perception_cues", daemon=True))
         for worker in self._workers:
             worker.start()
 
     def _stop_workers(self) -> None:
-        with self._lock:
-            self._stopping = True
-            self._pending = None
-            self._lock.notify()
-        if self._workers:
-            self._workers[0].join(timeout=10.0)
-            if len(self._workers) > 1:
-                self._handoff.put(None)
-                self._workers[1].join(timeout=10.0)
+        if self._handoff is not None:
+            self._handoff.close()
+        for worker in self._workers:  # the front worker first: the cue worker finishes the frame it was passed
+            worker.join(timeout=10.0)
         self._workers = []
 
     def _count(self, reason: str, detail: str) -> None:
         """Count a dropped frame (or an ignored input) and warn, at most every 5 s per call site."""
-        self.drops[reason] += 1
-        self.get_logger().warning(f"{reason}: {detail} [{self.drops[reason]} so far]", throttle_duration_sec=5.0)
+        drops = self.counters.drops
+        drops[reason] += 1
+        self.get_logger().warning(f"{reason}: {detail} [{drops[reason]} so far]", throttle_duration_sec=5.0)
 
-    def _observe(self, bundle: tuple, gap_s: float) -> None:
-        image_msg, *others = bundle
+    def _observe(self, handoff: FrameHandoff, taken: TakenFrame) -> None:
+        image_msg, *others = taken.frame
         try:
             frame, skeletons, notes = self.frames.assemble(image_msg, *others)
             for reason, detail in notes:
@@ -409,18 +360,13 @@ class EmotionPerceptionNode(LifecycleNode):
             if any(other is None for other in others):
                 self._count("ignored_depth", f"no depth on {self.stream_topics[1]} for "
                                              f"{self.settings.input.depth_timeout_s:g} s: frames go on without depth")
-            frame.input_gap_s = gap_s
+            frame.input_gap_s = taken.input_gap_s
             observation = self.pipeline.observe(frame, skeletons)
         except FrameRejected as exc:
             self._count(exc.reason, str(exc))
             return
-        if len(self._workers) > 1:
-            while not self._stopping:  # the cue worker takes frames in order; wait for it, never drop one here
-                try:
-                    self._handoff.put((observation, image_msg.header), timeout=0.2)
-                    return
-                except queue.Full:
-                    continue
+        if handoff.overlap:
+            handoff.pass_on((observation, image_msg.header))  # waits for the cue worker; refused once stopping
         else:
             self._judge(observation, image_msg.header)
 
@@ -429,14 +375,14 @@ class EmotionPerceptionNode(LifecycleNode):
         for reason, detail in result.set_aside:
             self._count(reason, detail)
         if result.time_jump:
-            self.time_jumps += 1
+            self.counters.time_jumps += 1
             self.get_logger().info(f"time jumped {result.time_jump} at stamp {result.stamp_ns} ns: tracks, histories "
-                                   f"and filters reset [{self.time_jumps} so far]")
+                                   f"and filters reset [{self.counters.time_jumps} so far]")
         if self.humans is not None:  # names the people first: their REP-155 ids go out in the EmotionArray too
             height, width = observation.frame.image.shape[:2]
             self.humans.publish(result, header, width, height)
         self.emotions_pub.publish(emotion_array_msg(result, header))
-        self.output_rate.tick()
+        self.counters.output_rate.tick()
         outputs = self.settings.output
         if outputs.markers and self.markers_pub.get_subscription_count() > 0:
             self.markers_pub.publish(self.markers.markers(result, header))
@@ -444,59 +390,20 @@ class EmotionPerceptionNode(LifecycleNode):
             self.debug_pub.publish(rgb_to_image_msg(draw_people(observation.frame.image, result), header))
 
     # --- diagnostics ---------------------------------------------------------------------------------------
-    def diagnostic_status(self) -> DiagnosticStatus:
-        """The node's health: ERROR when nobody can be seen, WARN when a configured cue is off, else OK."""
-        state = self._state_machine.current_state[1]
-        drops = dict(self.drops)  # one copy: the workers add reasons while this runs
-        values = {"lifecycle_state": state, "input_rate_hz": f"{self.input_rate.rate():.2f}",
-                  "output_rate_hz": f"{self.output_rate.rate():.2f}", "time_jumps": str(self.time_jumps),
-                  "frames_dropped": str(sum(n for reason, n in drops.items() if not reason.startswith("ignored_")))}
-        values.update({(k if k.startswith("ignored_") else f"dropped_{k}"): str(n) for k, n in sorted(drops.items())})
-        if self._sync is not None:
-            for index, topic in enumerate(self._sync.names):
-                values[f"received {topic}"] = str(self._sync.received[index])
-            for reason, count in sorted(self._sync.unmatched.items()):
-                values[f"unpaired_by {reason}"] = str(count)
-        level, message = DiagnosticStatus.OK, "ok"
-        pipeline = self.pipeline
-        if pipeline is None:
-            level = DiagnosticStatus.ERROR if self.configure_problem else DiagnosticStatus.WARN
-            message = f"not configured: {self.configure_problem}" if self.configure_problem else f"{state}"
-        else:
-            for stage, (p50, p95, p99) in pipeline.timings.percentiles_ms().items():
-                values[f"latency_{stage}_ms"] = f"p50 {p50:.1f} p95 {p95:.1f} p99 {p99:.1f}"
-            people = pipeline.people_status()
-            values["people"] = f"{'active' if people.available else 'OFF'}: {people.status}"
-            cues = pipeline.cue_status()
-            for name, cue in cues.items():
-                values[f"cue_{name}"] = (f"active: {cue.status}" if cue.available else
-                                         f"{'OFF (configured)' if cue.configured else 'off'}: {cue.status}")
-            for cue in pipeline.running_cues():
-                values.update({f"cue_{cue.name}_{counter}": str(n) for counter, n in cue.counters().items()})
-            values.update({f"accelerate_{name}": note for name, note in pipeline.acceleration.items()})
-            for index, note in enumerate(self.notes):
-                values[f"note_{index}"] = note
-            off = [name for name, cue in cues.items() if cue.configured and not cue.available]
-            silent = time.monotonic() - self._last_image_time > self.settings.input.no_image_warning_s
-            if not people.available:
-                level, message = DiagnosticStatus.ERROR, f"nobody can be seen: {people.status}"
-            elif off:
-                level, message = DiagnosticStatus.WARN, "configured cues off: " + ", ".join(off)
-            elif state == "active" and silent:
-                level, message = DiagnosticStatus.WARN, f"no image on {self.image_topic}"
-            elif state == "active" and self._unpaired_problem():
-                level, message = DiagnosticStatus.WARN, self._unpaired_problem()
-            elif self.notes:
-                level, message = DiagnosticStatus.WARN, self.notes[0]
-            elif state != "active":
-                message = state
-        name = self.get_fully_qualified_name()
-        return DiagnosticStatus(level=level, name=f"{name}: emotion perception", message=message, hardware_id=name,
-                                values=[KeyValue(key=k, value=v) for k, v in values.items()])
+    def _input_problem(self) -> str:
+        """Why no frame flows while active, as /diagnostics says it ("" when frames flow)."""
+        if time.monotonic() - self._last_image_time > self.settings.input.no_image_warning_s:
+            return f"no image on {self.image_topic}"
+        return self._unpaired_problem()
 
     def _publish_diagnostics(self) -> None:
+        state = self._state_machine.current_state[1]
+        status = diagnostic_status(
+            self.get_fully_qualified_name(), state, self.counters, self.pipeline, sync=self._sync, notes=self.notes,
+            configure_problem=self.configure_problem,
+            input_problem=self._input_problem() if state == "active" and self.pipeline is not None else "")
         header = Header(stamp=self.get_clock().now().to_msg())
-        self.diagnostics_pub.publish(DiagnosticArray(header=header, status=[self.diagnostic_status()]))
+        self.diagnostics_pub.publish(DiagnosticArray(header=header, status=[status]))
 
     def destroy_node(self) -> None:
         self._unsubscribe()
