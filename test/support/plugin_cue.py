@@ -3,8 +3,8 @@
 
 The cue, "posture", calls a person upright (happy) or slumped (sad) from their box's height over its width,
 with a one-layer torch network that has a weights passport, an ONNX export entry and a command of its own.
-Beside it the folder holds two broken plug-ins that must be reported and skipped: a cue whose module fails
-to import, and a detector backend whose module does.
+Beside it the folder holds three plug-ins that must be reported and skipped: a cue taking a shipped cue's
+name, a cue whose module fails to import, and a detector backend whose module does.
 """
 
 from __future__ import annotations
@@ -120,6 +120,12 @@ class PostureCue(Cue):
                 for p, h in zip(probabilities, heights)]
 
 
+class SecondGait(PostureCue):
+    """A plug-in cue that takes a shipped cue's name: skipped."""
+
+    name = "gait"
+
+
 def add_commands(subparsers) -> None:
     check = subparsers.add_parser("posture-check", help="say how the posture plug-in reads a box height/width ratio")
     check.add_argument("ratio", type=float)
@@ -144,10 +150,11 @@ def distribution(folder: Path, name: str, entry_points: str) -> None:
 
 
 def install_plugins(folder: Path) -> Path:
-    """Write the posture cue and the two broken plug-ins into ``folder`` as installed distributions."""
+    """Write the posture cue and the three faulty plug-ins into ``folder`` as installed distributions."""
     (folder / "posture_cue.py").write_text(POSTURE_MODULE)
     (folder / "posture_broken.py").write_text(BROKEN_CUE_MODULE)
-    distribution(folder, "posture_cue", "[emotion_perception.cues]\nposture = posture_cue:PostureCue\n")
+    distribution(folder, "posture_cue", "[emotion_perception.cues]\nposture = posture_cue:PostureCue\n"
+                                        "second_gait = posture_cue:SecondGait\n")
     distribution(folder, "posture_broken", "[emotion_perception.cues]\nbroken = posture_broken:BrokenCue\n\n"
                                            "[emotion_perception.detectors]\nbroken_detector = posture_broken\n")
     return folder
