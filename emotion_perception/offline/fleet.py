@@ -1,6 +1,6 @@
 """Many recordings at once: ``emotion-perception bag process`` over a folder, a glob or a list of bags and videos.
 
-Each recording goes through the single-recording path (a bag: ``ros.bag.process_bag``, handed in by the ROS
+Each recording goes through the single-recording path (a bag: ``ros.bags.process.process_bag``, handed in by the ROS
 command line so that this module stays ROS-free; a video: :func:`emotion_perception.offline.run.run_source`, as
 ``emotion-perception run`` without the annotated video) in a worker: local processes (spawned, torch threads
 shared out) by default, or one Ray task per recording with the CPUs and GPUs its settings need.
@@ -42,7 +42,7 @@ LIST_SEPARATOR = "__"
 """Joins the folders of a recording's path into its output name when plain names would collide."""
 
 ProcessBag = Callable[..., dict[str, Any]]
-"""``process_bag(bag, out, settings, topics, progress=..., log=..., ground_truth=...)`` (ros.bag.process_bag)."""
+"""``process_bag(bag, out, settings, topics, progress=..., log=..., ground_truth=...)`` (ros.bags.process.process_bag)."""
 
 
 class MissingExtraError(RuntimeError):

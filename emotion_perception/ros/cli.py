@@ -111,7 +111,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 def _play(args: argparse.Namespace) -> int:
     import rclpy
 
-    from .bag import play_bag
+    from .bags.play import play_bag
 
     malformed = [item for item in args.remap if ":=" not in item]
     if malformed:
@@ -131,7 +131,7 @@ def _play(args: argparse.Namespace) -> int:
 def _process(args: argparse.Namespace) -> int:
     from ..offline.fleet import is_bag
     from ..offline.realtime import RealtimeReplay
-    from .bag import EMOTIONS_TOPIC, process_bag
+    from .bags.process import EMOTIONS_TOPIC, process_bag
 
     fleet_options = args.jobs is not None or args.ray is not None or args.compare_with
     if len(args.bag) > 1 or fleet_options or not is_bag(Path(args.bag[0])):
@@ -164,7 +164,7 @@ def _process(args: argparse.Namespace) -> int:
 def _process_fleet(args: argparse.Namespace) -> int:
     from ..offline.cli import compare_and_print
     from ..offline.fleet import FleetOptions, find_recordings, process_fleet
-    from .bag import process_bag
+    from .bags.process import process_bag
 
     if args.realtime or args.ground_truth:
         raise ValueError("--realtime and --ground-truth take one bag; a fleet run scores each bag against the "
@@ -186,7 +186,7 @@ def _process_fleet(args: argparse.Namespace) -> int:
 
 
 def _make_sample(args: argparse.Namespace) -> int:
-    from .bag import write_sample_bag
+    from .bags.sample import write_sample_bag
 
     config = dataclasses.replace(SAMPLE_SCENE, people=args.people, seconds=args.seconds, seed=args.seed,
                                  approaching=not args.no_approach, photo_seconds=args.photo_seconds)
@@ -197,7 +197,7 @@ def _make_sample(args: argparse.Namespace) -> int:
 
 def _from_video(args: argparse.Namespace) -> int:
     from ..offline.sources import DEFAULT_START_NS, parse_intrinsics, stamp_from_seconds
-    from .video_bag import write_video_bag
+    from .bags.video import write_video_bag
 
     check_max_frames(args.max_frames)
     written = write_video_bag(

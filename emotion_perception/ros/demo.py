@@ -29,9 +29,10 @@ from ..offline.ground_truth import GroundTruth, load_ground_truth
 from ..runtime.paths import default_params_file, sample_bag_path
 from ..settings import load_settings
 from ..offline.scoring import score
-from .bag import SAMPLE_TOPICS, play_bag
+from .bags.play import play_bag
+from .bags.sample import SAMPLE_TOPICS
+from .bags.video import write_video_bag
 from .conversions import stamp_to_ns
-from .video_bag import write_video_bag
 
 SHEET_FRAMES = 6
 

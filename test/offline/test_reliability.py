@@ -160,7 +160,8 @@ def three_walking(pipeline: Pipeline, extra=None, frames: int = 60):
     for k in range(frames):
         skeletons = [ExternalSkeleton(track, standing(track) + [k / 30, 0, 0], np.ones(16, np.float32))
                      for track in (1, 2, 3)]
-        results.append(pipeline.process(camera_frame(100 * SECOND + k * SECOND // 30), skeletons + (extra(k) if extra else [])))
+        results.append(pipeline.process(camera_frame(100 * SECOND + k * SECOND // 30),
+                                        skeletons + (extra(k) if extra else [])))
     return results
 
 
@@ -349,7 +350,8 @@ def test_bag_process_keeps_frames_through_a_pause_a_future_stamp_and_a_clock_jum
         return shifted - (20 * SECOND if index >= 90 else 0)  # the clock jumps back 20 s
 
     total = rewrite_sample(tmp_path / "rough", stamp_of)
-    summary = process_bag(tmp_path / "rough", tmp_path / "out", Settings.from_nested(SAMPLE_BAG_SETTINGS), progress=False)
+    summary = process_bag(tmp_path / "rough", tmp_path / "out", Settings.from_nested(SAMPLE_BAG_SETTINGS),
+                          progress=False)
     assert summary["frames"]["processed"] >= 0.95 * total, summary["frames"]
     assert summary["frames"]["time_jumps"] >= 2
     rows = (tmp_path / "out" / "people.csv").read_text().splitlines()

@@ -17,7 +17,8 @@ from sensor_msgs.msg import CompressedImage
 
 from emotion_perception.cli import main
 from emotion_perception.runtime.paths import sample_bag_path
-from emotion_perception.ros.bag import process_bag, typestore
+from emotion_perception.ros.bags.process import process_bag
+from emotion_perception.ros.bags.store import typestore
 from emotion_perception.offline.scoring import people_source_text
 from emotion_perception.settings import Settings
 from emotion_perception.offline.sources import ImageFolderSource, SourceError, VideoFileSource, open_source

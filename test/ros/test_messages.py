@@ -9,7 +9,7 @@ from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
 from emotion_perception.msg import EmotionArray
-from emotion_perception.ros.bag import typestore
+from emotion_perception.ros.bags.store import typestore
 
 from support.installed import PROCESSES
 from support.processes.message_samples import differences, full_emotion_array
@@ -56,3 +56,11 @@ def test_rosbag2_round_trip(tmp_path: Path, storage):
         assert decoded.people[1].keypoints[3].name == "head"
         assert list(decoded.people[0].context.active_categories) == ["Yearning", "Sympathy"]
         assert decoded.people[2].fused.cues == ["gait", "context"]
+
+
+def test_the_bag_typestore_is_built_once_with_our_messages():
+    """Every bag job (sample, video, play, process) shares one typestore instead of parsing msg/ again."""
+    store = typestore()
+    assert typestore() is store
+    assert {"emotion_perception/msg/EmotionArray", "emotion_perception/msg/TrackedSkeletonArray",
+            "sensor_msgs/msg/CompressedImage"} <= set(store.fielddefs)

@@ -142,7 +142,7 @@ def diagnostics_of(start_node, rclpy_context, spin, listen, name: str, *argument
 
 
 def test_diagnostics_say_ok_warn_or_error_by_what_runs(start_node, rclpy_context, spin, listen, image, header,
-                                                        tracked_skeleton):
+                                                        tracked_skeleton, frame_stamp):
     from emotion_perception.msg import TrackedSkeletonArray
 
     def skeleton_stream(node):
@@ -150,9 +150,8 @@ def test_diagnostics_say_ok_warn_or_error_by_what_runs(start_node, rclpy_context
         skeletons = node.create_publisher(TrackedSkeletonArray, "/ok/skeletons", 10)
 
         def publish(index: int) -> None:
-            stamp = 100 * SECOND + index * 100_000_000
-            skeletons.publish(TrackedSkeletonArray(header=header(stamp), skeletons=[tracked_skeleton(1)]))
-            images.publish(image(stamp))
+            skeletons.publish(TrackedSkeletonArray(header=header(frame_stamp(index)), skeletons=[tracked_skeleton(1)]))
+            images.publish(image(frame_stamp(index)))
         return publish
 
     ok = diagnostics_of(start_node, rclpy_context, spin, listen, "ep_ok", "-p", "pipeline.pose_source:=skeletons",

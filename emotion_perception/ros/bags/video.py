@@ -26,10 +26,10 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from ..offline.sources import DEFAULT_START_NS, VideoFileSource, pinhole_intrinsics
-from ..offline.report import atomic_output_dir
-from .bag import typestore
-from .conversions import camera_info_msg, ns_to_stamp, rgb_to_image_msg, rgb_to_jpeg_msg
+from ...offline.report import atomic_output_dir
+from ...offline.sources import DEFAULT_START_NS, VideoFileSource, pinhole_intrinsics
+from ..conversions import camera_info_msg, ns_to_stamp, rgb_to_image_msg, rgb_to_jpeg_msg
+from .store import typestore
 
 DEFAULT_TOPIC_PREFIX = "/camera/color"
 ENCODINGS = ("rgb8", "bgr8")

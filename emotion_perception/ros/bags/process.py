@@ -1,137 +1,39 @@
-"""rosbag2 files without the ROS 2 CLI: writing the sample bag, replaying a bag onto DDS, processing one offline.
-
-rosbags (pure Python) reads and writes the bag container (sqlite3 or mcap); messages are (de)serialised with
-rclpy's own CDR code, so what goes through the pipeline offline is byte for byte what the node would receive.
-"""
+"""Running the pipeline over a bag offline (``bag process``), without DDS: the same frames as the node's give
+the same output, written as a bag of EmotionArray beside the summary, people.csv and (with ground truth) scoring."""
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import math
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from geometry_msgs.msg import Point
 from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
-from rosbags.typesys import Stores, get_types_from_msg, get_typestore
-from std_msgs.msg import Header
 
-from emotion_perception.msg import TrackedSkeleton, TrackedSkeletonArray
-
-from ..detection import BACKENDS, build_detector
-from ..offline.ground_truth import ground_truth_from_scene, load_ground_truth, save_ground_truth
-from ..pipeline import FrameRejected, Pipeline
-from ..offline.realtime import RealtimeReplay
-from ..runtime.paths import PACKAGE, share_dir
-from ..offline.report import RunRecord, atomic_output_dir
-from ..offline.run import VIDEO_FILE, AnnotatedVideo
-from ..offline.scoring import write_scoring
-from ..settings import Settings
-from ..offline.synthetic_scene import SAMPLE_SCENE, SceneConfig, render_scene
-from .conversions import camera_info_msg, emotion_array_msg, ns_to_stamp, rgb_to_jpeg_msg, stamp_to_ns
-from .frames import FrameAssembler
-from .sync import ApproximateTimeSync
+from ...detection import BACKENDS, PersonDetector, build_detector
+from ...offline.ground_truth import load_ground_truth
+from ...offline.realtime import RealtimeReplay
+from ...offline.report import RunRecord, atomic_output_dir
+from ...offline.run import VIDEO_FILE, AnnotatedVideo
+from ...offline.scoring import write_scoring
+from ...pipeline import FrameRejected, Pipeline
+from ...runtime.paths import PACKAGE
+from ...settings import Settings
+from ..conversions import emotion_array_msg, stamp_to_ns
+from ..frames import FrameAssembler
+from ..sync import ApproximateTimeSync
+from .store import IMAGE_TYPES, message_class, open_bag, typestore
 
 EMOTIONS_TOPIC = "/emotions"
 """Where the node publishes with its defaults (no namespace): the offline output uses the same topic."""
-SAMPLE_TOPICS = {"image": "/camera/color/image_raw/compressed", "camera_info": "/camera/color/camera_info",
-                 "skeletons": "/body_tracker/skeletons"}
-ACK_TIMEOUT_S = 5.0
-"""How long bag play waits for subscribers to acknowledge the last messages before closing its publishers."""
-IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
-
-
-def typestore():
-    """A rosbags typestore of ROS 2 Kilted with this package's messages registered from msg/."""
-    store = get_typestore(Stores.ROS2_KILTED)
-    types = {}
-    for path in sorted((share_dir() / "msg").glob("*.msg")):
-        types.update(get_types_from_msg(path.read_text(), f"{PACKAGE}/msg/{path.stem}"))
-    store.register(types)
-    return store
-
-
-def message_class(msgtype: str, store=None) -> type:
-    """The rclpy message class for a registered message type name such as 'sensor_msgs/msg/Image'.
-
-    Only types the typestore knows (ROS 2 Kilted's and this package's) are resolved: a bag naming any other
-    type must not make us import whatever module its name points at.
-    """
-    store = store or typestore()
-    parts = msgtype.split("/")
-    if msgtype not in store.fielddefs or len(parts) != 3 or parts[1] != "msg":
-        raise ValueError(f"the bag names message type {msgtype!r}, which is not a registered ROS message type")
-    package, kind, name = parts
-    try:
-        return getattr(importlib.import_module(f"{package}.{kind}"), name)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"message type {msgtype} is registered but its Python package is not installed "
-                         f"({exc}); install ros-{package.replace('_', '-')}") from exc
-
-
-@contextlib.contextmanager
-def open_bag(path: Path) -> Iterator[Reader]:
-    """A rosbag2 reader, with a clear error for a path that is not a readable bag."""
-    if not (Path(path) / "metadata.yaml").is_file():
-        raise ValueError(f"{path} is not a rosbag2 directory (no metadata.yaml)")
-    try:
-        reader = Reader(path)
-        reader.open()
-    except Exception as exc:  # rosbags raises ReaderError, and lower-level errors for corrupt files
-        raise ValueError(f"{path}: cannot read the bag ({exc})") from exc
-    try:
-        yield reader
-    finally:
-        reader.close()
 
 
 def _storage(path: Path) -> StoragePlugin:
     return StoragePlugin.SQLITE3 if path.suffix == ".db3" or path.name.endswith("_sqlite3") else StoragePlugin.MCAP
 
 
-# --- the sample bag -----------------------------------------------------------------------------------
-def write_sample_bag(path: Path, config: SceneConfig = SAMPLE_SCENE, jpeg_quality: int = 85) -> Path:
-    """Render the synthetic scene and write it as a rosbag2 (mcap): compressed images, camera info, skeletons.
-
-    Beside the bag's files, ground_truth.json names the emotion each track id's walk was generated with.
-    """
-    intrinsics, frames = render_scene(config)
-    store = typestore()
-    frame_id = "camera_color_optical_frame"
-    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        connections = {
-            "image": writer.add_connection(SAMPLE_TOPICS["image"], "sensor_msgs/msg/CompressedImage", typestore=store),
-            "camera_info": writer.add_connection(SAMPLE_TOPICS["camera_info"], "sensor_msgs/msg/CameraInfo", typestore=store),
-            "skeletons": writer.add_connection(SAMPLE_TOPICS["skeletons"], f"{PACKAGE}/msg/TrackedSkeletonArray", typestore=store),
-        }
-        for frame in frames:
-            header = Header(stamp=ns_to_stamp(frame.stamp_ns), frame_id=frame_id)
-            skeletons = TrackedSkeletonArray(header=header, skeletons=[
-                TrackedSkeleton(id=s.track_id, joints=[Point(x=float(x), y=float(y), z=float(z)) for x, y, z in s.joints_3d],
-                                confidence=s.confidence.astype(np.float32))
-                for s in frame.skeletons])
-            writer.write(connections["camera_info"], frame.stamp_ns, serialize_message(camera_info_msg(intrinsics, header)))
-            writer.write(connections["skeletons"], frame.stamp_ns, serialize_message(skeletons))
-            writer.write(connections["image"], frame.stamp_ns,
-                         serialize_message(rgb_to_jpeg_msg(frame.image, header, jpeg_quality)))
-    note = ("synthetic scene: procedural walks drawn as solid figures (emotion_perception/offline/synthetic_scene.py), "
-            "each labelled with the emotion style it was generated with")
-    if config.photo_seconds:
-        note += ("; then a real photograph (scikit-image's astronaut, NASA, public domain) whose smiling person is "
-                 "labelled happy by hand, with hand-placed joints")
-    metadata = {"note": note, "scene": {k: getattr(config, k) for k in config.__dataclass_fields__}}
-    save_ground_truth(ground_truth_from_scene(intrinsics, frames, metadata), path / "ground_truth.json")
-    return path
-
-
-# --- reading ------------------------------------------------------------------------------------------
 @dataclass
 class BagTopics:
     image: str
@@ -167,8 +69,7 @@ def choose_topics(reader: Reader, settings: Settings, image: str | None = None, 
     )
 
 
-# --- offline processing -------------------------------------------------------------------------------
-def people_source(settings: Settings, reader: Reader, log) -> tuple[Settings, Any]:
+def people_source(settings: Settings, reader: Reader, log) -> tuple[Settings, PersonDetector | None]:
     """Settings whose people source can see someone in this bag, and the detector if it is the source.
 
     Without a usable detector, a bag that carries tracked skeletons is processed from them (said through
@@ -216,7 +117,6 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
     truth = load_ground_truth(ground_truth) if ground_truth is not None else None
     record = RunRecord()
     counts = record.counts
-    store = typestore()
     with open_bag(bag) as reader, atomic_output_dir(out) as partial:  # partial: a staging dir named like out
         if pipeline is None:
             settings, detector = people_source(settings, reader, log)
@@ -224,14 +124,15 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
         chosen = choose_topics(reader, pipeline.settings, **(topics or {}))
         secondary = chosen.skeletons or chosen.depth
         wanted = [c for c in reader.connections if c.topic in {chosen.image, chosen.camera_info, secondary}]
-        classes = {c.topic: message_class(c.msgtype, store) for c in wanted}
+        classes = {c.topic: message_class(c.msgtype) for c in wanted}
         assembler = FrameAssembler(pipeline.settings.input, pipeline.home_device)
         image_count = sum(c.msgcount for c in wanted if c.topic == chosen.image)
         total = image_count if max_frames is None else min(image_count, max_frames)
         annotated = AnnotatedVideo(partial / VIDEO_FILE, _frame_rate(reader, image_count)) if video else None
         last_rejection: dict[str, str] = {}
         with Writer(partial, version=9, storage_plugin=_storage(out)) as writer:
-            emotions = writer.add_connection(EMOTIONS_TOPIC, f"{PACKAGE}/msg/EmotionArray", typestore=store)
+            emotions = writer.add_connection(EMOTIONS_TOPIC, f"{PACKAGE}/msg/EmotionArray",
+                                              typestore=typestore())
 
             def handle(image_msg: Any, *others: Any, input_gap_s: float | None = None) -> None:
                 frame = None
@@ -309,60 +210,3 @@ def process_bag(bag: Path, out: Path, settings: Settings, topics: dict[str, str 
                 people_detail=chosen.skeletons if source == "skeletons" else pipeline.people_status().status)
         record.write(partial, summary, pipeline)
     return summary
-
-
-# --- replay onto DDS ----------------------------------------------------------------------------------
-def play_bag(node: Any, bag: Path, rate: float = 1.0, clock: bool = False, topics: list[str] | None = None,
-             wait_for_subscribers_s: float = 0.0, remap: dict[str, str] | None = None) -> int:
-    """Publish a bag's messages from ``node`` with their original timing (scaled by ``rate``; 0 = at once).
-
-    With ``clock``, /clock carries the bag time (for nodes with use_sim_time). With
-    ``wait_for_subscribers_s``, waits up to that long until every image topic has a subscriber; when one still
-    has none, nothing is played and a RuntimeError names it (whoever asked to wait wants the images received:
-    playing to nobody would only look like a run). Returns the number of messages published. The node must be spun elsewhere if it also subscribes.
-    """
-    from rclpy.duration import Duration
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from rosgraph_msgs.msg import Clock
-
-    if not (math.isfinite(rate) and rate >= 0):
-        raise ValueError(f"the playback rate must be a finite number >= 0 (0: as fast as possible), not {rate:g}")
-    remap = remap or {}
-    published = 0
-    store = typestore()
-    with open_bag(bag) as reader:
-        absent = sorted(set(topics or ()) - {c.topic for c in reader.connections})
-        if absent:
-            raise ValueError(f"{bag} has no topic {', '.join(absent)}; it has "
-                             f"{', '.join(sorted({c.topic for c in reader.connections}))}")
-        wanted = [c for c in reader.connections if not topics or c.topic in topics]
-        qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-        publishers = {c.topic: node.create_publisher(message_class(c.msgtype, store), remap.get(c.topic, c.topic), qos)
-                      for c in wanted}
-        clock_pub = node.create_publisher(Clock, "/clock", 10) if clock else None
-        image_publishers = [publishers[c.topic] for c in wanted if c.msgtype in IMAGE_TYPES]
-        try:
-            deadline = time.monotonic() + wait_for_subscribers_s
-            while time.monotonic() < deadline and not all(p.get_subscription_count() > 0 for p in image_publishers):
-                time.sleep(0.05)
-            unheard = [p.topic_name for p in image_publishers if p.get_subscription_count() == 0]
-            if wait_for_subscribers_s > 0 and unheard:
-                raise RuntimeError(f"no subscriber on {', '.join(unheard)} after waiting {wait_for_subscribers_s:g} s: "
-                                   "nothing was played (is the node running, with its image topic remapped there?)")
-            start_wall, start_bag = time.monotonic(), None
-            for connection, timestamp, raw in reader.messages(connections=wanted):
-                start_bag = timestamp if start_bag is None else start_bag
-                if rate > 0:
-                    delay = start_wall + (timestamp - start_bag) / 1e9 / rate - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                if clock_pub is not None:
-                    clock_pub.publish(Clock(clock=ns_to_stamp(timestamp)))
-                publishers[connection.topic].publish(raw)  # rclpy publishes serialised bytes as they are
-                published += 1
-        finally:
-            for publisher in [*publishers.values(), clock_pub]:
-                if publisher is not None:
-                    publisher.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT_S))  # reliable: deliver the tail
-                    node.destroy_publisher(publisher)
-    return published
