@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 
 import numpy as np
 import torch
 
 from emotion_perception.detection import DetectorConfig, build_detector
 from emotion_perception.runtime.device import PRECISIONS, apply_precision, inference_context
+from timing import Timer, Timing
 
 SETTINGS: tuple[tuple[str, dict], ...] = (
     ("default (800/1333, 20 people)", {}),
@@ -27,24 +27,17 @@ SETTINGS: tuple[tuple[str, dict], ...] = (
 
 
 def measure(config: DetectorConfig, device: str, precision: str, frames: int, warmup: int,
-            batch: int) -> tuple[np.ndarray, float]:
-    """Seconds per frame over ``frames`` timed calls of ``batch`` images each, and mean people per frame."""
+            batch: int) -> tuple[Timing, float]:
+    """Time per frame over ``frames`` timed calls of ``batch`` images each, and mean people per frame."""
     detector = build_detector(config, device, random_weights=True)
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(batch)]
-    seconds, people = [], []
-    for index in range(warmup + frames):
-        if detector.device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        with inference_context(detector.device, precision, part="detector"):
+    timer, people = Timer(detector.device, warmup), []
+    for _ in range(warmup + frames):
+        with timer, inference_context(detector.device, precision, part="detector"):
             results = detector.detect(images)
-        if detector.device.type == "cuda":
-            torch.cuda.synchronize()
-        if index >= warmup:
-            seconds.append((time.perf_counter() - start) / batch)
-            people.append(np.mean([len(r) for r in results]))
-    return np.asarray(seconds), float(np.mean(people))
+        people.append(np.mean([len(r) for r in results]))
+    return timer.timing().per(batch), float(np.mean(people[warmup:]))
 
 
 def main() -> None:
@@ -65,10 +58,10 @@ def main() -> None:
     reference = None
     for name, overrides in SETTINGS:
         config = dataclasses.replace(DetectorConfig(model="keypointrcnn", score_threshold=0.0), **overrides)
-        seconds, people = measure(config, args.device, args.precision, args.frames, args.warmup, args.batch)
-        p50, p95 = np.percentile(seconds, [50, 95]) * 1e3
-        reference = reference or p50
-        print(f"{name:38s} {p50:9.1f} {p95:9.1f} {people:7.1f} {p50 / reference:6.2f}", flush=True)
+        timing, people = measure(config, args.device, args.precision, args.frames, args.warmup, args.batch)
+        reference = reference or timing.p50
+        print(f"{name:38s} {timing.cells((50, 95), '9.1f', ' ')} {people:7.1f} {timing.p50 / reference:6.2f}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Run after setup (face weights fetched):  .venv/bin/python bench/bench_face.py [-
 from __future__ import annotations
 
 import argparse
-import time
 
 import cv2
 import numpy as np
@@ -24,6 +23,7 @@ import torch
 
 from emotion_perception.cues.face import FaceConfig, FaceExpression
 from emotion_perception.cues.face.boxes import face_crop_square, grey_face_crop, grey_face_crops
+from timing import Timing, time_calls
 
 FRAME_SIZE = (720, 1280)
 GRID = (2, 5)
@@ -51,28 +51,9 @@ def crowd(count: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     return frame, np.array(boxes, dtype=np.float32), heads
 
 
-def timings(call, repeats: int, device: str) -> np.ndarray:
-    """Milliseconds per call after one warm-up call (each timed from an idle GPU to its work done)."""
-    def synchronize() -> None:
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-
-    call()
-    samples = []
-    for _ in range(repeats):
-        synchronize()
-        start = time.perf_counter()
-        call()
-        synchronize()
-        samples.append(time.perf_counter() - start)
-    return np.asarray(samples) * 1000.0
-
-
-def row(path: str, count: int, batched: np.ndarray, looped: np.ndarray) -> str:
-    b50, b95, b99 = np.percentile(batched, [50, 95, 99])
-    l50, l95, l99 = np.percentile(looped, [50, 95, 99])
-    return (f"{count:>5} {path:>10} | {b50:8.2f} {b95:8.2f} {b99:8.2f} {b50 / count:8.2f} | "
-            f"{l50:8.2f} {l95:8.2f} {l99:8.2f} {l50 / count:8.2f} | {l50 / b50:6.2f}x")
+def row(path: str, count: int, batched: Timing, looped: Timing) -> str:
+    return (f"{count:>5} {path:>10} | {batched.cells(fmt='8.2f', sep=' ')} {batched.p50 / count:8.2f} | "
+            f"{looped.cells(fmt='8.2f', sep=' ')} {looped.p50 / count:8.2f} | {looped.p50 / batched.p50:6.2f}x")
 
 
 def main() -> None:
@@ -115,7 +96,7 @@ def main() -> None:
         }
         for path, (batched, looped) in paths.items():
             repeats = args.repeats if path != "detector" else max(5, args.repeats // 3)
-            print(row(path, count, timings(batched, repeats, args.device), timings(looped, repeats, args.device)))
+            print(row(path, count, time_calls(batched, repeats, args.device), time_calls(looped, repeats, args.device)))
 
 
 if __name__ == "__main__":

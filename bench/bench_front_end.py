@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 from pathlib import Path
 
 import cv2
@@ -36,6 +35,7 @@ from emotion_perception.pipeline import tracker_input
 from emotion_perception.settings import Settings
 from emotion_perception.tracking import ByteTracker, box_iou
 from emotion_perception.types import Detection
+from timing import Timer, Timing
 
 FOUND_SCORE = 0.2
 KNOTS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
@@ -70,17 +70,17 @@ def matches(truth: BoxTruth, frame: int, detections: list[Detection]) -> np.ndar
     return matched
 
 
-def detect_clip(config: DetectorConfig, frames: dict[int, np.ndarray]) -> tuple[dict[int, list[Detection]], np.ndarray]:
+def detect_clip(config: DetectorConfig, frames: dict[int, np.ndarray]) -> tuple[dict[int, list[Detection]], Timing]:
     detector = build_detector(config)
     if not detector.available:
         raise SystemExit(f"detector unavailable: {detector.status}")
-    detector.detect([next(iter(frames.values()))])  # warm-up
-    found, seconds = {}, []
+    timer, found = Timer(detector.device, warmup=1), {}
+    with timer:
+        detector.detect([next(iter(frames.values()))])  # warm-up
     for index, image in frames.items():
-        start = time.perf_counter()
-        found[index] = detector.detect([image])[0]
-        seconds.append(time.perf_counter() - start)
-    return found, np.asarray(seconds) * 1000
+        with timer:
+            found[index] = detector.detect([image])[0]
+    return found, timer.timing()
 
 
 def cached_detections(path: Path, compute) -> dict[int, list[Detection]]:
@@ -155,22 +155,22 @@ def main() -> None:
               f"(every {args.every}th frame, score >= {FOUND_SCORE})")
         chosen = {i: image for i, image in frames.items() if (i - truth.first_frame) % args.every == 0}
         for size in args.sizes:
-            found, ms = detect_clip(dataclasses.replace(base, input_size=size), chosen)
+            found, timing = detect_clip(dataclasses.replace(base, input_size=size), chosen)
             hits = [matches(truth, i, [d for d in people if d.score >= FOUND_SCORE]) for i, people in found.items()]
             annotated = sum(truth.count(i) for i in chosen)
             found_people, false = sum(int((h == 1).sum()) for h in hits), sum(int((h == 0).sum()) for h in hits)
-            print(f"{size:6d} {np.percentile(ms, 50):7.0f} {np.percentile(ms, 90):7.0f} "
+            print(f"{size:6d} {timing.cells((50, 90), '7.0f', ' ')} "
                   f"{found_people:4d} of {annotated:4d} {false:6d}")
-    timing: list[np.ndarray] = []
+    timings: list[Timing] = []
 
     def detect_all() -> dict[int, list[Detection]]:
-        found, ms = detect_clip(dataclasses.replace(base, input_size=args.size), frames)
-        timing.append(ms)
+        found, timing = detect_clip(dataclasses.replace(base, input_size=args.size), frames)
+        timings.append(timing)
         return found
 
     found = cached_detections(args.cache, detect_all) if args.cache else detect_all()
     print(f"\ncalibration and tracking at input {args.size}: {len(frames)} frames"
-          + (f", detector p50 {np.percentile(timing[0], 50):.0f} ms" if timing else f" (detections from {args.cache})"))
+          + (f", detector p50 {timings[0].p50:.0f} ms" if timings else f" (detections from {args.cache})"))
     measured = fit_calibration(truth, found)
     print(f"measured calibration: raw {measured.raw} -> {measured.calibrated} ({measured.source})")
     declared = backend_module(args.model).SCORE_CALIBRATION

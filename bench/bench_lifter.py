@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import time
 
 import numpy as np
 import torch
@@ -33,6 +32,7 @@ from emotion_perception.pose import JointHistory
 from emotion_perception.pose.lifting import load_lifter, SHIPPED_WEIGHTS
 from emotion_perception.pose.lifting.stage import LifterConfig, LiftingStage
 from emotion_perception.types import CameraIntrinsics, PositionSource, Skeleton
+from timing import time_calls
 
 CAMERA = CameraIntrinsics(fx=525.0, fy=525.0, cx=319.5, cy=239.5, width=640, height=480)
 MOUNTINGS = ((1.2, 10.0), (0.6, -5.0))
@@ -52,19 +52,8 @@ def cost(args: argparse.Namespace) -> None:
         joints = rng.uniform(200, 400, (people, 16, 2))
         confidence = np.ones((people, 16))
         camera = np.array([CAMERA.fx, CAMERA.fy, CAMERA.cx, CAMERA.cy])
-        for _ in range(10):
-            lifter.lift(joints, confidence, camera)
-        times = []
-        for _ in range(args.repeats):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            started = time.perf_counter()
-            lifter.lift(joints, confidence, camera)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append((time.perf_counter() - started) * 1000)
-        p50, p95 = np.percentile(times, [50, 95])
-        print(f"| {people} | {p50:.2f} | {p95:.2f} | {p50 / people:.3f} |")
+        timing = time_calls(lambda: lifter.lift(joints, confidence, camera), args.repeats, device, warmup=10)
+        print(f"| {people} | {timing.cells((50, 95), '.2f', ' | ')} | {timing.p50 / people:.3f} |")
 
 
 def gait(args: argparse.Namespace) -> None:

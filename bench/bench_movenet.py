@@ -13,7 +13,6 @@ Usage: python bench/bench_movenet.py [--weights DIR] [--device cuda] [--sizes 25
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import cv2
@@ -24,6 +23,7 @@ from emotion_perception.detection.movenet_detector import (
     RUNTIMES, build_movenet_detector, letterbox, letterbox_shape)
 from emotion_perception.detection.movenet_weights import movenet_weights_dir
 from emotion_perception.runtime.device import PRECISIONS, apply_precision, inference_context
+from timing import Timer, Timing
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 EYE_COUNTS = {100: 7, 400: 3, 600: 6}
@@ -45,39 +45,29 @@ def read_frames(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
     return frames
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def measure(detector, frames: list[np.ndarray], batch: int, precision: str, score: float) -> dict[str, float]:
-    """Per-frame wall and CPU seconds (p50, p95), network and decoding shares, people per frame."""
+def measure(detector, frames: list[np.ndarray], batch: int, precision: str,
+            score: float) -> tuple[Timing, float, float]:
+    """Per-frame time (wall and CPU), the network's share of the wall p50 (torch only), people per frame."""
     device, model = detector.device, detector.model
-    wall, cpu, network, people = [], [], [], []
+    frame_timer, network_timer, people = Timer(device, warmup=1), Timer(device), []
     with inference_context(device, precision, part="detector"):
-        detector.detect(frames[:batch])  # warm-up
+        with frame_timer:
+            detector.detect(frames[:batch])  # warm-up
         for start in range(0, len(frames) - batch + 1, batch):
             images = frames[start:start + batch]
-            synchronize(device)
-            wall_start, cpu_start = time.perf_counter(), time.process_time()
-            found = detector.detect(images)
-            synchronize(device)
-            wall.append((time.perf_counter() - wall_start) / batch)
-            cpu.append((time.process_time() - cpu_start) / batch)
+            with frame_timer:
+                found = detector.detect(images)
             people.extend(sum(p.score >= score for p in image_people) for image_people in found)
             if detector.runtime != "torch":
                 continue
             with torch.inference_mode():  # the network alone on the same input: the rest is letterbox + decoding
                 pixels = letterbox(torch.from_numpy(np.stack(images)).to(device), detector.input_size)
-                synchronize(device)
-                network_start = time.perf_counter()
-                model.network(pixels.permute(0, 3, 1, 2))
-                synchronize(device)
-                network.append((time.perf_counter() - network_start) / batch)
-    wall_p50, wall_p95 = np.percentile(wall, [50, 95]) * 1e3
-    return {"wall_p50": wall_p50, "wall_p95": wall_p95, "cpu_p50": float(np.median(cpu)) * 1e3,
-            "network_share": float(np.median(network)) * 1e3 / wall_p50 if network else float("nan"),
-            "people": float(np.mean(people))}
+                with network_timer:
+                    model.network(pixels.permute(0, 3, 1, 2))
+    per_frame = frame_timer.timing().per(batch)
+    network_share = (network_timer.timing().per(batch).p50 / per_frame.p50 if detector.runtime == "torch"
+                     else float("nan"))
+    return per_frame, network_share, float(np.mean(people))
 
 
 def main() -> None:
@@ -113,11 +103,12 @@ def main() -> None:
             raise SystemExit(detector.status)
         if size == args.sizes[0]:
             print(f"runtime: {detector.status.split('; runs in ', 1)[-1]}")
-        result = measure(detector, [frames[i] for i in timed], args.batch, args.precision, args.score)
+        timing, network_share, people = measure(detector, [frames[i] for i in timed], args.batch, args.precision,
+                                                args.score)
         counts = [len(detector.detect([frames[i]])[0]) for i in EYE_COUNTS]
         _, _, height, width = letterbox_shape(*frames[timed[0]].shape[:2], size)
-        print(f"{f'{width}x{height}':>9s} {result['wall_p50']:8.1f} {result['wall_p95']:8.1f} {result['cpu_p50']:8.1f} "
-              f"{result['network_share']:8.0%} {result['people']:13.1f}  {' / '.join(map(str, counts))}", flush=True)
+        print(f"{f'{width}x{height}':>9s} {timing.cells((50, 95), '8.1f', ' ')} {timing.cpu_p50:8.1f} "
+              f"{network_share:8.0%} {people:13.1f}  {' / '.join(map(str, counts))}", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import yaml
 from emotion_perception.settings import apply_overrides
 from emotion_perception.tracking import ByteTracker, TrackerConfig
 from emotion_perception.types import Detection
+from timing import Timer, Timing
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
 from support import tracking_scenes  # noqa: E402
@@ -50,15 +50,14 @@ def walking_grid(people: int, frames: int, rng: np.random.Generator) -> list[lis
     return sequence
 
 
-def latency_ms(config: TrackerConfig, people: int, frames: int) -> np.ndarray:
+def latency_ms(config: TrackerConfig, people: int, frames: int) -> Timing:
     sequence = walking_grid(people, frames, np.random.default_rng(people))
     tracker = ByteTracker(config)
-    samples = []
+    timer = Timer(warmup=30)  # the first second fills the tracker
     for frame, detections in enumerate(sequence):
-        start = time.perf_counter()
-        tracker.update(detections, frame * FRAME_NS)
-        samples.append(time.perf_counter() - start)
-    return np.asarray(samples[30:]) * 1000  # the first second fills the tracker
+        with timer:
+            tracker.update(detections, frame * FRAME_NS)
+    return timer.timing()
 
 
 @dataclass
@@ -128,7 +127,7 @@ def main() -> None:
         print("update latency [ms]  (people walking, 5% missed)")
         for people in (1, 10, 50):
             samples = latency_ms(config, people, args.frames)
-            p50, p95, p99 = np.percentile(samples, [50, 95, 99])
+            p50, p95, p99 = samples.percentiles()
             print(f"  {people:3d} people: p50 {p50:6.3f}  p95 {p95:6.3f}  p99 {p99:6.3f}")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     print(f"\nscene suite: {len(tracking_scenes.SCENE_KINDS)} kinds x seeds {seeds.start}-{seeds.stop - 1}")
