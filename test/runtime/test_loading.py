@@ -24,12 +24,13 @@ def detector(name: str):
 
 STAGES = {  # name: (settings group, builder taking a device and settings, a setting out of its bounds)
     "gait": ("gait", lambda device, **values: GaitEmotion(GaitConfig(**values), device), {"fps": 0.0}),
-    "gesture": ("gesture", lambda device, **values: GestureEmotion(GestureConfig(weights="accm.pt", **values), device),
-                {"window_frames": 1}),
-    "context": ("context", lambda device, **values: ContextEmotion(ContextConfig(weights="emotic.pt", **values), device),
-                {"min_box_size": -1.0}),
+    "gesture": ("gesture", lambda device, **values: GestureEmotion(GestureConfig(weights="accm.pt", **values),
+                                                                   device), {"window_frames": 1}),
+    "context": ("context", lambda device, **values: ContextEmotion(ContextConfig(weights="emotic.pt", **values),
+                                                                   device), {"min_box_size": -1.0}),
     "face": ("face", lambda device, **values: FaceExpression(FaceConfig(**values), device), {"min_face_size": 1.0}),
-    "lifter": ("lifter", lambda device, **values: LiftingStage(LifterConfig(**values), device), {"prior_height_m": 5.0}),
+    "lifter": ("lifter", lambda device, **values: LiftingStage(LifterConfig(**values), device),
+               {"prior_height_m": 5.0}),
     **{f"detector {name}": ("detector", detector(name), {"score_threshold": 2.0}) for name in BACKENDS},
 }
 
