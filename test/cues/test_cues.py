@@ -84,8 +84,9 @@ def test_a_registered_cue_reaches_settings_fusion_message_csv_and_debug_image(po
     assert "posture:" in render_params_yaml() and settings["posture"].threshold_m == 1.0
     pipeline = Pipeline(settings, log=lambda _: None)
     assert [cue.name for cue in pipeline.running_cues()] == ["posture"]
-    result = pipeline.process(camera_frame(SECOND), [ExternalSkeleton(1, upright_body(1.7), np.ones(16, np.float32)),
-                                                     ExternalSkeleton(2, upright_body(0.8, x=1.0), np.ones(16, np.float32))])
+    result = pipeline.process(camera_frame(SECOND),
+                              [ExternalSkeleton(1, upright_body(1.7), np.ones(16, np.float32)),
+                               ExternalSkeleton(2, upright_body(0.8, x=1.0), np.ones(16, np.float32))])
     upright, slumped = result.people
     assert upright.cues["posture"].label == "upright" and slumped.cues["posture"].label == "slumped"
     assert upright.fused.emotion == "happy" and slumped.fused.emotion == "sad"

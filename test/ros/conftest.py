@@ -1,7 +1,8 @@
 """What the node tests share: the node wired to the sample bag, message builders and a listener for its output.
 
-The builders come as fixtures (``image(stamp_ns)``, ``header(stamp_ns)``, ``tracked_skeleton(track_id)``): pixels
-and joints are plain, since the node tests are about the plumbing, and a stamp is in nanoseconds.
+The builders come as fixtures (``image(stamp_ns)``, ``header(stamp_ns)``, ``camera_info(stamp_ns)``,
+``tracked_skeleton(track_id)``, ``frame_stamp(index)``): pixels and joints are plain, since the node tests are about
+the plumbing, and a stamp is in nanoseconds.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Point
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from emotion_perception.msg import EmotionArray, TrackedSkeleton
@@ -37,6 +38,17 @@ def make_image(stamp_ns: int, frame_id: str = "cam") -> Image:
                  data=np.full(HEIGHT * WIDTH * 3, 100, dtype=np.uint8).tobytes())
 
 
+def make_camera_info(stamp_ns: int, fx: float = 60.0, cx: float = 31.5) -> CameraInfo:
+    """The intrinsics of a camera taking :func:`make_image`'s images (fx = fy, the centre at (cx, 23.5))."""
+    return CameraInfo(header=make_header(stamp_ns), width=WIDTH, height=HEIGHT,
+                      k=[fx, 0.0, cx, 0.0, fx, 23.5, 0.0, 0.0, 1.0])
+
+
+def stamp_at_10_fps(index: int) -> int:
+    """Frame ``index``'s stamp at 10 fps from 100 s [ns]."""
+    return 100 * 10**9 + index * 100_000_000
+
+
 def make_tracked_skeleton(track_id: int, x: float = 0.0, z: float = 3.0) -> TrackedSkeleton:
     """A person standing upright at (x, z) m in the camera's optical frame, every joint confident."""
     joints = [Point(x=x + 0.1 * (j % 3), y=-0.8 + 0.1 * j, z=z) for j in range(16)]
@@ -54,8 +66,18 @@ def image():
 
 
 @pytest.fixture
+def camera_info():
+    return make_camera_info
+
+
+@pytest.fixture
 def tracked_skeleton():
     return make_tracked_skeleton
+
+
+@pytest.fixture
+def frame_stamp():
+    return stamp_at_10_fps
 
 
 class Listener:
@@ -103,7 +125,8 @@ def listen(spin):
 
 SAMPLE_INPUTS = (*(argument for group, values in SAMPLE_BAG_SETTINGS.items() for name, value in values.items()
                    for argument in ("-p", f"{group}.{name}:={value}")),
-                 "-r", f"image/compressed:={SAMPLE_TOPICS['image']}", "-r", f"camera_info:={SAMPLE_TOPICS['camera_info']}")
+                 "-r", f"image/compressed:={SAMPLE_TOPICS['image']}",
+                 "-r", f"camera_info:={SAMPLE_TOPICS['camera_info']}")
 """The node's parameters and remaps for the sample bag's settings, image and camera_info."""
 
 

@@ -18,8 +18,9 @@ def test_node_publishes_one_emotion_array_per_image_with_its_header(start_node, 
     publisher = node.create_publisher(Image, "/test_cam/image_raw", 10)
     listener = listen(node, "/robot/emotions", depth=10)
     received = listener.arrays
-    assert spin(node, lambda: publisher.get_subscription_count() > 0 and listener.subscription.get_publisher_count() > 0,
-                60), f"the node did not come up: {node_process.poll()}"
+    assert spin(node, lambda: publisher.get_subscription_count() > 0
+                and listener.subscription.get_publisher_count() > 0, 60), \
+        f"the node did not come up: {node_process.poll()}"
     warm_up = (image(1_600_000_000_000_000_000 + n * 33_333_333, "warm_up") for n in range(30))
     assert listener.first_answer(publisher.publish, warm_up, 1.0), "the node never answered"
     received.clear()

