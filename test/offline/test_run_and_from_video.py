@@ -187,13 +187,10 @@ def test_run_without_a_usable_detector_refuses_and_leaves_nothing(tmp_path, caps
 
 
 @pytest.mark.slow
-def test_run_command_with_a_local_detector_weights_file_writes_its_outputs(tmp_path, small_detector_overrides, capsys):
+def test_run_command_with_a_local_detector_weights_file_writes_its_outputs(tmp_path, small_detector_overrides,
+                                                                           scene_images, capsys):
     """The command end to end: a user's weights file instead of the DEFAULT download, a folder, intrinsics."""
-    _, frames = render_scene(SceneConfig(people=2, seconds=0.1, seed=5))
-    (tmp_path / "images").mkdir()
-    for index, frame in enumerate(frames[:3]):
-        cv2.imwrite(str(tmp_path / "images" / f"{index}.jpg"), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
-    assert main(["run", str(tmp_path / "images"), "-o", str(tmp_path / "out"), "--set", *small_detector_overrides,
+    assert main(["run", str(scene_images), "-o", str(tmp_path / "out"), "--set", *small_detector_overrides,
                  "--hfov", "75", "--fps", "10", "--no-progress"]) == 0
     assert "annotated.mp4" in capsys.readouterr().out
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
