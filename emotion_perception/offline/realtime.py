@@ -28,13 +28,10 @@ Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
-class Handoff(Generic[Item]):
-    """A frame the worker takes: process ``item`` now, then report its cost with ``processed``."""
+class Handoff(TakenFrame[Item]):
+    """A frame the worker takes: process ``item`` now (its ``input_gap_s`` set as the frame's), then report its
+    cost with ``processed``."""
 
-    item: Item
-    stamp_ns: int
-    input_gap_s: float
-    """As :attr:`~emotion_perception.runtime.handoff.TakenFrame.input_gap_s` [s]."""
     waited_s: float
     """Emulated time the frame waited for the worker [s]."""
 
@@ -134,7 +131,7 @@ class RealtimeReplay(Generic[Item]):
         taken: TakenFrame[tuple[Item, int]] | None = self._slot.take(block=False)
         if taken is None:
             return
-        (item, arrival_ns), stamp_ns = taken.frame, taken.stamp_ns
+        (item, arrival_ns), stamp_ns = taken.item, taken.stamp_ns
         self._reported = None
         yield Handoff(item=item, stamp_ns=stamp_ns, input_gap_s=taken.input_gap_s,
                       waited_s=(start_ns - arrival_ns) * 1e-9)

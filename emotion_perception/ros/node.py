@@ -352,7 +352,7 @@ class EmotionPerceptionNode(LifecycleNode):
         self.get_logger().warning(f"{reason}: {detail} [{drops[reason]} so far]", throttle_duration_sec=5.0)
 
     def _observe(self, handoff: FrameHandoff, taken: TakenFrame) -> None:
-        image_msg, *others = taken.frame
+        image_msg, *others = taken.item
         try:
             frame, skeletons, notes = self.frames.assemble(image_msg, *others)
             for reason, detail in notes:

@@ -35,9 +35,10 @@ Passed = TypeVar("Passed")
 
 @dataclass(frozen=True)
 class TakenFrame(Generic[Frame]):
-    """A frame the front worker takes, with its stamp and the input gap since the previous take."""
+    """A frame (``item``: whatever was offered) the front worker takes, with its stamp and the input gap since
+    the previous take."""
 
-    frame: Frame
+    item: Frame
     stamp_ns: int
     input_gap_s: float
     """Largest stamp gap between frames offered since the previous take [s] (0 for the very first frame):
@@ -94,7 +95,7 @@ class FrameHandoff(Generic[Frame, Passed]):
                 return None
             (frame, stamp_ns), self._waiting = self._waiting, None
             gap_ns, self._gap_ns = self._gap_ns, 0
-            return TakenFrame(frame=frame, stamp_ns=stamp_ns, input_gap_s=gap_ns * 1e-9)
+            return TakenFrame(item=frame, stamp_ns=stamp_ns, input_gap_s=gap_ns * 1e-9)
 
     def pass_on(self, result: Passed) -> bool:
         """The front worker passes a frame's result to the back worker, waiting while the back worker's slot is
