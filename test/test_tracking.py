@@ -297,8 +297,8 @@ def test_an_object_the_detector_takes_for_a_person_now_and_then_is_not_reported_
 def test_a_weak_detectors_people_start_tracks_once_its_scores_are_known():
     # A pose model's people score about 0.45, below new_track_threshold (0.55). Once the tracker has reported
     # a person at 0.55 for 10 s, the running mean of its scores (0.56 < score_reference 0.75) lowers the
-    # thresholds by that ratio (0.55 x 0.75 = 0.41), and a person at 0.45 starts a track; with fixed
-    # thresholds never.
+    # thresholds by the square of that ratio (0.55 x 0.56 = 0.31), and a person at 0.45 starts a track; with
+    # fixed thresholds never.
     first, second = Walker(100, 200, 0.5), Walker(700, 200, -0.5, start=300)
 
     def second_reported(config):
@@ -311,5 +311,5 @@ def test_a_weak_detectors_people_start_tracks_once_its_scores_are_known():
         return frames, tracker.threshold_scale
 
     frames, scale = second_reported(TrackerConfig())
-    assert frames >= 55 and scale < 0.75
+    assert frames >= 55 and scale < 0.75 ** 2
     assert second_reported(TrackerConfig(score_reference=0.0)) == (0, 1.0)
