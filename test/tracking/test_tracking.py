@@ -229,12 +229,12 @@ def test_a_hidden_person_stepping_out_keeps_the_id_when_a_clear_neighbour_overla
 
     def ids_at_step_out(fuse_score):
         tracker = ByteTracker(TrackerConfig(fuse_score=fuse_score))
-        for frame in range(5):
+        for frame in range(10):  # both proven (matched proven_hits = 8 times in a row): reported when matched
             tracker.update([Detection(hidden_box, 0.9), Detection(front_box, 0.9)], frame * FRAME_NS)
-        for frame in range(5, 8):
+        for frame in range(10, 13):
             tracker.update([Detection(front_box, 0.9)], frame * FRAME_NS)
         assert tracker.live_ids == [1, 2]  # H lost, N tracked
-        people = tracker.update([front_now, hidden_now], 8 * FRAME_NS)
+        people = tracker.update([front_now, hidden_now], 13 * FRAME_NS)
         return {("hidden" if p.score < 0.7 else "front"): p.track_id for p in people}
 
     assert ids_at_step_out(fuse_score=True) == {"hidden": 1, "front": 2}
@@ -271,3 +271,45 @@ def test_time_leaping_forward_resets_the_tracker():
     assert ids == [[], [2]]  # born again (min_hits = 3 with the jump frame) with a fresh id
     tracker.update([Detection(walker.box(9), 0.9)], jump_ns + 2 * FRAME_NS + 4 * 10**9)  # 4 s gap: no jump
     assert tracker.time_jumps == 1 and tracker.removed_ids == (2,)
+
+
+def test_an_object_the_detector_takes_for_a_person_now_and_then_is_not_reported_once_confirmed():
+    # A coat stand detected in 3 frames in a row (so confirmed), then in every third frame: its track never
+    # goes unmatched for max_lost_seconds, but it is never proven, so it is reported only while matched in
+    # 3 of the last 4 updates. A person detected in 2 of every 3 frames is reported in most of them.
+    stand = Detection(np.array([600, 300, 680, 560], np.float32), 0.7)
+    walker = Walker(100, 400, 2.0)
+
+    def reported(config, detected):
+        tracker, count = ByteTracker(config), 0
+        for frame in range(90):
+            seen = frame < 3 or detected(frame)
+            box = stand if detected is STAND else Detection(walker.box(frame), 0.9)
+            count += len(tracker.update([box] if seen else [], frame * FRAME_NS))
+        return count
+
+    STAND = lambda frame: frame % 3 == 0  # noqa: E731
+    assert reported(TrackerConfig(), STAND) == 2  # the confirming frame and the next detection only
+    assert reported(TrackerConfig(unproven_hits=1), STAND) == 30  # without the check: every detection
+    assert reported(TrackerConfig(), lambda frame: frame % 3 != 2) >= 45  # of 60 detections
+
+
+def test_a_weak_detectors_people_start_tracks_once_its_scores_are_known():
+    # A pose model's people score about 0.45, below new_track_threshold (0.55). Once the tracker has reported
+    # a person at 0.55 for 10 s, the running mean of its scores (0.56 < score_reference 0.75) lowers the
+    # thresholds by the square of that ratio (0.55 x 0.56 = 0.31), and a person at 0.45 starts a track; with
+    # fixed thresholds never.
+    first, second = Walker(100, 200, 0.5), Walker(700, 200, -0.5, start=300)
+
+    def second_reported(config):
+        tracker, frames = ByteTracker(config), 0
+        for frame in range(360):
+            detections = [Detection(first.box(frame), 0.55)]
+            if frame >= second.start:
+                detections.append(Detection(second.box(frame), 0.45, np.zeros((17, 3), np.float32)))
+            frames += sum(p.keypoints_coco is not None for p in tracker.update(detections, frame * FRAME_NS))
+        return frames, tracker.threshold_scale
+
+    frames, scale = second_reported(TrackerConfig())
+    assert frames >= 55 and scale < 0.75 ** 2
+    assert second_reported(TrackerConfig(score_reference=0.0)) == (0, 1.0)
