@@ -303,9 +303,9 @@ def real_footage(video: Path, frames: int, start: int, device: torch.device, ove
         images = [frame for index, frame in zip(range(start + frames), source) if index >= start - lead]
     lead_in, images = images[:lead], images[lead:]
     window = range(start, start + len(images))
-    truth = load_box_truth()
+    truth = load_box_truth() if video.name == VTEST_VIDEO.name else None
     annotated = (f", {np.mean([truth.count(i) for i in window]):.1f} people per frame annotated"
-                 if video.name == truth.video and window[-1] <= truth.last_frame else "")
+                 if truth and window[-1] <= truth.last_frame else "")
     lines = [f"\nReal footage: {video.name}, frames {window[0]}-{window[-1]} ({video_fps:g} fps{annotated}), "
              f"detector {settings.detector.model} at input {settings.detector.input_size} in "
              f"{getattr(pipeline.detector, 'runtime', 'torch')}, cues running: "
@@ -563,8 +563,9 @@ def main() -> None:
     parser.add_argument("--vtest", type=int, metavar="FRAMES", default=0,
                         help="only the default pipeline on FRAMES frames of real footage (--video)")
     parser.add_argument("--vtest-start", type=int, metavar="FRAME", default=0,
-                        help="the first frame of --vtest (vtest: 0-29 hold 3.2 people per frame as MoveNet finds "
-                             "them, 70-99 about 5 and 7 annotated)")
+                        help="the first frame of --vtest; the frames before it (as many as gait needs) run "
+                             "untimed first (vtest: MoveNet finds 3.2 people per frame in 0-29, 5.2 in 70-99 of "
+                             "6.0 annotated)")
     parser.add_argument("--video", type=Path, default=VTEST_VIDEO, help="the real footage of --vtest")
     parser.add_argument("--set", action="append", default=[], metavar="GROUP.FIELD=VALUE",
                         help="a setting of the --vtest pipeline, e.g. detector.input_size=384")
