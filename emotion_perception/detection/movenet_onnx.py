@@ -129,6 +129,9 @@ class OnnxMoveNet:
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = max(1, threads), 1
+        # Idle pool threads sleep rather than spin between calls: spinning took 1.4-1.9x the CPU per frame at 2
+        # threads, CPU that the cues' thread needs when the node overlaps the two (docs/front_end.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = folder / GRAPH_FILE
         self.threads = options.intra_op_num_threads
         self.session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])

@@ -158,6 +158,25 @@ def load_state_dict(path: str | Path, expected_sha256: str = "") -> dict[str, to
     return state
 
 
+def zero_subnormals(module: torch.nn.Module) -> int:
+    """Set the module's float parameters and buffers smaller in magnitude than the format's least normal number
+    (float32: 1.2e-38) to zero; returns how many there were.
+
+    Weight decay leaves dead channels at such values (STEP's released ST-GCN: 97 % of its weights, ProxEmo's:
+    12 %), and x86 CPUs compute on subnormal numbers a hundred times slower than on normal ones, in every layer
+    they reach. Their products lie far below float32's resolution of any normal result, so the outputs stay the
+    same (test_gait.py).
+    """
+    zeroed = 0
+    with torch.no_grad():
+        for tensor in (*module.parameters(), *module.buffers()):
+            if tensor.is_floating_point():
+                subnormal = (tensor != 0) & (tensor.abs() < torch.finfo(tensor.dtype).tiny)
+                zeroed += int(subnormal.sum())
+                tensor.masked_fill_(subnormal, 0.0)
+    return zeroed
+
+
 def load_checkpoint(path: str | Path, architecture: str | None = None) -> tuple[dict[str, torch.Tensor], WeightsPassport]:
     """Load ``NAME.pt`` with its passport ``NAME.json``; refuse a passport for another architecture."""
     path = Path(path)

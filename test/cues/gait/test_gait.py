@@ -15,7 +15,7 @@ from emotion_perception.cli import main as cli_main
 from emotion_perception.cues.gait import GaitConfig, GaitEmotion
 from emotion_perception.cues.gait.data import load_h5_gaits, save_h5_gaits
 from emotion_perception.cues.gait.features import affective_features
-from emotion_perception.cues.gait.models import load_gait_model
+from emotion_perception.cues.gait.models import build_network, load_gait_model
 from emotion_perception.cues.gait.preprocessing import (GaitInputError, check_sequence, proxemo_images, resize_images,
                                                     step_file_preprocess, to_stgcn_input)
 from emotion_perception.cues.gait.restricted_load import extract_state_dict
@@ -26,7 +26,7 @@ from emotion_perception.cues.gait.labels import GAIT_EMOTIONS
 from emotion_perception.types import JointSequence
 from emotion_perception.cues.gait.weights import STEP_STGCN
 from emotion_perception.cues.registry import released_weights
-from emotion_perception.runtime.weights import WeightsError, fetch_published, load_state_dict
+from emotion_perception.runtime.weights import WeightsError, fetch_published, load_state_dict, zero_subnormals
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,27 @@ def test_stgcn_network_reproduces_golden_logits(step_weights, step_golden, pair,
     with torch.inference_mode():
         logits = model(torch.from_numpy(step_golden[f"net_input_{pair}"]).to(device)).cpu().numpy()
     assert np.abs(logits - step_golden[f"net_logits_{pair}"]).max() <= 1e-4
+
+
+@pytest.mark.parametrize("name, architecture, zeroed", [("step_stgcn_epoch395.pth", "stgcn", 0.9),
+                                                        ("proxemo_vsgcnn_epoch134.pth.tar", "vsgcnn", 0.1)])
+def test_subnormal_weights_are_zeroed_at_load_with_the_same_outputs(shared_dir, sample_h5, name, architecture, zeroed):
+    """The released weights are mostly subnormal (100x slower on a CPU): loading zeroes them, outputs unchanged."""
+    path = Path(shared_dir) / "models" / name
+    loaded = load_gait_model(str(path), architecture)
+    raw = build_network(architecture, loaded.passport.config)
+    raw.load_state_dict(extract_state_dict(path)[0] if architecture == "vsgcnn" else load_state_dict(path), strict=True)
+    raw.eval()
+    tiny = torch.finfo(torch.float32).tiny
+    subnormal = [int(((t != 0) & (t.abs() < tiny)).sum()) for t in (*raw.parameters(), *raw.buffers())
+                 if t.is_floating_point()]
+    assert sum(subnormal) > zeroed * sum(p.numel() for p in raw.parameters())
+    assert zero_subnormals(loaded.network) == 0  # none left
+    windows = [generate_gait(emotion, 75, 30.0, rng=np.random.default_rng(seed))
+               for seed, emotion in enumerate(GAIT_EMOTIONS)]
+    inputs = loaded.network_input(windows, 75, 30.0)
+    with torch.inference_mode():
+        assert torch.allclose(loaded.network(*inputs), raw(*inputs), rtol=0, atol=1e-6)
 
 
 def test_step_file_preprocessing_reproduces_golden(sample_h5, step_golden):
