@@ -92,7 +92,7 @@ step="build the tests' interface fixtures (hri_msgs, tf2_msgs) into the virtuale
 # tf2_msgs (test/support/fixtures/interfaces; neither is on PyPI). Robots use the real packages from apt: colcon and rosdep
 # never see the fixtures (COLCON_IGNORE) and the package's own build does not install them.
 fixtures=()
-for fixture in "$repo"/test/fixtures/interfaces/*/; do
+for fixture in "$repo"/test/support/fixtures/interfaces/*/; do
   name="$(basename "$fixture")"
   fixtures+=("$name")
   fixture_build="$repo/build/fixtures/$name"
