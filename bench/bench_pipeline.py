@@ -48,7 +48,6 @@ import collections
 import dataclasses
 import json
 import math
-import queue
 import resource
 import tempfile
 import threading
@@ -69,6 +68,7 @@ from emotion_perception.cues.base import SequenceCue
 from emotion_perception.detection import DetectorConfig, build_detector
 from emotion_perception.detection.keypoint_rcnn import KeypointRCNNDetector
 from emotion_perception.runtime.device import PRECISIONS, resolve_device
+from emotion_perception.runtime.handoff import FrameHandoff
 from emotion_perception.cues.face.boxes import face_crop_square, grey_face_crop, grey_face_crops
 from emotion_perception.cues.gesture.model import accm, accm_passport
 from emotion_perception.runtime.image_codec import decode_compressed, decode_jpeg_torchvision
@@ -263,14 +263,14 @@ class Driver:
 
 
 def run_overlapped(pipeline: Pipeline, observations: list[Callable[[], Observation]]) -> list[FrameResult]:
-    """Each ``observations`` call (an observe) on this thread, judge on a second one, frames handed over in
-    order (one waiting at most), as the node's two threads do."""
-    handoff: queue.Queue[Observation | None] = queue.Queue(maxsize=1)
+    """Each ``observations`` call (an observe) on this thread, judge on a second one, frames passed on in order
+    through the node's own hand-off (runtime/handoff.py, with overlap), as the node's two threads do."""
+    handoff: FrameHandoff[None, Observation] = FrameHandoff(overlap=True)
     results: list[FrameResult] = []
     failures: list[BaseException] = []
 
     def judge_worker() -> None:
-        while (observation := handoff.get()) is not None:
+        while (observation := handoff.take_passed()) is not None:
             try:
                 results.append(pipeline.judge(observation))
             except BaseException as exc:  # re-raised on the main thread
@@ -280,9 +280,9 @@ def run_overlapped(pipeline: Pipeline, observations: list[Callable[[], Observati
     worker.start()
     try:
         for observe in observations:
-            handoff.put(observe())
+            handoff.pass_on(observe())
     finally:
-        handoff.put(None)
+        handoff.close()  # the cue worker still judges the observation passed last
         worker.join()
     if failures:
         raise failures[0]
