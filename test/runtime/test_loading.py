@@ -14,6 +14,8 @@ from emotion_perception.cues.gesture.stage import GestureConfig, GestureEmotion
 from emotion_perception.detection import BACKENDS, DetectorConfig, backend_module
 from emotion_perception.pose.lifting.stage import LifterConfig, LiftingStage
 
+from support.marks import without_cuda
+
 
 def detector(name: str):
     """The backend's own builder (the registry refuses bad settings before any backend sees them)."""
@@ -43,7 +45,7 @@ def test_settings_that_do_not_validate_leave_the_stage_off_naming_the_setting(na
     assert not stage.available and f"bad settings: {group}.{field}: " in stage.status, stage.status
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@without_cuda
 @pytest.mark.parametrize("name", STAGES)
 def test_cuda_asked_for_without_it_leaves_the_stage_off_saying_so(name):
     _, build, _ = STAGES[name]
