@@ -92,11 +92,15 @@ step="build the tests' interface fixtures (hri_msgs, tf2_msgs) into the virtuale
 # tf2_msgs (test/support/fixtures/interfaces; neither is on PyPI). Robots use the real packages from apt: colcon and rosdep
 # never see the fixtures (COLCON_IGNORE) and the package's own build does not install them.
 fixtures=()
-for fixture in "$repo"/test/support/fixtures/interfaces/*/; do
+fixture_root="$repo/test/support/fixtures/interfaces"
+compgen -G "$fixture_root/*/package.xml" > /dev/null || fail "no test fixture packages under $fixture_root"
+for fixture in "$fixture_root"/*/; do
   name="$(basename "$fixture")"
   fixtures+=("$name")
   fixture_build="$repo/build/fixtures/$name"
-  if [ ! -f "$fixture_build/CMakeCache.txt" ]; then
+  # A build configured from another source folder (the fixtures moved) is made again from this one.
+  if ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=${fixture%/}" "$fixture_build/CMakeCache.txt" 2>/dev/null; then
+    rm -rf "$fixture_build"
     cmake -S "$fixture" -B "$fixture_build" -DCMAKE_INSTALL_PREFIX="$venv" -DPython3_EXECUTABLE="$py" \
       -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release > "$logs/fixture-$name.log" 2>&1 \
       || { tail -40 "$logs/fixture-$name.log" >&2; rm -rf "$fixture_build"; fail "CMake could not configure the test fixture $name; log: $logs/fixture-$name.log"; }
