@@ -163,14 +163,15 @@ def processes():
         return process
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(2)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    running = [process for process in started if process.poll() is None]
+    for process in running:  # all at once: they shut down side by side
+        process.send_signal(2)
+    for process in running:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture(params=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))

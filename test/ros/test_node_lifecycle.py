@@ -120,25 +120,28 @@ def test_default_detector_weights_offline_and_not_cached_is_an_error_with_the_fi
     assert node_process.poll() is None
 
 
-def diagnostics_of(start_node, rclpy_context, spin, listen, name: str, *arguments: str,
-                   feed=None) -> DiagnosticStatus:
-    """The node's diagnostic status once it has settled (``feed(node, publish_index)`` keeps input flowing)."""
+def diagnostics_of(start_node, rclpy_context, spin, listen, nodes: dict[str, tuple[str, ...]],
+                   feed=None) -> dict[str, DiagnosticStatus]:
+    """Each named node's diagnostic status once it has settled (``nodes``: name -> its arguments); the nodes run
+    side by side, so their start-ups overlap (``feed(node)`` returns ``publish(index)``, which keeps input flowing)."""
     import rclpy
 
-    start_node("-r", f"__node:={name}", "-p", "output.diagnostics_period_s:=0.3", *arguments)
-    node = rclpy.create_node(f"watch_{name}", context=rclpy_context)
+    for name, arguments in nodes.items():
+        start_node("-r", f"__node:={name}", "-p", "output.diagnostics_period_s:=0.3", *arguments)
+    node = rclpy.create_node("watch_diagnostics", context=rclpy_context)
     listener = listen(node)
 
-    def mine() -> list[DiagnosticStatus]:
+    def mine(name: str) -> list[DiagnosticStatus]:
         return [s for s in listener.statuses if s.hardware_id == f"/{name}" and s.values]
 
-    assert spin(node, mine, 60), f"no diagnostics from /{name}"
+    assert spin(node, lambda: all(mine(name) for name in nodes), 120), (
+        f"no diagnostics from {[f'/{name}' for name in nodes if not mine(name)]}")
     publish = feed(node) if feed else None
     for index in range(60):
         if publish:
             publish(index)
         spin(node, lambda: False, 0.1)
-    return mine()[-1]
+    return {name: mine(name)[-1] for name in nodes}
 
 
 def test_diagnostics_say_ok_warn_or_error_by_what_runs(start_node, rclpy_context, spin, listen, image, header,
@@ -154,17 +157,17 @@ def test_diagnostics_say_ok_warn_or_error_by_what_runs(start_node, rclpy_context
             images.publish(image(frame_stamp(index)))
         return publish
 
-    ok = diagnostics_of(start_node, rclpy_context, spin, listen, "ep_ok", "-p", "pipeline.pose_source:=skeletons",
-                        "-r", "image:=/ok/image", "-r", "skeletons:=/ok/skeletons", feed=skeleton_stream)
+    statuses = diagnostics_of(start_node, rclpy_context, spin, listen, {
+        "ep_ok": ("-p", "pipeline.pose_source:=skeletons", "-r", "image:=/ok/image", "-r", "skeletons:=/ok/skeletons"),
+        "ep_warn": ("-p", "pipeline.pose_source:=skeletons", "-p", "gait.weights:=/nowhere/gait.pt"),
+        "ep_error": ()}, feed=skeleton_stream)  # error: the detector source, no detector weights
+    ok, warn, error = statuses["ep_ok"], statuses["ep_warn"], statuses["ep_error"]
     assert ok.level == DiagnosticStatus.OK, (ok.message, [(kv.key, kv.value) for kv in ok.values])
     assert ok.name == "/ep_ok: emotion perception"
     values = {kv.key: kv.value for kv in ok.values}
     assert values["cue_gait"].startswith("active") and values["cue_face"].startswith("active")
     assert values["cue_context"].startswith("off:"), "a cue nobody configured is off by choice: still OK"
-    warn = diagnostics_of(start_node, rclpy_context, spin, listen, "ep_warn", "-p", "pipeline.pose_source:=skeletons",
-                          "-p", "gait.weights:=/nowhere/gait.pt")
     assert warn.level == DiagnosticStatus.WARN and "configured cues off: gait" in warn.message
-    error = diagnostics_of(start_node, rclpy_context, spin, listen, "ep_error")  # detector source, no detector weights
     assert error.level == DiagnosticStatus.ERROR and "nobody can be seen" in error.message
 
 

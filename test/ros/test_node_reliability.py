@@ -80,8 +80,8 @@ def test_invalid_or_unknown_parameters_stop_the_node_with_the_real_reason(start_
              (("-p", "output.diagnostics_period_s:=0.0"), "output.diagnostics_period_s: 0.0 is out of range"),
              (("-p", "gait.fps:=.nan"), "gait.fps: must be a finite number"),
              (("-p", "pipeline.max_people:=-1"), "pipeline.max_people: -1 is out of range")]
-    for arguments, reason in cases:
-        process = start_node(*arguments)
+    started = [(start_node(*arguments), arguments, reason) for arguments, reason in cases]  # side by side
+    for process, arguments, reason in started:
         output, _ = process.communicate(timeout=120)
         assert process.returncode == 2 and reason in output, (arguments, process.returncode, output[-1500:])
         assert "Traceback" not in output
