@@ -25,10 +25,20 @@ def plugins(tmp_path_factory) -> Path:
     return install_plugins(tmp_path_factory.mktemp("site"))
 
 
+def commands(plugins: Path, *argument_lists: tuple[str, ...], cwd: Path) -> list[subprocess.CompletedProcess]:
+    """`emotion-perception ARGUMENTS`, for each of ``argument_lists``, in fresh interpreters with the plug-ins'
+    folder on their path, run side by side (each spends seconds importing); their results in that order."""
+    started = [subprocess.Popen([*COMMAND, *arguments], env=plugin_env(plugins, {"OMP_NUM_THREADS": "1", "PATH": ""}),
+                                cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for arguments in argument_lists]
+    outputs = [process.communicate(timeout=300) for process in started]
+    return [subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+            for process, (stdout, stderr) in zip(started, outputs)]
+
+
 def command(plugins: Path, *arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     """`emotion-perception ARGUMENTS` in a fresh interpreter with the plug-ins' folder on its path."""
-    return subprocess.run([*COMMAND, *arguments], env=plugin_env(plugins, {"OMP_NUM_THREADS": "1", "PATH": ""}),
-                          cwd=cwd, capture_output=True, text=True, timeout=300)
+    return commands(plugins, arguments, cwd=cwd)[0]
 
 
 def skipped_plugins_named(stderr: str) -> bool:
@@ -39,19 +49,19 @@ def skipped_plugins_named(stderr: str) -> bool:
 
 
 def test_a_plugin_cue_is_in_the_help_the_settings_and_the_weights_and_runs_its_own_command(plugins, tmp_path):
-    help_text = command(plugins, "--help", cwd=tmp_path)
+    help_text, upright, slumped, params, weights = commands(
+        plugins, ("--help",), ("posture-check", "2.5"), ("posture-check", "0.5"), ("config",), ("weights", "list"),
+        cwd=tmp_path)
     assert help_text.returncode == 0, help_text.stderr
     assert "posture-check" in help_text.stdout and "posture plug-in" in help_text.stdout
     assert skipped_plugins_named(help_text.stderr), help_text.stderr
-    assert command(plugins, "posture-check", "2.5", cwd=tmp_path).stdout.strip() == "upright"
-    assert command(plugins, "posture-check", "0.5", cwd=tmp_path).stdout.strip() == "slumped"
-    params = command(plugins, "config", cwd=tmp_path)
+    assert upright.stdout.strip() == "upright"
+    assert slumped.stdout.strip() == "slumped"
     assert params.returncode == 0, params.stderr
     group = params.stdout[params.stdout.index("    posture:\n"):].split("    # ---")[0]
     assert "weights: posture_rule" in group and "min_height_px: 4.0" in group and "fusion_weight: 1.0" in group
     assert "'broken_detector' a plug-in of posture_broken" in params.stdout, "the detector choices name it"
     assert "    broken:" not in params.stdout
-    weights = command(plugins, "weights", "list", cwd=tmp_path)
     assert any(line.split()[:3] == ["posture_rule", "posture_net", "missing"] for line in weights.stdout.splitlines())
 
 
