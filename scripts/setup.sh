@@ -16,6 +16,7 @@ logs="$repo/build/logs"
 step="start"
 
 fail() {
+  wait  # a background build (the test fixtures) ends before set-up does
   echo >&2
   echo "setup.sh: FAILED at step '$step'." >&2
   echo "setup.sh: $1" >&2
@@ -47,7 +48,9 @@ stamp="$venv/.emotion_perception_requirements.sha256"
 wanted="$(cat "${requirements[@]}" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   say "installing wheels (first run: a few minutes; torch comes from this machine's disk or PyPI)"
-  args=()
+  # --no-compile: pip would byte-compile all ~16,000 Python files (a minute on 2 cores); Python compiles the
+  # ~4,000 that get imported, once, on first import.
+  args=(--no-compile)
   for file in "${requirements[@]}"; do args+=(-r "$file"); done
   "$py" -m pip install --disable-pip-version-check -q "${args[@]}" \
     || fail "pip could not install the wheels listed in requirements/*.txt; see pip's message above."
@@ -68,11 +71,40 @@ if [ "${#exports[@]}" -gt 0 ]; then
   echo "rewrote include paths in ${#exports[@]} CMake export files"
 fi
 
-step="build and install the package (messages + Python sources) into the virtualenv"
 export AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
 # The wheels' bootstrapper re-executes Python with its own LD_LIBRARY_PATH; do not let a parent's marker leak.
 unset _ROS_WHEELS_BOOTSTRAP_COMPLETE
 mkdir -p "$logs"
+
+step="build the tests' interface fixtures (hri_msgs, tf2_msgs) into the virtualenv"
+# Development only: the tests subscribe to the REP-155 topics and /tf with wire-compatible subsets of hri_msgs and
+# tf2_msgs (test/support/fixtures/interfaces; neither is on PyPI). Robots use the real packages from apt: colcon and rosdep
+# never see the fixtures (COLCON_IGNORE) and the package's own build does not install them.
+# They need only the ROS wheels, so they build in the background while the package builds (waited for below).
+fixture_root="$repo/test/support/fixtures/interfaces"
+compgen -G "$fixture_root/*/package.xml" > /dev/null || fail "no test fixture packages under $fixture_root"
+fixtures=()
+for fixture in "$fixture_root"/*/; do fixtures+=("$(basename "$fixture")"); done
+build_fixtures() {
+  local name fixture fixture_build
+  for name in "${fixtures[@]}"; do
+    fixture="$fixture_root/$name"
+    fixture_build="$repo/build/fixtures/$name"
+    # A build configured from another source folder (the fixtures moved) is made again from this one.
+    if ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$fixture" "$fixture_build/CMakeCache.txt" 2>/dev/null; then
+      rm -rf "$fixture_build"
+      cmake -S "$fixture" -B "$fixture_build" -DCMAKE_INSTALL_PREFIX="$venv" -DPython3_EXECUTABLE="$py" \
+        -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release > "$logs/fixture-$name.log" 2>&1 \
+        || { tail -40 "$logs/fixture-$name.log"; rm -rf "$fixture_build"; echo "CMake could not configure the test fixture $name; log: $logs/fixture-$name.log"; return 1; }
+    fi
+    { cmake --build "$fixture_build" -j "$(nproc)" && (cd "$fixture_build" && cmake --install .); } >> "$logs/fixture-$name.log" 2>&1 \
+      || { tail -40 "$logs/fixture-$name.log"; echo "building the test fixture $name failed; log: $logs/fixture-$name.log"; return 1; }
+  done
+}
+build_fixtures > "$logs/fixtures.out" 2>&1 &
+fixtures_job=$!
+
+step="build and install the package (messages + Python sources) into the virtualenv"
 if [ ! -f "$build/CMakeCache.txt" ]; then
   say "configuring CMake"
   cmake -S "$repo" -B "$build" -DCMAKE_INSTALL_PREFIX="$venv" -DPython3_EXECUTABLE="$py" \
@@ -88,26 +120,7 @@ cmake --build "$build" -j "$(nproc)" > "$logs/build.log" 2>&1 \
 echo "package: built and installed into $venv"
 
 step="build the tests' interface fixtures (hri_msgs, tf2_msgs) into the virtualenv"
-# Development only: the tests subscribe to the REP-155 topics and /tf with wire-compatible subsets of hri_msgs and
-# tf2_msgs (test/support/fixtures/interfaces; neither is on PyPI). Robots use the real packages from apt: colcon and rosdep
-# never see the fixtures (COLCON_IGNORE) and the package's own build does not install them.
-fixtures=()
-fixture_root="$repo/test/support/fixtures/interfaces"
-compgen -G "$fixture_root/*/package.xml" > /dev/null || fail "no test fixture packages under $fixture_root"
-for fixture in "$fixture_root"/*/; do
-  name="$(basename "$fixture")"
-  fixtures+=("$name")
-  fixture_build="$repo/build/fixtures/$name"
-  # A build configured from another source folder (the fixtures moved) is made again from this one.
-  if ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=${fixture%/}" "$fixture_build/CMakeCache.txt" 2>/dev/null; then
-    rm -rf "$fixture_build"
-    cmake -S "$fixture" -B "$fixture_build" -DCMAKE_INSTALL_PREFIX="$venv" -DPython3_EXECUTABLE="$py" \
-      -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release > "$logs/fixture-$name.log" 2>&1 \
-      || { tail -40 "$logs/fixture-$name.log" >&2; rm -rf "$fixture_build"; fail "CMake could not configure the test fixture $name; log: $logs/fixture-$name.log"; }
-  fi
-  { cmake --build "$fixture_build" -j "$(nproc)" && (cd "$fixture_build" && cmake --install .); } >> "$logs/fixture-$name.log" 2>&1 \
-    || { tail -40 "$logs/fixture-$name.log" >&2; fail "building the test fixture $name failed; log: $logs/fixture-$name.log"; }
-done
+wait "$fixtures_job" || { cat "$logs/fixtures.out" >&2; fail "$(tail -1 "$logs/fixtures.out")"; }
 echo "test fixtures: ${fixtures[*]} built into $venv"
 
 step="fetch the released weights"
