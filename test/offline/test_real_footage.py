@@ -122,7 +122,7 @@ def test_the_node_fed_a_bag_of_real_footage_publishes_the_people_in_it(tmp_path,
     assert spin(node, lambda: subscription.get_publisher_count() > 0, 180), (
         "the node did not come up: " + (node_process.stdout.read()[-3000:] if node_process.poll() is not None
                                         else "still starting"))
-    play_bag(node, tmp_path / "bag", rate=0.25, wait_for_subscribers_s=60)
+    play_bag(node, tmp_path / "bag", rate=0.5, wait_for_subscribers_s=60)  # the demo's half speed: 5 fps
     assert spin(node, lambda: any(len(a.people) >= 3 for a in arrays), 180), [len(a.people) for a in arrays]
     truth = load_box_truth()
     for array in arrays:
