@@ -24,9 +24,10 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
@@ -46,6 +47,7 @@ from .hri import HumanOutputs
 from .markers import MarkerWriter
 from .parameters import (ParameterError, declare_settings, read_settings, refuse_unknown_parameters, runtime_change,
                          set_configure_time_read_only)
+from .signals import StopSignals
 from .sync import ApproximateTimeSync
 
 EXIT_BAD_SETTINGS = 2
@@ -412,27 +414,31 @@ class EmotionPerceptionNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    status = 0
-    try:
-        node = EmotionPerceptionNode()
-        if node.autostart:
-            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                node.get_logger().fatal(f"could not configure: {node.configure_problem}")
-                return EXIT_BAD_SETTINGS
-            node.trigger_activate()
-        rclpy.spin(node)
-    except ParameterError as exc:  # an override of the wrong type or out of bounds, refused while declaring
-        rclpy.logging.get_logger(NODE_NAME).fatal(f"invalid parameters: {exc}")
-        return EXIT_BAD_SETTINGS
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return status
+    """Spin until SIGINT or SIGTERM (status 0), then destroy the node and shut down, in that order (see .signals)."""
+    with StopSignals() as signals:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        executor = SingleThreadedExecutor()
+        node = None
+        try:
+            node = EmotionPerceptionNode()
+            if node.autostart:
+                if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                    node.get_logger().fatal(f"could not configure: {node.configure_problem}")
+                    return EXIT_BAD_SETTINGS
+                node.trigger_activate()
+            executor.add_node(node)
+            executor.spin_until_future_complete(signals.stop)
+        except ParameterError as exc:  # an override of the wrong type or out of bounds, refused while declaring
+            rclpy.logging.get_logger(NODE_NAME).fatal(f"invalid parameters: {exc}")
+            return EXIT_BAD_SETTINGS
+        except ExternalShutdownException:  # the context shut down by other code than ours
+            pass
+        finally:
+            executor.shutdown()
+            if node is not None:
+                node.destroy_node()
+            rclpy.try_shutdown()
+    return 0
 
 
 if __name__ == "__main__":

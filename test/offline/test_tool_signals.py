@@ -1,10 +1,15 @@
 """The offline tools stopped by a signal, as real processes: SIGTERM (a supervisor, `timeout`) and SIGINT
 (Ctrl+C) end `run`, `bag process` and `bag from-video` with one line and the shell's exit status (143, 130),
-and the hidden staging folder of their unfinished output is removed."""
+and the hidden staging folder of their unfinished output is removed.
+
+A command is started as a terminal's foreground job is, with SIGINT at its default: one started from a test run
+that was itself started with ``pytest ... &`` in a script inherits SIGINT ignored, and rightly goes on through a
+Ctrl+C then, as a background job of a shell does (SIGTERM, which shells leave alone, needs no such care)."""
 
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +18,7 @@ import numpy as np
 import pytest
 
 from emotion_perception.runtime.paths import sample_bag_path
+from support.installed import PROCESSES
 
 COMMAND = ["-m", "emotion_perception.cli"]
 """The installed command (started in the test's folder, so that the source tree is not imported instead)."""
@@ -53,8 +59,9 @@ def check_stopped(code: int, output: str, signal_number: int, out: Path) -> None
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_bag_process_stopped_by_a_signal_leaves_nothing(processes, ros_env, tmp_path, signal_number):
     out = tmp_path / "out"
-    process = processes([*COMMAND, "bag", "process", str(sample_bag_path()), "-o", str(out), "--no-progress",
-                         "--set", "detector.weights=''"], ros_env, cwd=tmp_path)
+    process = processes([str(PROCESSES / "with_sigint.py"), "default", sys.executable, *COMMAND, "bag", "process",
+                         str(sample_bag_path()), "-o", str(out), "--no-progress", "--set", "detector.weights=''"],
+                        ros_env, cwd=tmp_path)
     check_stopped(*stop_once_at_work(process, out, signal_number), signal_number, out)
 
 
