@@ -2,9 +2,10 @@
 
 rclpy's own handler shuts the context down from a thread of its own, at whatever moment the signal lands. Its
 executor looks at the context only right after each wait, so a signal that lands while the executor works
-between two waits either fails the next wait set ("RCLError: ... the given context is not valid") or leaves the
-executor in a wait whose wake-up it had already taken, for good. Python's KeyboardInterrupt mostly came first and
-hid this, but a process started with SIGINT ignored (``cmd &`` in a script, as CI runs) gets none.
+between two waits fails the next wait set ("RCLError: ... the given context is not valid", exit status 1: 17 of
+30 Ctrl+C to a node started with SIGINT ignored while /clock flowed). That thread also wakes the executor before it shuts the context down, so a wait
+begun in between would never end. Python's KeyboardInterrupt mostly came first and hid this, but a process
+started with SIGINT ignored (``cmd &`` in a script, as CI runs) gets none.
 
 Here rclpy installs no handler: a signal only completes a future that the main thread spins on. Python's C-level
 handler writes the signal to a wake-up pipe from whichever thread the signal lands in, and a watcher thread

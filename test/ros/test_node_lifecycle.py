@@ -306,7 +306,7 @@ def test_diagnostics_flow_under_sim_time_and_follow_clock(processes, ros_env, rc
     """use_sim_time: diagnostics run on wall time (also before any /clock), are stamped with the simulated time,
     and Ctrl+C ends the node cleanly while /clock keeps it busy. The node is started with SIGINT ignored, as a
     script's ``cmd &`` (a CI job) starts it: no KeyboardInterrupt then hid rclpy's handler shutting the context down
-    while the executor was between two waits (an RCLError from the next wait set, about 1 stop in 3 here)."""
+    while the executor was between two waits (an RCLError from the next wait set, in 1 to 2 stops of 3 here)."""
     import rclpy
     from rosgraph_msgs.msg import Clock
 
