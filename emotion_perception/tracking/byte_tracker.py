@@ -264,10 +264,10 @@ class ByteTracker:
         self._retire_unmatched({id(t) for t, _ in matched}, stamp_ns)
         self.removed_ids = removed_by_jump + self.removed_ids
         lost_boxes = self._track_boxes([t for t in self._tracks if t.state is TrackState.LOST])
-        for detection in unclaimed:
+        overlaps_lost = box_iou(self._detection_boxes(unclaimed), lost_boxes).max(axis=1, initial=0.0) > 0
+        for detection, over_lost in zip(unclaimed, overlaps_lost.tolist()):
             if detection.score < new_track_threshold:
                 continue
-            over_lost = len(lost_boxes) > 0 and bool(box_iou(detection.box, lost_boxes).max() > 0)
             if over_lost and detection.score < high_threshold:
                 continue
             if len(self._tracks) >= config.max_tracks:
@@ -348,8 +348,7 @@ class ByteTracker:
         """The track's filtered box (steadier than one detection's, and whole where the detection boxes only
         the visible part of a partly hidden person) with the detection's score and keypoints."""
         keypoints = None if detection.keypoints is None else np.asarray(detection.keypoints, dtype=np.float32)
-        return TrackedPerson(track.track_id, track.filter.box.astype(np.float32), float(detection.score), None,
-                             keypoints)
+        return TrackedPerson(track.track_id, track.filter.box, float(detection.score), None, keypoints)
 
     @staticmethod
     def _unpaired(items: list, paired: list[int]) -> list:
